@@ -1,0 +1,13 @@
+"""unlearn: a reproducible companion for three machine-unlearning papers.
+
+- Twin Machine Unlearning (TMU), Niu et al., arXiv 2501.08615
+- Machine Unlearning of Features and Labels, Warnecke et al., NDSS 2023
+- Distribution-Level Feature Distancing (DLFD), Choi & Na, arXiv 2409.14747
+
+Sub-modules: ``data`` (loaders), ``splits`` (forget/retain sets), ``models``,
+``train`` (one training loop, prediction), ``cache`` (checkpoint cache),
+``metrics``, ``methods`` (every unlearning method behind one call shape),
+``profiles`` (smoke / cpu / paper sizes), ``plotting``.
+"""
+
+__version__ = "0.1.0"

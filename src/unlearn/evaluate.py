@@ -1,0 +1,39 @@
+"""Evaluate an unlearned model under every yardstick of the three papers at once."""
+
+from __future__ import annotations
+
+from torch import nn
+from torch.utils.data import Dataset
+
+from . import metrics
+from .train import predict
+
+
+def evaluate(model: nn.Module, *, forget: Dataset, retain: Dataset, test: Dataset, gold: nn.Module | None = None,
+             extra: dict[str, Dataset] | None = None, seed: int = 0, lam: float = 0.5) -> dict[str, float]:
+    """Accuracies on forget / retain / test (and any ``extra`` sets), loss-MIA with forget as members
+    and test as non-members, FS, NoMUS; with a ``gold`` model also Delta, activation distance and JS
+    divergence to it on the forget set, and the parameter distance."""
+    pf, pr, pt = predict(model, forget), predict(model, retain), predict(model, test)
+    mia = metrics.mia_score(pf.losses, pt.losses, seed=seed)
+    out = {
+        "retain_acc": pr.accuracy,
+        "forget_acc": pf.accuracy,
+        "test_acc": pt.accuracy,
+        "mia": mia,
+        "fs": metrics.forgetting_score(mia),
+        "nomus": metrics.nomus(pt.accuracy, mia, lam),
+    }
+    for name, ds in (extra or {}).items():
+        out[f"{name}_acc"] = predict(model, ds).accuracy
+    if gold is not None:
+        gf = predict(gold, forget)
+        out["delta"] = metrics.delta_to_gold(pf.accuracy, gf.accuracy)
+        out["act_dist"] = metrics.activation_distance(pf.logits, gf.logits)
+        out["js"] = metrics.js_divergence(pf.logits, gf.logits)
+        out["param_dist"] = metrics.param_distance(model, gold)
+    record = getattr(model, "unlearning_record", None)
+    if record is not None:
+        out["seconds"] = record.seconds
+        out["grad_evals"] = record.grad_evals
+    return out

@@ -1,0 +1,192 @@
+"""One seeded training loop, batching, and per-sample prediction.
+
+Gradient evaluations are counted (samples back-propagated) through :func:`count_grads`, so every
+unlearning method reports its cost the same way whether it uses :func:`fit` or its own loop.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import copy
+import os
+from dataclasses import dataclass
+from typing import Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
+
+from .data.arrays import as_arrays
+from .seed import set_seed
+
+
+def get_device() -> torch.device:
+    """CUDA when available (or ``$UNLEARN_DEVICE``), else CPU. Chosen once, never hard-coded."""
+    name = os.environ.get("UNLEARN_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+# --- gradient-evaluation counting --------------------------------------------------------------
+_COUNTER: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("grad_counter", default=None)
+
+
+def count_grads(n: int) -> None:
+    """Record that ``n`` samples were back-propagated (a no-op outside a counting context)."""
+    box = _COUNTER.get()
+    if box is not None:
+        box[0] += int(n)
+
+
+class counting:
+    """``with counting() as c: ...; c.value`` counts gradient evaluations inside the block."""
+
+    def __enter__(self):
+        self._box = [0]
+        self._token = _COUNTER.set(self._box)
+        return self
+
+    def __exit__(self, *exc):
+        _COUNTER.reset(self._token)
+
+    @property
+    def value(self) -> int:
+        return self._box[0]
+
+
+# --- batching -----------------------------------------------------------------------------------
+def batches(dataset: Dataset, batch_size: int, shuffle: bool = False, generator: torch.Generator | None = None) -> Iterator:
+    """Yield ``(x, y)`` batches. In-memory ArrayDatasets (and Subsets of them) are sliced directly,
+    which on a 2-core CPU is several times faster than a DataLoader collating items one by one."""
+    if isinstance(dataset, DataLoader):
+        dataset = dataset.dataset
+    resolved = as_arrays(dataset)
+    if resolved is None:
+        yield from DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator)
+        return
+    base, idx = resolved
+    if shuffle:
+        idx = idx[torch.randperm(len(idx), generator=generator)]
+    for s in range(0, len(idx), batch_size):
+        yield base.take(idx[s : s + batch_size])
+
+
+def cross_entropy(logits: torch.Tensor, y: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
+    """Cross-entropy for (B, C) classifier or (B, T, V) sequence outputs; per-sample losses of a
+    sequence are the mean over its positions."""
+    if logits.dim() == 3:
+        per_token = F.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="none").view(y.shape)
+        per_sample = per_token.mean(1)
+        return per_sample if reduction == "none" else per_sample.mean()
+    return F.cross_entropy(logits, y, reduction=reduction)
+
+
+@dataclass
+class TrainConfig:
+    """Hyper-parameters of the shared training loop."""
+
+    epochs: int = 10  # passes over the training set
+    batch_size: int = 128  # samples per step
+    lr: float = 0.05  # peak learning rate
+    optimizer: str = "sgd"  # "sgd" (with momentum) or "adam"
+    momentum: float = 0.9  # SGD momentum
+    weight_decay: float = 5e-4  # L2 penalty through the optimiser
+    schedule: str = "cosine"  # "cosine" (to 0 over all steps) or "constant"
+
+
+def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    raise ValueError(f"unknown optimizer {cfg.optimizer!r}; use 'sgd' or 'adam'")
+
+
+def fit(model: nn.Module, dataset: Dataset, cfg: TrainConfig, seed: int = 0, *, progress: bool = True,
+        desc: str = "train", params=None) -> nn.Module:
+    """Train ``model`` in place on ``dataset`` with cross-entropy; returns it. ``params`` restricts
+    training to some parameters (e.g. the last k layers)."""
+    if len(dataset) == 0:
+        raise ValueError("cannot train on an empty dataset")
+    gen = set_seed(seed)
+    device = get_device()
+    model.to(device).train()
+    opt = make_optimizer(params if params is not None else model.parameters(), cfg)
+    steps = cfg.epochs * -(-len(dataset) // cfg.batch_size)
+    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1)) if cfg.schedule == "cosine" else None
+    bar = tqdm(total=steps, desc=desc, disable=not progress, leave=False)
+    for _ in range(cfg.epochs):
+        for x, y in batches(dataset, cfg.batch_size, shuffle=True, generator=gen):
+            x, y = x.to(device), y.to(device)
+            loss = cross_entropy(model(x), y)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            count_grads(len(y))
+            if sched is not None:
+                sched.step()
+            bar.update()
+    bar.close()
+    return model.eval()
+
+
+@dataclass
+class Predictions:
+    """One pass of a model over a dataset: logits (N, C), labels (N,), per-sample losses (N,)."""
+
+    logits: torch.Tensor
+    labels: torch.Tensor
+    losses: torch.Tensor
+
+    @property
+    def correct(self) -> torch.Tensor:
+        return self.logits.argmax(-1) == self.labels
+
+    @property
+    def accuracy(self) -> float:
+        return self.correct.float().mean().item()
+
+    @property
+    def probs(self) -> torch.Tensor:
+        return self.logits.softmax(-1)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, dataset: Dataset, batch_size: int = 512) -> Predictions:
+    """Logits, labels and per-sample cross-entropy in one pass (eval mode; model mode restored)."""
+    device = get_device()
+    was_training = model.training
+    model.to(device).eval()
+    out, ys, losses = [], [], []
+    for x, y in batches(dataset, batch_size):
+        logits = model(x.to(device)).float().cpu()
+        out.append(logits)
+        ys.append(y)
+        losses.append(cross_entropy(logits, y, reduction="none"))
+    model.train(was_training)
+    if not out:
+        raise ValueError("cannot predict on an empty dataset")
+    return Predictions(torch.cat(out), torch.cat(ys), torch.cat(losses))
+
+
+def accuracy(model: nn.Module, dataset: Dataset) -> float:
+    """Top-1 accuracy of ``model`` on ``dataset``."""
+    return predict(model, dataset).accuracy
+
+
+def fresh_copy(model: nn.Module, seed: int) -> nn.Module:
+    """The same architecture, freshly initialised from ``seed``: rebuilt from ``model.spec`` when the
+    model came from :func:`unlearn.models.build` (same init scheme as the original), otherwise a
+    deep copy whose layers are reset."""
+    set_seed(seed)
+    spec = getattr(model, "spec", None)
+    if spec is not None:
+        from .models import build
+
+        return build(**spec)
+    new = copy.deepcopy(model)
+    for m in new.modules():
+        if hasattr(m, "reset_parameters") and m is not new:
+            m.reset_parameters()
+    return new
