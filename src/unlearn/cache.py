@@ -83,12 +83,27 @@ def cached_model(key: str, train: Callable[[], nn.Module], tag: str = "model") -
     return model, meta | {"cached": False}
 
 
+def state_fingerprint(model: nn.Module) -> str:
+    """SHA-256 of a model's parameters and buffers."""
+    digest = hashlib.sha256()
+    for name, t in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
+
+
 def train_or_load(model: nn.Module, dataset: Dataset, cfg, seed: int = 0, tag: str = "model",
-                  progress: bool = True) -> tuple[nn.Module, dict]:
-    """Train ``model`` (a freshly built network) on ``dataset`` with :func:`unlearn.train.fit`, or
-    load the identical recipe from the cache. The key covers data, architecture, config and seed."""
-    from .train import fit
+                  progress: bool = True, from_scratch: bool = True) -> tuple[nn.Module, dict]:
+    """Train with :func:`unlearn.train.fit`, or load the identical recipe from the cache.
+
+    ``from_scratch=True``: ``model`` is only an architecture template; the network is rebuilt and
+    initialised from ``seed`` (so one key always means one set of weights). ``from_scratch=False``:
+    training continues from ``model``'s current weights (fine-tuning), which then enter the key.
+    """
+    from .train import fit, fresh_copy
 
     arch = getattr(model, "spec", None) or repr(model)
-    key = recipe_key(data=fingerprint(dataset), arch=arch, cfg=cfg, seed=seed)
-    return cached_model(key, lambda: fit(model, dataset, cfg, seed, progress=progress, desc=tag), tag=tag)
+    start = fresh_copy(model, seed) if from_scratch else model
+    init = "scratch" if from_scratch else state_fingerprint(model)
+    key = recipe_key(data=fingerprint(dataset), arch=arch, cfg=cfg, seed=seed, init=init)
+    return cached_model(key, lambda: fit(start, dataset, cfg, seed, progress=progress, desc=tag), tag=tag)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..cache import train_or_load
-from ..train import TrainConfig, fresh_copy
+from ..train import TrainConfig
 from .base import register
 
 
@@ -19,7 +19,7 @@ class RetrainConfig(TrainConfig):
 def retrain(model, forget, retain, *, val=None, config: RetrainConfig, seed=0):
     """Gold model: from scratch on ``retain`` only. Forget accuracy falls to what generalisation gives."""
     cfg = TrainConfig(**vars(config))
-    gold, meta = train_or_load(fresh_copy(model, seed), retain, cfg, seed, tag="gold")
+    gold, meta = train_or_load(model, retain, cfg, seed, tag="gold")  # rebuilt from scratch under seed
     gold.unlearning_info = {
         "cached": meta["cached"],
         "train_seconds": meta["train_seconds"],

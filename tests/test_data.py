@@ -1,0 +1,77 @@
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+from unlearn.data import DatasetNotFoundError, age_group, available, load_dataset
+from unlearn.data.sources import fetch
+
+HAS_MIRROR = bool(os.environ.get("UNLEARN_DATA_MIRROR")) and Path(os.environ["UNLEARN_DATA_MIRROR"]).exists()
+needs_mirror = pytest.mark.skipif(not HAS_MIRROR, reason="offline mirror (UNLEARN_DATA_MIRROR) not present")
+
+
+def test_unknown_name_raises_one_clear_error():
+    with pytest.raises(DatasetNotFoundError, match="unknown dataset 'nope'.*UNLEARN_DATA_MIRROR"):
+        load_dataset("nope")
+
+
+@pytest.mark.parametrize("name", ["alice", "utkface", "mnist", "enron"])
+def test_missing_everywhere_names_dataset_variables_and_source(isolated_dirs, name):
+    with pytest.raises(DatasetNotFoundError) as err:
+        load_dataset(name)
+    text = str(err.value)
+    assert name in text and "UNLEARN_DATA" in text and "UNLEARN_DATA_MIRROR" in text
+    assert "upstream" in text or "download" in text
+
+
+def test_digits_needs_nothing(isolated_dirs):
+    b = load_dataset("digits")
+    assert (len(b.train), len(b.test), b.num_classes) == (1347, 450, 10)
+    x, y = b.train[0]
+    assert x.shape == (1, 8, 8) and 0 <= x.min() and x.max() <= 1
+
+
+def test_mirror_copy_is_checksummed_and_mirror_untouched(isolated_dirs):
+    mirror = isolated_dirs / "mirror"
+    (mirror / "toy").mkdir()
+    (mirror / "toy" / "a.txt").write_text("hello")
+    (mirror / "SHA256SUMS").write_text("0" * 64 + "  toy/a.txt\n")
+    with pytest.raises(OSError, match="SHA-256"):
+        fetch("toy", "toy/a.txt")
+    assert not (isolated_dirs / "data" / "toy" / "a.txt").exists()  # nothing half-copied
+    import hashlib
+
+    (mirror / "SHA256SUMS").write_text(hashlib.sha256(b"hello").hexdigest() + "  toy/a.txt\n")
+    assert fetch("toy", "toy/a.txt").read_text() == "hello"
+    assert sorted(p.name for p in mirror.rglob("*")) == ["SHA256SUMS", "a.txt", "toy"]
+
+
+def test_age_groups_are_mufac():
+    assert [age_group(a) for a in (0, 6, 7, 12, 13, 19, 20, 30, 31, 45, 46, 55, 56, 66, 67, 80)] == [
+        0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7]
+    with pytest.raises(ValueError):
+        age_group(81)
+
+
+@needs_mirror
+@pytest.mark.parametrize(
+    "name, n_train, n_test, n_classes",
+    [("mnist", 60000, 10000, 10), ("fashion_mnist", 60000, 10000, 10), ("olivetti", 280, 120, 40),
+     ("adult", 30162, 15060, 2), ("diabetes", 576, 192, 2)],
+)
+def test_real_datasets_from_mirror(name, n_train, n_test, n_classes):
+    b = load_dataset(name)
+    assert (len(b.train), len(b.test), b.num_classes) == (n_train, n_test, n_classes)
+
+
+@needs_mirror
+def test_text_and_bag_of_words():
+    alice = load_dataset("alice")
+    x, y = alice.train[0]
+    assert torch.equal(x[1:], y[:-1]) and "Alice" in alice.extra["text"]
+    enron = load_dataset("enron", max_features=2000)
+    assert enron.train.x.shape[1] == 2000 and set(enron.train.y.tolist()) == {0, 1}
+    assert enron.extra["feature_names"][enron.extra["vocabulary"]["enron"]] == "enron"
+    adult = load_dataset("adult")
+    assert "marital-status=Never-married" in adult.extra["feature_names"]

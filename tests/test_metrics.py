@@ -1,0 +1,108 @@
+"""Each metric against a value computed by hand."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from unlearn import metrics
+
+
+def test_accuracy_hand_value():
+    logits = torch.tensor([[2.0, 1.0], [0.0, 3.0], [1.0, 0.0]])
+    assert metrics.accuracy(logits, torch.tensor([0, 0, 0])) == pytest.approx(2 / 3)
+    with pytest.raises(ValueError):
+        metrics.accuracy(logits[:0], torch.tensor([], dtype=torch.long))
+
+
+def test_delta_to_gold():
+    assert metrics.delta_to_gold(0.3, 0.5) == pytest.approx(0.2)
+    assert metrics.delta_to_gold(0.9, 0.5) == pytest.approx(0.4)
+
+
+def test_activation_distance_hand_value():
+    a = torch.tensor([[0.0, 0.0]])  # softmax (0.5, 0.5)
+    b = torch.tensor([[math.log(3.0), 0.0]])  # softmax (0.75, 0.25)
+    assert metrics.activation_distance(a, b) == pytest.approx(math.sqrt(2 * 0.25**2), rel=1e-6)
+    assert metrics.activation_distance(a, a) == 0
+
+
+def test_js_divergence_hand_value():
+    p = torch.tensor([[0.0, 0.0]])  # (0.5, 0.5)
+    q = torch.tensor([[0.0, -1e4]])  # (1, 0)
+    # m = (0.75, 0.25); KL(p||m) = .5 ln(.5/.75) + .5 ln(.5/.25); KL(q||m) = ln(1/.75)
+    expected = (0.5 * math.log(0.5 / 0.75) + 0.5 * math.log(2) + math.log(1 / 0.75)) / 2
+    assert metrics.js_divergence(p, q) == pytest.approx(expected, rel=1e-9)
+    assert metrics.js_divergence(p, p) == pytest.approx(0, abs=1e-12)
+
+
+def test_param_distance():
+    a, b = nn.Linear(2, 1), nn.Linear(2, 1)
+    with torch.no_grad():
+        a.weight.copy_(torch.tensor([[0.0, 0.0]])), a.bias.fill_(0)
+        b.weight.copy_(torch.tensor([[3.0, 0.0]])), b.bias.fill_(4)
+    assert metrics.param_distance(a, b) == pytest.approx(5.0)
+    with pytest.raises(ValueError):
+        metrics.param_distance(a, nn.Linear(3, 1))
+
+
+def test_mia_separable_and_indistinguishable():
+    rng = np.random.default_rng(0)
+    members, non = rng.uniform(0, 0.1, 200), rng.uniform(2, 3, 300)
+    assert metrics.mia_score(members, non) == 1.0  # perfectly separable losses
+    same = rng.normal(1, 0.3, 2000)
+    assert abs(metrics.mia_score(same[:1000], same[1000:]) - 0.5) < 0.06
+    assert metrics.mia_score(members, non, seed=3) == metrics.mia_score(members, non, seed=3)
+
+
+def test_mia_bad_inputs():
+    with pytest.raises(ValueError, match="at least 10"):
+        metrics.mia_score([0.1] * 5, [1.0] * 50)
+    with pytest.raises(ValueError, match="finite"):
+        metrics.mia_score([np.nan] * 20, [1.0] * 20)
+
+
+def test_forgetting_score_and_nomus_hand_values():
+    assert metrics.forgetting_score(0.7) == pytest.approx(0.2)
+    assert metrics.forgetting_score(0.3) == pytest.approx(0.2)
+    # 0.5 * 0.8 + 0.5 * (1 - 2 * 0.1) = 0.8
+    assert metrics.nomus(0.8, 0.6) == pytest.approx(0.8)
+    assert metrics.nomus(0.8, 0.5, lam=1.0) == pytest.approx(0.8)
+    with pytest.raises(ValueError):
+        metrics.nomus(0.8, 0.5, lam=2)
+
+
+def test_exposure_rank_hand_values():
+    cands = [1.0, 2.0, 3.0]
+    assert metrics.exposure(0.5, cands, "rank") == pytest.approx(2.0)  # log2(4) - log2(1)
+    assert metrics.exposure(2.5, cands, "rank") == pytest.approx(2.0 - math.log2(3))
+
+
+def test_exposure_extrapolation():
+    cands = np.random.default_rng(0).normal(10, 1, 5000)
+    assert metrics.exposure(10.0, cands) == pytest.approx(1.0, abs=0.1)  # P(X <= median) = 1/2
+    far = metrics.exposure(4.0, cands)  # six sigmas below every candidate: beyond log2(|R|)
+    assert far > math.log2(len(cands) + 1)
+    with pytest.raises(ValueError):
+        metrics.exposure(1.0, cands, method="nope")
+
+
+def test_gradient_residual_norm_hand_value():
+    model = nn.Linear(1, 1, bias=False)
+    with torch.no_grad():
+        model.weight.fill_(2.0)
+    x, y = torch.tensor([[1.0]]), torch.tensor([[0.0]])
+    loss = lambda m: ((m(x) - y) ** 2).sum()  # d/dw (w - 0)^2 = 2w = 4
+    assert metrics.gradient_residual_norm(model, loss) == pytest.approx(4.0)
+    assert metrics.gradient_residual_norm(model, loss, l2=0.5) == pytest.approx(5.0)  # + 0.5 * w
+
+
+def test_restoration_fraction_and_speedup():
+    assert metrics.restoration_fraction(0.8, 0.5, 0.9) == pytest.approx(0.75)
+    with pytest.raises(ValueError):
+        metrics.restoration_fraction(0.8, 0.5, 0.5)
+    assert metrics.speedup(10.0, 2.0) == 5.0
+    with pytest.raises(ValueError):
+        metrics.speedup(10.0, 0.0)

@@ -1,0 +1,65 @@
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Subset
+
+from unlearn import cache, models, train
+from unlearn.data import load_dataset
+
+CFG = train.TrainConfig(epochs=2, batch_size=64, lr=0.05)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    return load_dataset("digits")
+
+
+def small():
+    return models.build("small_cnn", in_channels=1, num_classes=10, width=8, hidden=32)
+
+
+def test_fit_is_deterministic_and_counts_gradients(digits):
+    torch.manual_seed(0)
+    a, b = small(), None
+    b = models.build(**a.spec)
+    b.load_state_dict(a.state_dict())
+    with train.counting() as c:
+        train.fit(a, digits.train, CFG, seed=5, progress=False)
+    train.fit(b, digits.train, CFG, seed=5, progress=False)
+    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+    assert c.value == CFG.epochs * len(digits.train)
+    assert train.accuracy(a, digits.test) > 0.5
+
+
+def test_predict_gives_per_sample_cross_entropy(digits):
+    model = small().eval()
+    p = train.predict(model, Subset(digits.test, list(range(37))))
+    x, y = digits.test.take(torch.arange(37))
+    with torch.no_grad():
+        ref = F.cross_entropy(model(x), y, reduction="none")
+    assert torch.allclose(p.losses, ref, atol=1e-6) and p.logits.shape == (37, 10)
+
+
+def test_fresh_copy_rebuilds_from_recipe():
+    m = small()
+    a, b = train.fresh_copy(m, 1), train.fresh_copy(m, 1)
+    assert a.spec == m.spec and all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert not all(torch.equal(p, q) for p, q in zip(a.parameters(), train.fresh_copy(m, 2).parameters()))
+
+
+def test_cache_reuses_detects_corruption_and_keys_on_data(digits, isolated_dirs):
+    m1, meta1 = cache.train_or_load(small(), digits.train, CFG, 0, tag="t", progress=False)
+    m2, meta2 = cache.train_or_load(small(), digits.train, CFG, 0, tag="t", progress=False)
+    assert not meta1["cached"] and meta2["cached"]
+    assert all(torch.equal(p, q) for p, q in zip(m1.state_dict().values(), m2.state_dict().values()))
+    ckpt = next((isolated_dirs / "cache").glob("t-*.pt"))
+    ckpt.write_bytes(ckpt.read_bytes()[:100])  # truncate: corrupt
+    with pytest.warns(UserWarning, match="unusable"):
+        m3, meta3 = cache.train_or_load(small(), digits.train, CFG, 0, tag="t", progress=False)
+    assert not meta3["cached"]
+    assert all(torch.equal(p, q) for p, q in zip(m1.state_dict().values(), m3.state_dict().values()))
+    # a different training set (one sample fewer) is a different recipe
+    sub = Subset(digits.train, list(range(len(digits.train) - 1)))
+    assert cache.fingerprint(sub) != cache.fingerprint(digits.train)
+    _, meta4 = cache.train_or_load(small(), sub, CFG, 0, tag="t", progress=False)
+    assert not meta4["cached"]
