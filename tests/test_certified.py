@@ -1,0 +1,152 @@
+"""Certified logistic regression (Warnecke et al. 2023): exact optimum, second-order == retraining,
+gradient residual, sigma from (eps, delta). Real data: sklearn's bundled breast-cancer set (569 x 30)."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_breast_cancer
+
+from unlearn import certified as C
+
+LAM = 1.0
+
+
+@pytest.fixture(scope="module")
+def data():
+    x, y = load_breast_cancer(return_X_y=True)
+    x = (x - x.mean(0)) / x.std(0)
+    return C.normalize_rows(torch.tensor(x)), C.pm1(torch.tensor(y))
+
+
+@pytest.fixture(scope="module")
+def fitted(data):
+    x, y = data
+    return C.fit(x, y, LAM, seed=0)
+
+
+def rel(a, b):
+    return float((a - b).norm() / b.norm())
+
+
+def test_labels_and_rows():
+    assert C.pm1(torch.tensor([0, 1, 1])).tolist() == [-1.0, 1.0, 1.0]
+    assert C.pm1(torch.tensor([-1, 1])).tolist() == [-1.0, 1.0]
+    with pytest.raises(ValueError):
+        C.pm1(torch.tensor([0, 2]))
+    x = C.normalize_rows(torch.tensor([[3.0, 4.0], [0.0, 0.0]]))
+    assert torch.allclose(x, torch.tensor([[0.6, 0.8], [0.0, 0.0]], dtype=torch.float64))
+
+
+def test_exact_optimum_has_zero_residual(data, fitted):
+    x, y = data
+    assert C.gradient_residual(fitted.theta, x, y, LAM) < 1e-7
+    assert fitted.accuracy(x, y) > 0.95  # a real classifier, not a degenerate optimum
+
+
+def test_closed_form_hessian_matches_autograd(data, fitted):
+    x, y = data
+    h = C.hessian(fitted.theta, x, y, LAM)
+    f = lambda t: C.data_loss(t, x, y) + LAM / 2 * t @ t
+    ha = torch.autograd.functional.hessian(f, fitted.theta.clone())
+    assert torch.allclose(h, ha, atol=1e-10)
+    v = torch.randn(x.shape[1], dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    assert torch.allclose(C.hvp(fitted.theta, x, y, LAM, v), h @ v, atol=1e-10)
+
+
+def _flip(y, idx):
+    y2 = y.clone()
+    y2[idx] *= -1
+    return y2
+
+
+@pytest.mark.parametrize("solver", ["exact", "cg"])
+def test_second_order_matches_retraining_label_change(data, fitted, solver):
+    x, y = data
+    idx = torch.tensor([50])  # one flipped label among 569 (three give ~3e-3: the error is second order in the change)
+    y2 = _flip(y, idx)
+    G = C.influence_gradient(fitted.theta, (x[idx], y[idx]), (x[idx], y2[idx]))
+    theta2 = C.second_order_update(fitted.theta, x, y2, LAM, G, solver=solver)
+    gold = C.fit(x, y2, LAM, theta0=fitted.theta).theta
+    assert rel(theta2, gold) < 1e-3
+    # and it is far better than doing nothing or the first-order step
+    assert rel(theta2, gold) < 0.05 * rel(fitted.theta, gold)
+
+
+def test_second_order_matches_retraining_feature_zeroed(data, fitted):
+    x, y = data
+    col = 7
+    x2 = x.clone()
+    x2[:, col] = 0
+    rows = torch.nonzero(x[:, col] != 0).flatten()[:10]  # a small change: zero the feature in ten rows only
+    x2 = x.clone()
+    x2[rows, col] = 0
+    G = C.influence_gradient(fitted.theta, (x[rows], y[rows]), (x2[rows], y[rows]))
+    theta2 = C.second_order_update(fitted.theta, x2, y, LAM, G)
+    gold = C.fit(x2, y, LAM, theta0=fitted.theta).theta
+    assert rel(theta2, gold) < 1e-3
+    r2 = C.gradient_residual(theta2, x2, y, LAM)
+    r0 = C.gradient_residual(fitted.theta, x2, y, LAM)
+    assert r2 < 1e-2 * r0  # the residual left is second order in the change
+
+
+def test_removal_is_an_empty_z_tilde(data, fitted):
+    x, y = data
+    idx = torch.arange(5)
+    keep = torch.arange(5, len(y))
+    G = C.influence_gradient(fitted.theta, (x[idx], y[idx]), None)
+    theta2 = C.second_order_update(fitted.theta, x[keep], y[keep], LAM, G)
+    gold = C.fit(x[keep], y[keep], LAM, theta0=fitted.theta).theta
+    assert rel(theta2, gold) < 1e-3
+
+
+def test_first_order_is_one_scaled_step(data, fitted):
+    x, y = data
+    G = torch.arange(x.shape[1], dtype=torch.float64)
+    assert torch.equal(C.first_order_update(fitted.theta, G, 0.25), fitted.theta - 0.25 * G)
+
+
+def test_objective_perturbation_enters_gradient(data):
+    x, y = data
+    m = C.fit(x, y, LAM, sigma=0.5, seed=3)
+    assert m.b.abs().sum() > 0
+    assert C.gradient_residual(m.theta, x, y, LAM, m.b) < 1e-7
+    assert C.gradient_residual(m.theta, x, y, LAM) > 1e-2  # without b it is not the optimum
+    m2 = C.fit(x, y, LAM, sigma=0.5, seed=3)
+    assert torch.equal(m.b, m2.b)  # seeded
+
+
+def test_sigma_formula():
+    r, eps, delta = 0.5, 1.0, 1e-4
+    expected = 0.5 * math.sqrt(2 * math.log(1.5 / 1e-4)) / 1.0
+    assert C.sigma_for(r, eps, delta) == pytest.approx(expected, rel=1e-12)
+    assert C.sigma_for(r, eps, delta) == pytest.approx(2.19265, abs=1e-4)  # by hand: 0.5 * sqrt(2 ln 15000)
+    assert C.epsilon_for(r, C.sigma_for(r, eps, delta), delta) == pytest.approx(eps)
+    assert C.sigma_for(0.0, 0.1, 0.01) == 0.0
+    assert C.epsilon_for(0.1, 0.0, 0.01) == math.inf
+    for bad in [(-1, 1, 0.1), (1, 0, 0.1), (1, 1, 0), (1, 1, 2)]:
+        with pytest.raises(ValueError):
+            C.sigma_for(*bad)
+
+
+def test_finetune_and_occlusion(data, fitted):
+    x, y = data
+    th = C.occlusion_update(fitted.theta, [0, 2])
+    assert th[0] == 0 and th[2] == 0 and th[1] == fitted.theta[1]
+    ft = C.finetune_update(fitted.theta, x, y, LAM, None, lr=0.0)
+    assert torch.equal(ft, fitted.theta)  # lr 0 changes nothing
+    x2 = x.clone()
+    x2[:, 7] = 0
+    ft = C.finetune_update(fitted.theta, x2, y, LAM, None, lr=0.5)
+    assert C.gradient_residual(ft, x2, y, LAM) < C.gradient_residual(fitted.theta, x2, y, LAM)
+
+
+def test_bad_inputs(data, fitted):
+    x, y = data
+    with pytest.raises(ValueError):
+        C.fit(x, y, 0.0)
+    with pytest.raises(ValueError):
+        C.second_order_update(fitted.theta, x, y, LAM, fitted.theta, solver="newton")
+    with pytest.raises(ValueError):
+        C.data_loss(fitted.theta[:3], x, y)

@@ -1,0 +1,182 @@
+"""Influence-function unlearning (Warnecke et al. 2023): HVPs, CG / LiSSA inverse HVPs, first- and
+second-order updates, the iterative variant and the registry adapters. Real data: sklearn's bundled
+breast-cancer (569 x 30) and digits (8x8) sets; float64 so that exactness can be asserted."""
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_breast_cancer, load_digits
+from torch import nn
+
+from unlearn import certified as C
+from unlearn import methods
+from unlearn.data import ArrayDataset
+from unlearn.methods import influence as I
+
+LAM = 1.0
+
+
+@pytest.fixture(scope="module")
+def lr_data():
+    x, y = load_breast_cancer(return_X_y=True)
+    x = (x - x.mean(0)) / x.std(0)
+    return C.normalize_rows(torch.tensor(x)), C.pm1(torch.tensor(y))
+
+
+@pytest.fixture(scope="module")
+def lr_fit(lr_data):
+    x, y = lr_data
+    return C.fit(x, y, LAM, seed=0)
+
+
+@pytest.fixture(scope="module")
+def digits():
+    x, y = load_digits(return_X_y=True)
+    return torch.tensor(x[:300] / 16.0), torch.tensor(y[:300])
+
+
+def mlp(seed=0):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(64, 12), nn.Tanh(), nn.Linear(12, 10)).double()
+
+
+def test_hvp_matches_finite_differences(digits):
+    x, y = digits
+    model = mlp()
+    v = torch.randn(I.get_vector(model).numel(), dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    hv = I.hvp(model, (x, y), v, l2=0.3, batch_size=64)
+    theta = I.get_vector(model)
+    eps = 1e-5
+
+    def grad_at(t):
+        m = copy.deepcopy(model)
+        I.set_vector(m, t)
+        return I.total_gradient(m, (x, y), batch_size=64) + 0.3 * t
+
+    fd = (grad_at(theta + eps * v) - grad_at(theta - eps * v)) / (2 * eps)
+    assert torch.allclose(hv, fd, rtol=1e-6, atol=1e-6 * float(fd.abs().max()))
+
+
+def test_dense_hessian_is_symmetric_and_matches_closed_form(lr_data, lr_fit):
+    x, y = lr_data
+    model = C.BinaryLogReg(lr_fit.theta)
+    h = I.dense_hessian(model, (x, y), LAM, loss_fn=C.logistic_loss_sum)
+    assert torch.allclose(h, C.hessian(lr_fit.theta, x, y, LAM), atol=1e-10)
+
+
+def test_cg_and_lissa_converge_to_exact_inverse_hvp(lr_data, lr_fit):
+    x, y = lr_data
+    model = C.BinaryLogReg(lr_fit.theta)
+    h = C.hessian(lr_fit.theta, x, y, LAM)
+    g = torch.randn(x.shape[1], dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    exact = torch.linalg.solve(h, g)
+    matvec = lambda v: I.hvp(model, (x, y), v, LAM, C.logistic_loss_sum, batch_size=569)
+    s_cg, info = I.cg_solve(matvec, g, tol=1e-10, max_iter=200)
+    assert info.converged and (s_cg - exact).norm() / exact.norm() < 1e-8
+    # LiSSA with the full data as its "batch" is a deterministic Neumann series: converges to H^-1 g
+    lam_max = float(torch.linalg.eigvalsh(h)[-1])
+    s_li, info = I.lissa_solve(lambda v: h @ v, g, scale=1.1 * lam_max, damping=0.0, depth=3000, early_stop=False)
+    assert not info.diverged and (s_li - exact).norm() / exact.norm() < 1e-6
+    # with mini-batch Hessian estimates (and early stopping) it still lands near the solution
+    s_mb, info = I.inverse_hvp(model, g, (x, y), l2=LAM, solver="lissa", loss_fn=C.logistic_loss_sum,
+                               lissa_scale=1.5 * lam_max, lissa_damping=0.0, lissa_depth=1000,
+                               lissa_batch_size=256, lissa_patience=1000, seed=0)
+    assert not info.diverged and (s_mb - exact).norm() / exact.norm() < 0.1
+    # power iteration finds the largest eigenvalue used to set LiSSA's scale
+    assert I.largest_eigenvalue(lambda v: h @ v, x.shape[1], iters=200, dtype=torch.float64) == pytest.approx(lam_max, rel=1e-3)
+
+
+def test_lissa_reports_divergence():
+    h = torch.diag(torch.tensor([1.0, 10.0], dtype=torch.float64))
+    g = torch.ones(2, dtype=torch.float64)
+    _, info = I.lissa_solve(lambda v: h @ v, g, scale=1.0, depth=2000, early_stop=False)  # scale < lambda_max
+    assert info.diverged
+
+
+def test_first_order_is_exactly_one_scaled_step(digits):
+    x, y = digits
+    model = mlp()
+    z = (x[:20], y[:20])
+    zt = (x[:20], (y[:20] + 1) % 10)  # labels changed
+    tau = 0.01
+    new = I.first_order(model, z, zt, tau, batch_size=7)
+    # independent computation of G: one autograd call on the summed loss difference
+    params = list(model.parameters())
+    ce = nn.functional.cross_entropy
+    diff = ce(model(zt[0]), zt[1], reduction="sum") - ce(model(z[0]), z[1], reduction="sum")
+    G = torch.cat([gr.reshape(-1) for gr in torch.autograd.grad(diff, params)])
+    assert torch.allclose(I.get_vector(new), I.get_vector(model) - tau * G, atol=1e-12)
+    assert torch.equal(I.get_vector(model), I.get_vector(mlp()))  # the input model is untouched
+
+
+@pytest.mark.parametrize("solver", ["exact", "cg"])
+def test_second_order_matches_retraining_and_certified(lr_data, lr_fit, solver):
+    x, y = lr_data
+    idx = torch.tensor([50])
+    y2 = y.clone()
+    y2[idx] *= -1
+    model = C.BinaryLogReg(lr_fit.theta)
+    new = I.second_order(model, (x[idx], y[idx]), (x[idx], y2[idx]), (x, y2), l2=LAM, solver=solver,
+                         loss_fn=C.logistic_loss_sum, cg_tol=1e-12, cg_iters=500)
+    gold = C.fit(x, y2, LAM, theta0=lr_fit.theta).theta
+    theta = I.get_vector(new)
+    assert (theta - gold).norm() / gold.norm() < 1e-3
+    G = C.influence_gradient(lr_fit.theta, (x[idx], y[idx]), (x[idx], y2[idx]))
+    assert torch.allclose(theta, C.second_order_update(lr_fit.theta, x, y2, LAM, G), atol=1e-8)
+
+
+def test_iterative_variant(lr_data, lr_fit):
+    x, y = lr_data
+    idx = torch.arange(40)
+    x2 = x.clone()
+    x2[idx, 3] = 0
+    model = C.BinaryLogReg(lr_fit.theta)
+    kw = dict(loss_fn=C.logistic_loss_sum)
+    one = I.first_order(model, (x[idx], y[idx]), (x2[idx], y[idx]), 0.05, **kw)
+    it1 = I.iterative(model, (x[idx], y[idx]), (x2[idx], y[idx]), 1, 1, tau=0.05, **kw)
+    assert torch.allclose(I.get_vector(one), I.get_vector(it1))
+    it4 = I.iterative(model, (x[idx], y[idx]), (x2[idx], y[idx]), 4, 2, l2=LAM, hessian_data=(x2, y), solver="exact", **kw)
+    assert it4.unlearning_info["steps"] == 4
+    r4 = C.gradient_residual(I.get_vector(it4), x2, y, LAM)
+    r0 = C.gradient_residual(lr_fit.theta, x2, y, LAM)
+    assert r4 < 0.05 * r0
+    with pytest.raises(ValueError):
+        I.iterative(model, (x[idx], y[idx]), (x2[:5], y[:5]), 2, 1, tau=0.1, **kw)
+
+
+def test_registry_adapters(digits):
+    x, y = digits
+    base = ArrayDataset(x.float(), y)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(64, 10))
+    model.num_classes = 10
+    forget = torch.utils.data.Subset(base, list(range(10)))
+    retain = torch.utils.data.Subset(base, list(range(10, 300)))
+    fixed = ArrayDataset(x[:10].float(), (y[:10] + 1) % 10)
+    assert {"influence_first_order", "influence_second_order"} <= set(methods.available())
+    f1 = methods.get("influence_first_order")(model, forget, retain, val=fixed, config={"tau": 0.01})
+    direct = I.first_order(model, (x[:10].float(), y[:10]), (x[:10].float(), (y[:10] + 1) % 10), 0.01)
+    assert torch.allclose(I.get_vector(f1), I.get_vector(direct), atol=1e-6)
+    assert f1.unlearning_record.grad_evals == 20 and f1.unlearning_record.method == "influence_first_order"
+    f2 = methods.get("influence_second_order")(model, forget, retain, val=None,
+                                               config={"solver": "cg", "l2": 1.0, "cg_iters": 5}, seed=0)
+    assert f2.unlearning_record.grad_evals == 10 + 5 * 2 * 290  # G on Z, then 5 CG iterations of one HVP over D~
+    assert not torch.equal(I.get_vector(f2), I.get_vector(model))
+    with pytest.raises(ValueError):
+        methods.get("influence_second_order")(model, forget, retain, config={"solver": "newton"})
+    with pytest.raises(ValueError):
+        methods.get("influence_first_order")(model, forget, retain, config={"rate": 1})
+
+
+def test_bad_inputs(digits):
+    x, y = digits
+    with pytest.raises(ValueError):
+        I.first_order(mlp(), None, None, 0.1)
+    with pytest.raises(ValueError):
+        I.set_vector(mlp(), torch.zeros(3, dtype=torch.float64))
+    with pytest.raises(ValueError):
+        I.dense_hessian(mlp(), (x, y), max_params=10)
+    with pytest.raises(ValueError):
+        I.lissa_solve(lambda v: v, torch.ones(2), scale=0.0)
