@@ -1,0 +1,90 @@
+"""Notebook 00, the classroom tour: unlearning a random 10 % of scikit-learn's digits.
+
+Original model on all training data, gold model retrained without the forget set, then two
+simple unlearning methods (fine-tuning, gradient ascent) judged by every metric that applies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from .. import methods, models, splits
+from ..cache import train_or_load
+from ..data import load_dataset
+from ..evaluate import evaluate
+from ..train import TrainConfig, predict
+
+
+@dataclass(frozen=True)
+class TourProfile:
+    epochs: int  # training epochs of the original and gold models
+    width: int  # SmallCNN channel width
+    forget_fraction: float  # share of the training set to forget (random instances)
+    finetune_epochs: int  # fine-tuning passes over the retain set
+    neggrad_epochs: int  # gradient-ascent passes over the forget set
+    neggrad_lr: float  # gradient-ascent step size
+    sweep_lrs: tuple = (0.01, 0.03, 0.05, 0.07, 0.1)  # NegGrad step sizes for the dose-response sweep
+
+
+PROFILES = {
+    "smoke": TourProfile(epochs=3, width=8, forget_fraction=0.1, finetune_epochs=1, neggrad_epochs=2, neggrad_lr=0.03, sweep_lrs=(0.03, 0.1)),
+    "cpu": TourProfile(epochs=20, width=16, forget_fraction=0.1, finetune_epochs=3, neggrad_epochs=5, neggrad_lr=0.03),
+    "paper": TourProfile(epochs=40, width=32, forget_fraction=0.1, finetune_epochs=5, neggrad_epochs=5, neggrad_lr=0.03),
+}
+
+
+def setup(P: TourProfile, seed: int) -> dict:
+    """Data, split, original and gold models (both through the checkpoint cache)."""
+    data = load_dataset("digits")
+    split = splits.random_instances(len(data.train), P.forget_fraction, seed=seed)
+    forget, retain = split.subsets(data.train)
+    cfg = TrainConfig(epochs=P.epochs, batch_size=64, lr=0.05)
+    arch = models.build("small_cnn", in_channels=1, num_classes=10, width=P.width, hidden=64)
+    original, _ = train_or_load(arch, data.train, cfg, seed, tag="tour-original", progress=False)
+    gold = methods.get("retrain")(original, forget, retain, config=vars(cfg), seed=seed)
+    return {"data": data, "split": split, "forget": forget, "retain": retain, "cfg": cfg,
+            "original": original, "gold": gold}
+
+
+def unlearn_all(P: TourProfile, ctx: dict, seed: int) -> dict:
+    """The unlearned models: fine-tuning on retain, gradient ascent (NegGrad) on forget."""
+    ft = methods.get("finetune")(ctx["original"], ctx["forget"], ctx["retain"],
+                                 config={"epochs": P.finetune_epochs}, seed=seed)
+    ng = methods.get("neggrad")(ctx["original"], ctx["forget"], ctx["retain"],
+                                config={"epochs": P.neggrad_epochs, "lr": P.neggrad_lr}, seed=seed)
+    return {"original": ctx["original"], "gold (retrain)": ctx["gold"], "fine-tune": ft, "NegGrad": ng}
+
+
+def table(ctx: dict, unlearned: dict, seed: int) -> pd.DataFrame:
+    """Every metric for every model, one row each; speed-up is against the gold retrain's time."""
+    rows = {}
+    gold_seconds = ctx["gold"].unlearning_record.seconds
+    for name, model in unlearned.items():
+        r = evaluate(model, forget=ctx["forget"], retain=ctx["retain"], test=ctx["data"].test,
+                     gold=ctx["gold"], seed=seed)
+        if "seconds" in r:
+            r["speedup"] = gold_seconds / r["seconds"]
+        rows[name] = r
+    return pd.DataFrame(rows).T
+
+
+def losses(ctx: dict, unlearned: dict) -> pd.DataFrame:
+    """Per-sample losses on forget and unseen test data: what the membership attack sees."""
+    frames = []
+    for name, model in unlearned.items():
+        for part, ds in (("forget", ctx["forget"]), ("unseen test", ctx["data"].test)):
+            frames.append(pd.DataFrame({"model": name, "set": part, "loss": predict(model, ds).losses.numpy()}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def neggrad_sweep(P: TourProfile, ctx: dict, seed: int) -> pd.DataFrame:
+    """NegGrad at increasing step sizes: forget / retain / test accuracy against the gold level."""
+    rows = []
+    for lr in P.sweep_lrs:
+        m = methods.get("neggrad")(ctx["original"], ctx["forget"], ctx["retain"],
+                                   config={"epochs": P.neggrad_epochs, "lr": lr}, seed=seed)
+        r = evaluate(m, forget=ctx["forget"], retain=ctx["retain"], test=ctx["data"].test, gold=ctx["gold"], seed=seed)
+        rows.append({"lr": lr} | {k: r[k] for k in ("forget_acc", "retain_acc", "test_acc", "mia", "delta")})
+    return pd.DataFrame(rows)

@@ -1,0 +1,36 @@
+"""Policy for notebooks in git: stripped of outputs, python3 kernel, a `parameters` cell with typed
+PROFILE and SEED literals (papermill would silently ignore a misspelt parameter), story first."""
+
+import ast
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+import pytest
+
+NOTEBOOKS = sorted((Path(__file__).resolve().parents[1] / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+
+
+def test_there_are_notebooks():
+    assert NOTEBOOKS, "no numbered notebooks found"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_notebook_policy(path):
+    nb = nbformat.read(path, as_version=4)
+    assert nb.metadata["kernelspec"]["name"] == "python3"
+    assert nb.cells[0].cell_type == "markdown", "a notebook opens with what it will show"
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            assert cell.outputs == [] and cell.execution_count is None, "notebooks are committed without outputs"
+    params = pm.inspect_notebook(str(path))
+    assert {"PROFILE", "SEED"} <= set(params)
+    assert ast.literal_eval(params["PROFILE"]["default"]) == "cpu", "the default profile is cpu"
+    assert type(ast.literal_eval(params["SEED"]["default"])) is int
+    for p in params.values():  # only typed literals: derived values would not be recomputed by papermill
+        ast.literal_eval(p["default"])
+    assert all(p["help"] for p in params.values()), "every parameter carries a comment"
+    checked = [c for c in nb.cells if c.cell_type == "code" and c.source.startswith("# NBVAL_CHECK_OUTPUT")]
+    assert checked, "key results are marked for nbval's output check"
+    for c in checked:  # checked outputs must repeat exactly: no wall times in them
+        assert "seconds" not in c.source and "perf_counter" not in c.source
