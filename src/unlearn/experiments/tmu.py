@@ -1,0 +1,310 @@
+"""Notebook 01: Twin Machine Unlearning (Niu et al., arXiv 2501.08615) on CIFAR-10.
+
+Sub-class forgetting: D_f = 10 % of one class's training images. The class's test images are split
+in two halves (seeded): one is the twin problem's held-out set D_h (given to TMU), the other is only
+ever used for evaluation (class-c accuracy, membership-inference non-members). Everything here is a
+pipeline function the notebook calls; the method itself lives in ``unlearn.methods.tmu``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import torch
+from torch.utils.data import Subset
+
+from .. import methods, metrics, models, splits, tmu_features as tf
+from ..cache import train_or_load
+from ..data import load_dataset, targets_of
+from ..evaluate import evaluate
+from ..train import TrainConfig, predict
+
+
+@dataclass(frozen=True)
+class TMUProfile:
+    model: str  # "small_cnn" (CPU) or "resnet18" (the paper's network)
+    width: int  # channel width (resnet18: 64 is the standard ResNet-18)
+    train_per_class: int  # CIFAR-10 training images per class (0 = all 5000)
+    test_per_class: int  # evaluation test images per class (0 = all; class c: at most its evaluation half)
+    holdout: int  # |D_h|: class-c test images given to TMU for the twin problem (0 = the whole half, 500)
+    class_test: int  # class-c evaluation-half images for class-c accuracy and MIA non-members (0 = all 500)
+    forget_class: int  # the class c whose samples are partly forgotten (3 = cat)
+    forget_fraction: float  # share of class c's training images in D_f (paper: 10 %)
+    epochs: int  # training epochs of the original and the gold model
+    optimizer: str  # their optimiser ("sgd" with cosine schedule, or "adam" as in the release)
+    lr: float  # their learning rate
+    batch_size: int  # their batch size
+    weight_decay: float  # their L2 penalty
+    twin_epochs: int  # TMU: fine-tuning epochs of the twin model on train + D_h (release: 10)
+    twin_lr: float  # TMU: twin fine-tuning Adam learning rate (release: 1e-4)
+    curriculum_epochs: int  # TMU: epochs of the from-scratch curriculum model (paper: 2)
+    curriculum_lr: float  # TMU: its Adam learning rate (release: 1e-4)
+    unlearn_epochs: int  # epochs over retain (+ forget) for TMU, fine-tune and random label (release: 5)
+    noise_sigma: float  # TMU: input-noise std in the noise-perturbed fine-tuning (Table 4 turns it off)
+    neggrad_epochs: int  # NegGrad: ascent passes over D_f
+    bad_teacher_epochs: int  # Bad Teacher: passes over D_f + 30 % of retain
+    scrub_epochs: int  # SCRUB: total epochs
+    scrub_msteps: int  # SCRUB: epochs with a max step
+
+
+PROFILES = {
+    # CI: the whole pipeline on 600 CIFAR images, a tiny CNN, one epoch of everything.
+    "smoke": TMUProfile(model="small_cnn", width=8, train_per_class=60, test_per_class=20, holdout=60, class_test=60,
+                        forget_class=3, forget_fraction=0.2, epochs=3, optimizer="sgd", lr=0.05, batch_size=64,
+                        weight_decay=5e-4, twin_epochs=1, twin_lr=1e-3, curriculum_epochs=1, curriculum_lr=1e-3,
+                        unlearn_epochs=1, noise_sigma=0.1, neggrad_epochs=1, bad_teacher_epochs=1, scrub_epochs=1,
+                        scrub_msteps=1),
+    # 2 CPU cores, <= 15 min: 6000 training images, a small CNN; the twin and curriculum models use
+    # a 10x larger Adam step than the release because they get far fewer steps here.
+    "cpu": TMUProfile(model="small_cnn", width=32, train_per_class=600, test_per_class=100, holdout=0, class_test=0,
+                      forget_class=3, forget_fraction=0.1, epochs=15, optimizer="sgd", lr=0.05, batch_size=128,
+                      weight_decay=5e-4, twin_epochs=2, twin_lr=1e-3, curriculum_epochs=2, curriculum_lr=1e-3,
+                      unlearn_epochs=2, noise_sigma=0.1, neggrad_epochs=5, bad_teacher_epochs=1, scrub_epochs=2,
+                      scrub_msteps=1),
+    # The paper's setting (a GPU): ResNet-18 on all of CIFAR-10 with the release's recipe
+    # (Adam 1e-4, batch 64, 10 epochs for M_o; twin 10 epochs; curriculum 2; unlearning 5).
+    "paper": TMUProfile(model="resnet18", width=64, train_per_class=0, test_per_class=0, holdout=0, class_test=0,
+                        forget_class=3, forget_fraction=0.1, epochs=10, optimizer="adam", lr=1e-4, batch_size=64,
+                        weight_decay=0.0, twin_epochs=10, twin_lr=1e-4, curriculum_epochs=2, curriculum_lr=1e-4,
+                        unlearn_epochs=5, noise_sigma=0.1, neggrad_epochs=5, bad_teacher_epochs=1, scrub_epochs=5,
+                        scrub_msteps=3),
+}
+
+# Display names of the compared methods, in table order.
+METHODS = ["original", "retrain (gold)", "fine-tune", "NegGrad", "random label", "Bad Teacher", "SCRUB", "TMU"]
+
+
+def _stratified(y: np.ndarray, per_class: int, rng: np.random.Generator, classes) -> np.ndarray:
+    out = []
+    for k in classes:
+        members = np.flatnonzero(y == k)
+        out.append(rng.choice(members, per_class, replace=False) if 0 < per_class < len(members) else members)
+    return np.sort(np.concatenate(out))
+
+
+def setup(P: TMUProfile, seed: int) -> dict:
+    """CIFAR-10 subsets, the sub-class split, D_h, the original and the gold model (cached)."""
+    data = load_dataset("cifar10")
+    c = P.forget_class
+    rng = np.random.default_rng(seed)
+    ytr, yte = targets_of(data.train).numpy(), targets_of(data.test).numpy()
+    train_idx = _stratified(ytr, P.train_per_class, rng, range(len(data.classes)))
+    c_test = rng.permutation(np.flatnonzero(yte == c))
+    twin_half, eval_half = c_test[: len(c_test) // 2], c_test[len(c_test) // 2 :]
+    holdout_idx = np.sort(twin_half[: P.holdout] if P.holdout else twin_half)
+    others = _stratified(yte, P.test_per_class, rng, [k for k in range(len(data.classes)) if k != c])
+    c_eval = eval_half[: P.test_per_class] if P.test_per_class else eval_half
+    test_idx = np.sort(np.concatenate([others, c_eval]))
+
+    train = Subset(data.train, train_idx.tolist())
+    split = splits.class_fraction(targets_of(train), c, P.forget_fraction, seed=seed)
+    forget, retain = split.subsets(train)
+    cfg = TrainConfig(epochs=P.epochs, batch_size=P.batch_size, lr=P.lr, optimizer=P.optimizer,
+                      weight_decay=P.weight_decay, schedule="cosine" if P.optimizer == "sgd" else "constant")
+    kw = dict(in_channels=3, num_classes=10, width=P.width, hidden=128) if P.model == "small_cnn" else dict(num_classes=10, width=P.width)
+    arch = models.build(P.model, **kw)
+    original, meta = train_or_load(arch, train, cfg, seed, tag="tmu-original", progress=False)
+    gold = methods.get("retrain")(original, forget, retain, config=vars(cfg), seed=seed)
+    return {
+        "data": data, "classes": data.classes, "c": c, "split": split, "train": train, "forget": forget,
+        "retain": retain, "holdout": Subset(data.test, holdout_idx.tolist()),
+        "class_test": Subset(data.test, np.sort(eval_half[: P.class_test] if P.class_test else eval_half).tolist()), "test": Subset(data.test, test_idx.tolist()),
+        "cfg": cfg, "original": original, "original_meta": meta, "gold": gold,
+        "gold_correct": predict(gold, forget).correct.numpy(),  # the real easy/hard split of D_f
+    }
+
+
+def sizes(ctx: dict) -> pd.DataFrame:
+    """How many samples each set holds."""
+    names = ["train", "forget", "retain", "holdout", "class_test", "test"]
+    return pd.DataFrame({"samples": [len(ctx[n]) for n in names]}, index=["train (D)", "forget (D_f)", "retain (D_r)",
+                        "held-out D_h (twin)", "class-c test (eval only)", "test (eval)"])
+
+
+def tmu_config(P: TMUProfile, **overrides) -> dict:
+    cfg = dict(twin_epochs=P.twin_epochs, twin_lr=P.twin_lr, curriculum_epochs=P.curriculum_epochs,
+               curriculum_lr=P.curriculum_lr, epochs=P.unlearn_epochs, noise_sigma=P.noise_sigma)
+    return cfg | overrides
+
+
+def unlearn_all(P: TMUProfile, ctx: dict, seed: int) -> dict:
+    """Every compared method applied to the original model (display name -> model)."""
+    args = (ctx["original"], ctx["forget"], ctx["retain"])
+    get = methods.get
+    return {
+        "original": ctx["original"],
+        "retrain (gold)": ctx["gold"],
+        "fine-tune": get("finetune")(*args, config={"epochs": P.unlearn_epochs}, seed=seed),
+        "NegGrad": get("neggrad")(*args, config={"epochs": P.neggrad_epochs}, seed=seed),
+        "random label": get("random_label")(*args, config={"epochs": P.unlearn_epochs}, seed=seed),
+        "Bad Teacher": get("bad_teacher")(*args, config={"epochs": P.bad_teacher_epochs}, seed=seed),
+        "SCRUB": get("scrub")(*args, config={"epochs": P.scrub_epochs, "msteps": P.scrub_msteps}, seed=seed),
+        "TMU": get("tmu")(*args, val=ctx["holdout"], config=tmu_config(P), seed=seed),
+    }
+
+
+def _mia(members: torch.Tensor, nonmembers: torch.Tensor, seed: int) -> float:
+    return metrics.mia_score(members, nonmembers, seed=seed) if min(len(members), len(nonmembers)) >= 10 else float("nan")
+
+
+def score(model, ctx: dict, seed: int) -> dict:
+    """Table-1 metrics of one model. The membership attack's members are D_f (all / its easy part /
+    its hard part, easy = the gold model classifies it correctly) and its non-members are the
+    class-c evaluation test images, the same class, never trained on."""
+    r = evaluate(model, forget=ctx["forget"], retain=ctx["retain"], test=ctx["test"], gold=ctx["gold"],
+                 extra={"class_c": ctx["class_test"]}, seed=seed)
+    r["mia_test"] = r.pop("mia")  # the shared definition (non-members: the whole test set)
+    lf = predict(model, ctx["forget"]).losses
+    lc = predict(model, ctx["class_test"]).losses
+    easy = torch.as_tensor(ctx["gold_correct"])
+    r["mia"] = _mia(lf, lc, seed)
+    r["mia_easy"] = _mia(lf[easy], lc, seed)
+    r["mia_hard"] = _mia(lf[~easy], lc, seed)
+    return r
+
+
+TABLE1_COLUMNS = ["forget_acc", "retain_acc", "test_acc", "class_c_acc", "delta", "act_dist", "mia", "mia_easy", "mia_hard"]
+
+
+def table1(unlearned: dict, ctx: dict, seed: int) -> pd.DataFrame:
+    """Every metric for every method, one row each (Table 1 analogue)."""
+    return pd.DataFrame({name: score(m, ctx, seed) for name, m in unlearned.items()}).T
+
+
+def timings(unlearned: dict, ctx: dict) -> pd.DataFrame:
+    """Wall time and gradient evaluations of each method against retraining. For TMU two figures:
+    this call (the twin and curriculum models may come from the cache) and its whole pipeline as if
+    nothing were cached (twin + curriculum training + features + predictor + fine-tuning)."""
+    gold_s = ctx["gold"].unlearning_record.seconds
+    rows = {}
+    for name, m in unlearned.items():
+        rec = getattr(m, "unlearning_record", None)
+        if rec is None:
+            rows[name] = {"seconds": ctx["original_meta"]["train_seconds"], "grad_evals": ctx["cfg"].epochs * len(ctx["train"])}
+            continue
+        rows[name] = {"seconds": rec.seconds, "grad_evals": rec.grad_evals}
+        if name.startswith("TMU"):
+            rows[name + " (whole pipeline)"] = {"seconds": rec.info["pipeline_seconds"], "grad_evals": rec.info["pipeline_grad_evals"]}
+    df = pd.DataFrame(rows).T
+    df["speedup_vs_retrain"] = gold_s / df["seconds"]
+    return df
+
+
+# --- Table 3: the generalization-label predictor -----------------------------------------------
+SUBSETS = [("df",), ("af",), ("cf",), ("df", "af"), ("df", "cf"), ("af", "cf"), ("df", "af", "cf")]
+
+
+def predictor_table(tmu_model, ctx: dict, seed: int) -> pd.DataFrame:
+    """Accuracy of the predictor with each feature alone, each pair and all three, on the twin set
+    (its training data) and on D_f against the gold model's real correctness; plus the majority
+    baselines (the twin set's majority label, and D_f's own majority label)."""
+    info = tmu_model.unlearning_record.info
+    cfg = methods.make_config(methods.get("tmu").config_cls, tmu_model.unlearning_record.config)
+    y_twin = torch.as_tensor(info["twin_labels"])
+    truth = torch.as_tensor(ctx["gold_correct"]).long()
+    ft = {k: torch.as_tensor(v) for k, v in info["twin_features"].items()}
+    fo = {k: torch.as_tensor(v) for k, v in info["features"].items()}
+    rows = {}
+    for names in SUBSETS:
+        pred = tf.train_predictor(tf.stack(ft, names), y_twin, epochs=cfg.predictor_epochs, lr=cfg.predictor_lr,
+                                  hidden=cfg.predictor_hidden, seed=seed)
+        easy_t = (pred.scores(tf.stack(ft, names)) >= cfg.threshold).long()
+        easy_o = (pred.scores(tf.stack(fo, names)) >= cfg.threshold).long()
+        rows[" + ".join(n.upper() for n in names)] = {
+            "twin_acc": (easy_t == y_twin).float().mean().item(),
+            "forget_acc": (easy_o == truth).float().mean().item(),
+            "predicted_easy": easy_o.float().mean().item(),
+        }
+    maj = int(y_twin.float().mean() >= 0.5)
+    rows["majority label of the twin set"] = {"twin_acc": (y_twin == maj).float().mean().item(),
+                                              "forget_acc": (truth == maj).float().mean().item(), "predicted_easy": float(maj)}
+    own = int(truth.float().mean() >= 0.5)
+    rows["majority label of D_f (oracle)"] = {"twin_acc": float("nan"), "forget_acc": (truth == own).float().mean().item(),
+                                              "predicted_easy": float(own)}
+    return pd.DataFrame(rows).T
+
+
+# --- Table 4: noise on / off --------------------------------------------------------------------
+def noise_ablation(P: TMUProfile, ctx: dict, tmu_model, seed: int) -> tuple[pd.DataFrame, object]:
+    """TMU with and without the input noise of its fine-tuning (everything else identical)."""
+    quiet = methods.get("tmu")(ctx["original"], ctx["forget"], ctx["retain"], val=ctx["holdout"],
+                               config=tmu_config(P, noise_sigma=0.0), seed=seed)
+    df = pd.DataFrame({f"TMU, noise sigma={P.noise_sigma}": score(tmu_model, ctx, seed),
+                       "TMU, no noise": score(quiet, ctx, seed)}).T
+    return df[["forget_acc", "test_acc", "class_c_acc", "delta", "act_dist", "mia", "mia_easy", "mia_hard"]], quiet
+
+
+# --- figures ------------------------------------------------------------------------------------
+def _labels(info: dict, ctx: dict):
+    return np.asarray(info["twin_labels"]).astype(bool), np.asarray(ctx["gold_correct"]).astype(bool)
+
+
+def scatter_figure(tmu_model, ctx: dict):
+    """Easy/hard samples in (DF, CF) feature space (scaled with the twin statistics), for the twin
+    problem (D_h under M_t, labels from M_o) and the original one (D_f under M_o, labels from M_g)."""
+    import matplotlib.pyplot as plt
+
+    info = tmu_model.unlearning_record.info
+    lt, lo = _labels(info, ctx)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharex=True, sharey=True)
+    for ax, feats, lab, title in ((axes[0], info["twin_features"], lt, "twin problem: D_h, labels from M_o"),
+                                  (axes[1], info["features"], lo, "original problem: D_f, labels from gold M_g")):
+        for flag, colour, name in ((True, "tab:blue", "easy"), (False, "tab:red", "hard")):
+            ax.scatter(feats["df"][lab == flag], feats["cf"][lab == flag], s=14, alpha=0.7, c=colour, label=f"{name} ({(lab == flag).sum()})")
+        ax.set(title=title, xlabel="DF (scaled)", ylabel="CF (scaled)")
+        ax.legend(loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def feature_figure(tmu_model, ctx: dict):
+    """Distributions of each scaled feature for easy and hard samples, twin (top) and original (bottom)."""
+    import matplotlib.pyplot as plt
+
+    info = tmu_model.unlearning_record.info
+    lt, lo = _labels(info, ctx)
+    fig, axes = plt.subplots(2, 3, figsize=(12, 6), sharex="col")
+    bins = np.linspace(0, 1, 16)
+    for row, (feats, lab, name) in enumerate(((info["twin_features"], lt, "twin (D_h)"), (info["features"], lo, "original (D_f)"))):
+        for col, f in enumerate(tf.FEATURES):
+            ax = axes[row, col]
+            v = np.clip(feats[f], 0, 1)  # D_f values outside the twin range sit at the edges
+            for part, colour, label in ((lab, "tab:blue", "easy"), (~lab, "tab:red", "hard")):
+                if part.any():  # an empty group has no density
+                    ax.hist(v[part], bins=bins, alpha=0.6, density=True, color=colour, label=f"{label} ({part.sum()})")
+            ax.set(title=f"{f.upper()}: {name}", xlabel="scaled value" if row else None)
+            if col == 0:
+                ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def forget_bars_figure(table: pd.DataFrame):
+    """Forget-set accuracy per method, with the gold model's level drawn across."""
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    names = [n for n in table.index]
+    colours = ["tab:green" if n.startswith("TMU") else ("tab:gray" if n.startswith("retrain") else "tab:blue") for n in names]
+    ax.bar(range(len(names)), table["forget_acc"].to_numpy(float), color=colours)
+    gold = float(table.loc["retrain (gold)", "forget_acc"])
+    ax.axhline(gold, color="black", ls="--", lw=1.2, label=f"gold model's forget accuracy ({gold:.2f})")
+    ax.set_xticks(range(len(names)), names, rotation=25, ha="right")
+    ax.set(ylabel="accuracy on D_f", ylim=(0, 1.05), title="Aligned forgetting: the target is the gold level, not zero")
+    ax.legend(loc="upper right")
+    fig.tight_layout()
+    return fig
+
+
+def save_tables(profile: str, **tables: pd.DataFrame) -> None:
+    from .. import paths
+
+    out = paths.results_dir(profile)
+    for name, df in tables.items():
+        df.to_csv(out / f"tmu_{name}.csv")
+
+
+__all__ = ["PROFILES", "TMUProfile", "METHODS", "setup", "sizes", "unlearn_all", "table1", "timings", "predictor_table",
+           "noise_ablation", "scatter_figure", "feature_figure", "forget_bars_figure", "save_tables"]

@@ -1,0 +1,221 @@
+"""Twin Machine Unlearning: its features, clipping, twin labels, predictor, and the whole pipeline."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import Subset
+
+from unlearn import methods, metrics, models, splits, tmu_features as tf
+from unlearn.data import ArrayDataset, load_dataset, targets_of
+from unlearn.train import TrainConfig, fit, predict
+
+
+# --- DF -----------------------------------------------------------------------------------------
+def test_distance_feature_known_neighbours():
+    # reference points on the unit circle at 0, 90, 180, 270 degrees; the query at 0 degrees
+    ref = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]])
+    q = torch.tensor([[3.0, 0.0]])  # normalised to (1, 0): distances 0, sqrt2, 2, sqrt2
+    assert tf.distance_feature(q, ref, k=1).item() == pytest.approx(0.0, abs=1e-7)
+    assert tf.distance_feature(q, ref, k=3).item() == pytest.approx((0 + 2 * math.sqrt(2)) / 3, rel=1e-6)
+    assert tf.distance_feature(q, ref, k=4).item() == pytest.approx((0 + 2 * math.sqrt(2) + 2) / 4, rel=1e-6)
+    # only directions matter: scaling the reference features changes nothing
+    assert tf.distance_feature(q, 7 * ref, k=3).item() == pytest.approx((2 * math.sqrt(2)) / 3, rel=1e-6)
+
+
+def test_distance_feature_many_queries_and_errors():
+    ref = torch.eye(3)
+    q = torch.tensor([[1.0, 0.0, 0.0], [1.0, 1.0, 0.0]])
+    d = tf.distance_feature(q, ref, k=2)
+    # second query, normalised (1,1,0)/sqrt2: distance to e1 and e2 is sqrt(2 - sqrt2) each
+    assert d[0].item() == pytest.approx(math.sqrt(2) / 2, rel=1e-6)
+    assert d[1].item() == pytest.approx(math.sqrt(2 - math.sqrt(2)), rel=1e-6)
+    with pytest.raises(ValueError, match="k must lie"):
+        tf.distance_feature(q, ref, k=4)
+    with pytest.raises(ValueError, match="need"):
+        tf.distance_feature(q, torch.ones(3, 2), k=1)
+
+
+# --- IQR clipping and scaling --------------------------------------------------------------------
+def test_iqr_clip_hand_values():
+    x = torch.tensor([1.0, 2.0, 3.0, 4.0, 100.0])  # Q1 = 2, Q3 = 4, IQR = 2 -> fences (-1, 7)
+    assert tf.iqr_bounds(x) == pytest.approx((-1.0, 7.0))
+    assert tf.iqr_clip(x).tolist() == [1.0, 2.0, 3.0, 4.0, 7.0]
+    assert tf.iqr_clip(torch.tensor([-9.0, 0.0]), bounds=(-1.0, 7.0)).tolist() == [-1.0, 0.0]
+
+
+def test_scaler_uses_twin_statistics_on_both_problems():
+    twin = {"df": torch.tensor([1.0, 2.0, 3.0, 4.0, 100.0])}
+    sc = tf.FeatureScaler().fit(twin)
+    t = sc.transform(twin)["df"]
+    assert t.tolist() == pytest.approx([0.0, 1 / 6, 2 / 6, 3 / 6, 1.0])  # clipped to 7, then (x - 1) / 6
+    o = sc.transform({"df": torch.tensor([100.0, -5.0, 4.0])})["df"]
+    assert o.tolist() == pytest.approx([1.0, -1 / 3, 0.5])  # the twin fences and range, not D_f's own
+    with pytest.raises(ValueError, match="not fitted"):
+        sc.transform({"af": torch.zeros(2)})
+
+
+# --- twin labels, AF, CF ---------------------------------------------------------------------------
+class Fixed(nn.Module):
+    """A "model" whose logits are its input: predictions are known in advance."""
+
+    num_classes = 3
+
+    def forward(self, x):
+        return x.flatten(1)
+
+    def features(self, x):
+        return x.flatten(1)
+
+
+def test_twin_labels_from_known_predictions():
+    x = torch.tensor([[5.0, 0, 0], [0, 5.0, 0], [0, 0, 5.0], [5.0, 0, 0]])
+    y = torch.tensor([0, 1, 1, 2])  # right, right, wrong, wrong
+    assert tf.twin_labels(Fixed(), ArrayDataset(x, y)).tolist() == [1, 1, 0, 0]
+
+
+def test_adversarial_feature_is_clean_entropy_at_zero_radius_and_grows_with_it():
+    torch.manual_seed(0)
+    x = torch.rand(8, 3)
+    ds = ArrayDataset(x, torch.randint(0, 3, (8,)))
+    p = x.softmax(-1)
+    entropy = -(p * p.log()).sum(-1)
+    af0 = tf.adversarial_feature(Fixed(), ds, eps=0.0, clamp=None)
+    assert af0.tolist() == pytest.approx(entropy.tolist(), rel=1e-5)
+    af = tf.adversarial_feature(Fixed(), ds, eps=0.2, clamp=None)
+    assert (af >= af0 - 1e-6).all() and (af > af0 + 1e-4).any()
+
+
+def test_curriculum_feature_is_per_sample_cross_entropy():
+    x = torch.tensor([[2.0, 0, 0], [0, 1.0, 0]])
+    y = torch.tensor([0, 2])
+    expected = torch.nn.functional.cross_entropy(x, y, reduction="none")
+    assert tf.curriculum_feature(Fixed(), ArrayDataset(x, y)).tolist() == pytest.approx(expected.tolist())
+
+
+# --- predictor and relabelling ----------------------------------------------------------------------
+def test_predictor_learns_a_separable_rule_and_is_seeded():
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(200, 2, generator=g)
+    y = (x[:, 0] < 0.5).long()  # easy when the first feature is small
+    p1 = tf.train_predictor(x, y, epochs=60, seed=3)
+    p2 = tf.train_predictor(x, y, epochs=60, seed=3)
+    acc = ((p1.scores(x) >= 0.5).long() == y).float().mean().item()
+    assert acc > 0.95
+    assert torch.equal(p1.scores(x), p2.scores(x))
+    with pytest.raises(ValueError):
+        tf.train_predictor(x, y[:10])
+
+
+def test_majority_accuracy():
+    assert tf.majority_accuracy([1, 1, 0], [1, 0, 0, 0]) == 0.25
+    assert tf.majority_accuracy([0, 0, 1], [1, 0, 0, 0]) == 0.75
+
+
+def test_relabel_hard_changes_only_hard_labels_to_other_classes():
+    y = torch.arange(10) % 4
+    hard = torch.tensor([True, False] * 5)
+    new = tf.relabel_hard(y, hard, num_classes=4, seed=1)
+    assert torch.equal(new[~hard], y[~hard])
+    assert (new[hard] != y[hard]).all() and new.max() < 4
+    assert torch.equal(new, tf.relabel_hard(y, hard, num_classes=4, seed=1))
+
+
+def test_concat_arrays_keeps_order_and_dtype():
+    a = ArrayDataset(torch.zeros(2, 1, dtype=torch.uint8), torch.tensor([0, 1]))
+    b = ArrayDataset(torch.full((3, 1), 255, dtype=torch.uint8), torch.tensor([2, 2, 2]))
+    c = tf.concat_arrays(Subset(a, [1]), b)
+    assert c.x.dtype == torch.uint8 and c.y.tolist() == [1, 2, 2, 2]
+    assert c.take(torch.tensor([1]))[0].item() == 1.0  # uint8 still scaled to [0, 1]
+
+
+# --- the whole pipeline on digits -------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def digits_problem(tmp_path_factory):
+    import os
+
+    old = os.environ.get("UNLEARN_CACHE")
+    os.environ["UNLEARN_CACHE"] = str(tmp_path_factory.mktemp("cache"))
+    data = load_dataset("digits")
+    c = 3
+    split = splits.class_fraction(targets_of(data.train), c, 0.1, seed=0)
+    forget, retain = split.subsets(data.train)
+    holdout = Subset(data.test, torch.nonzero(targets_of(data.test) == c).ravel().tolist())
+    cfg = TrainConfig(epochs=3, batch_size=64, lr=0.05)
+    torch.manual_seed(0)
+    original = fit(models.build("small_cnn", in_channels=1, num_classes=10, width=8, hidden=32), data.train, cfg, 0, progress=False)
+    gold = methods.get("retrain")(original, forget, retain, config=vars(cfg), seed=0)
+    yield {"data": data, "forget": forget, "retain": retain, "holdout": holdout, "original": original, "gold": gold, "c": c}
+    if old is None:
+        os.environ.pop("UNLEARN_CACHE", None)
+    else:
+        os.environ["UNLEARN_CACHE"] = old
+
+
+SMALL = {"twin_epochs": 1, "twin_lr": 1e-3, "curriculum_epochs": 2, "curriculum_lr": 1e-3, "predictor_epochs": 30, "epochs": 1}
+
+
+def test_tmu_pipeline_on_digits_gives_a_model_and_finite_delta(digits_problem):
+    P = digits_problem
+    before = [p.clone() for p in P["original"].parameters()]
+    u = methods.get("tmu")(P["original"], P["forget"], P["retain"], val=P["holdout"], config=SMALL, seed=0)
+    assert all(torch.equal(a, b) for a, b in zip(before, P["original"].parameters()))  # caller's model untouched
+    delta = metrics.delta_to_gold(predict(u, P["forget"]).accuracy, predict(P["gold"], P["forget"]).accuracy)
+    assert math.isfinite(delta) and 0 <= delta <= 1
+    info = u.unlearning_record.info
+    n = len(P["forget"])
+    assert info["forget_class"] == P["c"]
+    assert info["easy_mask"].shape == (n,) and info["scores"].shape == (n,)
+    assert ((info["scores"] >= 0.5) == info["easy_mask"]).all()
+    for key in ("features", "features_raw"):
+        assert set(info[key]) == {"df", "af", "cf"} and all(np.isfinite(v).all() and v.shape == (n,) for v in info[key].values())
+    assert all(v.shape == (len(P["holdout"]),) for v in info["twin_features"].values())
+    # twin features are min-max scaled on themselves, so they span exactly [0, 1]
+    assert all(v.min() == pytest.approx(0) and v.max() == pytest.approx(1) for v in info["twin_features"].values())
+    # twin labels are the original model's correctness on D_h
+    assert np.array_equal(info["twin_labels"], predict(P["original"], P["holdout"]).correct.long().numpy())
+    # predicted-easy samples kept their labels, predicted-hard ones got another class
+    y = targets_of(P["forget"]).numpy()
+    assert (info["new_labels"][info["easy_mask"]] == y[info["easy_mask"]]).all()
+    assert (info["new_labels"][~info["easy_mask"]] != y[~info["easy_mask"]]).all()
+    assert u.unlearning_record.grad_evals > 0
+
+
+def test_tmu_is_deterministic_and_reuses_cached_twin(digits_problem):
+    P = digits_problem
+    a = methods.get("tmu")(P["original"], P["forget"], P["retain"], val=P["holdout"], config=SMALL, seed=1)
+    b = methods.get("tmu")(P["original"], P["forget"], P["retain"], val=P["holdout"], config=SMALL, seed=1)
+    assert b.unlearning_record.info["twin_cached"] and b.unlearning_record.info["curriculum_cached"]
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+    assert np.array_equal(a.unlearning_record.info["scores"], b.unlearning_record.info["scores"])
+
+
+def test_tmu_noise_changes_the_result(digits_problem):
+    P = digits_problem
+    on = methods.get("tmu")(P["original"], P["forget"], P["retain"], val=P["holdout"], config=SMALL | {"noise_sigma": 0.5}, seed=0)
+    off = methods.get("tmu")(P["original"], P["forget"], P["retain"], val=P["holdout"], config=SMALL | {"noise_sigma": 0.0}, seed=0)
+    assert np.array_equal(on.unlearning_record.info["easy_mask"], off.unlearning_record.info["easy_mask"])  # same prediction
+    assert any(not torch.equal(p, q) for p, q in zip(on.parameters(), off.parameters()))
+
+
+def test_tmu_refuses_bad_inputs(digits_problem):
+    P = digits_problem
+    tmu = methods.get("tmu")
+    with pytest.raises(ValueError, match="held-out set D_h"):
+        tmu(P["original"], P["forget"], P["retain"], config=SMALL)
+    ytest = targets_of(P["data"].test)
+    wrong = Subset(P["data"].test, torch.nonzero(ytest == 5).ravel().tolist())
+    with pytest.raises(ValueError, match="only class-3"):
+        tmu(P["original"], P["forget"], P["retain"], val=wrong, config=SMALL)
+    ytrain = targets_of(P["data"].train)
+    two = [int(torch.nonzero(ytrain == 3)[0]), int(torch.nonzero(ytrain == 4)[0])]  # classes 3 and 4
+    mixed = Subset(P["data"].train, two)
+    retain = Subset(P["data"].train, [i for i in range(len(ytrain)) if i not in two])
+    with pytest.raises(ValueError, match="sub-class forgetting"):
+        tmu(P["original"], mixed, retain, val=P["holdout"], config=SMALL)
+    with pytest.raises(ValueError, match="noise_on"):
+        tmu(P["original"], P["forget"], P["retain"], val=P["holdout"], config=SMALL | {"noise_on": "retain"})
+    with pytest.raises(ValueError, match="features"):
+        tmu(P["original"], P["forget"], P["retain"], val=P["holdout"], config=SMALL | {"features": ("xx",)})
