@@ -1,0 +1,273 @@
+"""The unlearning baselines behind one API (issue 3), on digits at smoke size.
+
+For every baseline in BASELINES (a list this file controls, so methods other modules register later
+do not change what is tested here): it runs on CPU, leaves its input untouched, changes the
+parameters (occlusion: wraps them unchanged), moves forget accuracy in the direction its docstring
+promises, and is deterministic for a fixed seed. Retrain is spied on to prove it never receives a
+forget sample; SISA retrains exactly the shards that held forget samples and then equals an ensemble
+trained from scratch without them; every bad input raises ValueError.
+
+The forget set is the whole class 3 (gold forget accuracy ~0, so "forget accuracy decreases" is a
+real, measurable promise); the retain set is a 400-sample subset of the other classes, for speed.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import Subset
+
+from unlearn import cache, methods, models, splits, train
+from unlearn.data import load_dataset, targets_of
+from unlearn.methods.cf_k import layers, last_k
+from unlearn.methods.sisa import SISAConfig, SISAEnsemble
+
+BASELINES = ["retrain", "finetune", "neggrad", "neggrad_plus", "random_label", "bad_teacher", "scrub",
+             "cf_k", "eu_k", "unsir", "salun", "sisa", "occlusion"]
+
+ORIG_CFG = train.TrainConfig(epochs=8, batch_size=64, lr=0.05)
+ARCH = dict(in_channels=1, num_classes=10, width=8, hidden=32)
+# central 4x6 block of the 8x8 digit (the strokes live there): flattened pixel indices
+CENTER = [r * 8 + c for r in range(1, 7) for c in range(2, 6)]
+SISA_CFG = SISAConfig(epochs=15, batch_size=32, lr=0.05, shards=3)
+
+# Small-model settings where the default would be slow; every other method runs with its defaults.
+TEST_CONFIGS = {
+    "retrain": ORIG_CFG,
+    "sisa": SISA_CFG,
+    "occlusion": {"features": CENTER},
+}
+# How much forget accuracy must at least drop (absolute) for each method, whole-class forgetting.
+MIN_DROP = {"finetune": 0.05, "cf_k": 0.02, "occlusion": 0.1}
+DEFAULT_DROP = 0.3
+
+
+def _params(model):
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _same(a, b):
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny models: one intra-op thread is as fast, and far faster on a shared, loaded CPU."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def setup():
+    bundle = load_dataset("digits")
+    y = targets_of(bundle.train).numpy()
+    model = models.build("small_cnn", **ARCH)
+    original, _ = cache.train_or_load(model, bundle.train, ORIG_CFG, 0, tag="test-methods-original", progress=False)
+    split = splits.whole_class(y, 3)
+    retain_idx = np.sort(np.random.default_rng(0).choice(split.retain, 400, replace=False))
+    forget = Subset(bundle.train, split.forget.tolist())
+    retain = Subset(bundle.train, retain_idx.tolist())
+    return bundle, original, forget, retain
+
+
+def test_available_lists_every_baseline():
+    assert set(BASELINES) <= set(methods.available())
+    for name in BASELINES:
+        assert methods.get(name).method_name == name
+
+
+def test_original_is_competent(setup):
+    _, original, forget, retain = setup
+    assert train.accuracy(original, forget) > 0.9 and train.accuracy(original, retain) > 0.9
+
+
+@pytest.mark.parametrize("name", BASELINES)
+def test_method_contract(setup, name):
+    _, original, forget, retain = setup
+    before = _params(original)
+    method = methods.get(name)
+    cfg = TEST_CONFIGS.get(name)
+    out = method(original, forget, retain, config=cfg, seed=0)
+    again = method(original, forget, retain, config=cfg, seed=0)
+    assert _same(before, _params(original)), f"{name} mutated the model it was given"
+    assert out is not original and not out.training
+    rec = out.unlearning_record
+    assert rec.method == name and rec.seconds > 0
+    # parameters: changed (occlusion: the very same values, wrapped)
+    if name == "occlusion":
+        assert _same(before, _params(out.model))
+        assert rec.grad_evals == 0
+    elif name == "sisa":
+        assert len(out.models) == SISA_CFG.shards and rec.grad_evals > 0
+    else:
+        after = _params(out)
+        assert after.keys() == before.keys()
+        changed = [k for k in before if before[k].is_floating_point() and not torch.equal(before[k], after[k])]
+        assert changed, f"{name} changed no parameter"
+        assert rec.grad_evals > 0
+    # the promised direction: forget accuracy decreases (docstrings say so for every baseline)
+    acc0, acc1 = train.accuracy(original, forget), train.accuracy(out, forget)
+    assert "decreases" in method.__doc__
+    assert acc1 <= acc0 - MIN_DROP.get(name, DEFAULT_DROP), f"{name}: forget accuracy {acc0:.3f} -> {acc1:.3f}"
+    # deterministic for a fixed seed
+    assert _same(_params(out), _params(again)), f"{name} is not deterministic for a fixed seed"
+    assert torch.equal(train.predict(out, forget).logits, train.predict(again, forget).logits)
+
+
+@pytest.mark.parametrize("name", ["finetune", "neggrad_plus", "random_label", "unsir", "salun"])
+def test_seed_matters(setup, name):
+    _, original, forget, retain = setup
+    a = methods.get(name)(original, forget, retain, seed=0)
+    b = methods.get(name)(original, forget, retain, seed=1)
+    assert not _same(_params(a), _params(b))
+
+
+def test_retrain_never_sees_a_forget_sample(setup, monkeypatch):
+    import unlearn.methods.retrain as rt
+
+    _, original, forget, retain = setup
+    seen = []
+    real = rt.train_or_load
+
+    def spy(model, dataset, *args, **kwargs):
+        seen.append(dataset)
+        return real(model, dataset, *args, **kwargs)
+
+    monkeypatch.setattr(rt, "train_or_load", spy)
+    gold = methods.get("retrain")(original, forget, retain, config=ORIG_CFG)
+    assert len(seen) == 1
+    given = seen[0]
+    assert isinstance(given, Subset) and given.dataset is forget.dataset
+    assert not set(given.indices) & set(forget.indices)
+    assert sorted(given.indices) == sorted(retain.indices)
+    assert train.accuracy(gold, forget) < 0.1  # class 3 never seen: gold forgets it
+
+
+# --- cf_k / eu_k: what "the last k layers" means ----------------------------------------------------
+def test_layers_definition():
+    cnn = models.build("small_cnn", **ARCH)
+    names = [[n for n, _ in layer] for layer in layers(cnn)]
+    assert names == [["body.0", "body.1"], ["body.3", "body.4"], ["body.7", "body.8"], ["body.12"], ["head"]]
+    assert [n for n, _ in last_k(cnn, 2)] == ["body.12", "head"]
+    res = models.build("resnet18", num_classes=10, width=4)
+    assert len(layers(res)) == 21 and [n for n, _ in last_k(res, 1)] == ["head"]
+    dl = models.build("dlfd", num_classes=8, width=4)
+    assert len(layers(dl)) == 23 and [n for n, _ in last_k(dl, 3)] == ["head.0", "head.3", "head.6"]
+    with pytest.raises(ValueError, match="k must be"):
+        last_k(cnn, 6)
+
+
+def test_cf_k_changes_only_the_last_k_layers(setup):
+    _, original, forget, retain = setup
+    for name in ("cf_k", "eu_k"):
+        out = methods.get(name)(original, forget, retain, config={"k": 2, "epochs": 1})
+        before, after = _params(original), _params(out)
+        moved = {k.rsplit(".", 1)[0] for k in before if not torch.equal(before[k], after[k])}
+        assert moved == {"body.12", "head"}, (name, moved)
+        assert all(p.requires_grad for p in out.parameters())  # frozen flags restored
+
+
+# --- SISA ---------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def sisa_setup(setup):
+    bundle, *_ = setup
+    idx = np.sort(np.random.default_rng(1).choice(len(bundle.train), 450, replace=False))
+    data = Subset(bundle.train, idx.tolist())
+    template = models.build("small_cnn", **ARCH)
+    ens = SISAEnsemble.fit(template, data, SISA_CFG, seed=0)
+    return bundle, idx, template, ens
+
+
+def _sisa_forget(bundle, idx, ens, shards, per_shard=4):
+    chosen = np.concatenate([ens.members[s][:per_shard] for s in shards])
+    forget = Subset(bundle.train, np.sort(chosen).tolist())
+    retain = Subset(bundle.train, np.setdiff1d(idx, chosen).tolist())
+    return forget, retain
+
+
+@pytest.mark.parametrize("shards", [[1], [0, 2]])
+def test_sisa_retrains_exactly_the_touched_shards_and_equals_scratch(sisa_setup, shards):
+    bundle, idx, template, ens = sisa_setup
+    assert sorted(np.concatenate(ens.members).tolist()) == idx.tolist()  # shards partition the data
+    forget, retain = _sisa_forget(bundle, idx, ens, shards)
+    before = [_params(m) for m in ens.models]
+    out = methods.get("sisa")(ens, forget, retain)
+    assert all(_same(b, _params(m)) for b, m in zip(before, ens.models))  # input untouched
+    assert out.unlearning_record.info["retrained_shards"] == shards
+    for s, m in enumerate(out.models):
+        assert _same(before[s], _params(m)) == (s not in shards), f"shard {s}"
+    assert not set(np.concatenate(out.members).tolist()) & set(forget.indices)
+    scratch = SISAEnsemble.fit(template, retain, SISA_CFG, seed=0)
+    for a, b in zip(out.models, scratch.models):
+        assert _same(_params(a), _params(b))
+    assert torch.equal(train.predict(out, bundle.test).logits, train.predict(scratch, bundle.test).logits)
+
+
+def test_sisa_vote_is_a_distribution_with_majority_argmax(sisa_setup):
+    bundle, _, _, ens = sisa_setup
+    x, _ = bundle.test.take(torch.arange(50))
+    logp = ens(x)
+    assert torch.allclose(logp.exp().sum(-1), torch.ones(50), atol=1e-5)
+    votes = torch.stack([m(x).argmax(-1) for m in ens.models])
+    counts = torch.nn.functional.one_hot(votes, 10).sum(0)
+    assert (counts.gather(1, logp.argmax(-1, keepdim=True)).squeeze(1) == counts.max(1).values).all()
+    assert train.accuracy(ens, bundle.test) > 0.8
+
+
+def test_sisa_refuses_a_forget_set_from_another_dataset(sisa_setup):
+    bundle, _, _, ens = sisa_setup
+    other = Subset(bundle.test, [0, 1, 2])
+    with pytest.raises(ValueError, match="not drawn from the dataset"):
+        methods.get("sisa")(ens, other, Subset(bundle.test, [3, 4]))
+
+
+# --- occlusion --------------------------------------------------------------------------------------
+def test_occlusion_zeroes_exactly_the_named_features(setup):
+    bundle, original, forget, retain = setup
+    out = methods.get("occlusion")(original, forget, retain, config={"features": [0, 9, 63]})
+    x, _ = bundle.test.take(torch.arange(4))
+    z = out.occlude(x).flatten(1)
+    assert (z[:, [0, 9, 63]] == 0).all()
+    keep = [i for i in range(64) if i not in (0, 9, 63)]
+    assert torch.equal(z[:, keep], x.flatten(1)[:, keep])
+    assert torch.equal(out(x), original(out.occlude(x)))
+    with pytest.raises(ValueError, match="at least one feature"):
+        methods.get("occlusion")(original, forget, retain)
+    with pytest.raises(ValueError, match="feature indices"):
+        methods.get("occlusion")(original, forget, retain, config={"features": [64]})
+
+
+# --- bad input ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", BASELINES)
+def test_bad_inputs_raise(setup, name):
+    bundle, original, forget, retain = setup
+    m = methods.get(name)
+    cfg = TEST_CONFIGS.get(name)
+    with pytest.raises(ValueError, match="empty"):
+        m(original, Subset(bundle.train, []), retain, config=cfg)
+    overlap = Subset(bundle.train, list(retain.indices[:5]))
+    with pytest.raises(ValueError, match="share"):
+        m(original, overlap, retain, config=cfg)
+    five = models.build("small_cnn", **{**ARCH, "num_classes": 5})
+    with pytest.raises(ValueError, match="classes"):
+        m(five, forget, retain, config=cfg)
+    with pytest.raises(ValueError, match="no option"):
+        m(original, forget, retain, config={"not_a_field": 1})
+
+
+@pytest.mark.parametrize("name,config,match", [
+    ("cf_k", {"k": 0}, "k must be"),
+    ("eu_k", {"k": 99}, "k must be"),
+    ("salun", {"mask_ratio": 0.0}, "mask_ratio"),
+    ("scrub", {"msteps": 9, "epochs": 2}, "msteps"),
+    ("neggrad_plus", {"beta": 1.5}, "beta"),
+    ("random_label", {"retain_fraction": 0.0}, "retain_fraction"),
+    ("bad_teacher", {"retain_fraction": 2.0}, "retain_fraction"),
+])
+def test_bad_method_settings_raise(setup, name, config, match):
+    _, original, forget, retain = setup
+    with pytest.raises(ValueError, match=match):
+        methods.get(name)(original, forget, retain, config=config)
