@@ -1,0 +1,198 @@
+"""DLFD (Choi & Na 2024): the OT term, its gradient, the CE schedule, the method end to end, and
+the MUFAC loader on a fixture in the benchmark's layout."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import ot
+import pytest
+import torch
+from torch.utils.data import Subset
+
+from unlearn import methods, metrics, models
+from unlearn.data import ArrayDataset, load_dataset
+from unlearn.data.mufac import load_mufac, mufac_root, mufac_split
+from unlearn.data.sources import DatasetNotFoundError
+from unlearn.methods.dlfd import DLFDConfig, cosine_cost, ot_loss, perturbation_objective, retain_weight
+from unlearn.train import TrainConfig, fit, predict
+
+
+# --- the OT term ------------------------------------------------------------------------------
+def test_cosine_cost_hand_values():
+    x = torch.tensor([[1.0, 0.0], [0.0, 2.0]])
+    y = torch.tensor([[1.0, 0.0], [-1.0, 0.0], [1.0, 1.0]])
+    expected = torch.tensor([[0.0, 2.0, 1 - 2**-0.5], [1.0, 1.0, 1 - 2**-0.5]])
+    assert torch.allclose(cosine_cost(x, y), expected, atol=1e-6)
+
+
+def test_sinkhorn_cost_approaches_exact_emd_as_epsilon_shrinks():
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(6, 4, generator=g, dtype=torch.float64), torch.randn(5, 4, generator=g, dtype=torch.float64)
+    exact = float(ot.emd2(torch.full((6,), 1 / 6, dtype=torch.float64), torch.full((5,), 1 / 5, dtype=torch.float64),
+                          cosine_cost(x, y)))
+    gaps = [abs(float(ot_loss(x, y, reg, num_iter=5000)) - exact) for reg in (0.1, 0.03, 0.01, 0.003)]
+    assert all(a > b for a, b in zip(gaps, gaps[1:])), gaps  # monotone convergence to the exact cost
+    assert gaps[0] > 1e-3 and gaps[-1] < 1e-6, gaps
+    # an entropic plan is never cheaper than the optimal one
+    assert float(ot_loss(x, y, 0.1, num_iter=5000)) >= exact - 1e-9
+    # identical point clouds: zero cost at small epsilon
+    assert float(ot_loss(x, x, 0.003, num_iter=5000)) < 1e-6
+
+
+def _tiny_model(seed=0):
+    torch.manual_seed(seed)
+    return models.build("small_cnn", in_channels=1, num_classes=10, width=4, hidden=16).eval()
+
+
+@pytest.mark.parametrize("space", ["logits", "features"])
+def test_gradient_reaches_delta_through_ot_only_in_the_paper_form(space):
+    model = _tiny_model()
+    g = torch.Generator().manual_seed(1)
+    x_r, x_f = torch.rand(8, 1, 8, 8, generator=g), torch.rand(8, 1, 8, 8, generator=g)
+    y_r = torch.randint(0, 10, (8,), generator=g)
+    delta = torch.zeros_like(x_r, requires_grad=True)
+    with torch.no_grad():
+        target = model(x_f) if space == "logits" else model.features(x_f)
+        clean = model(x_r) if space == "logits" else model.features(x_r)
+    paper = DLFDConfig(ot_space=space, ot_target="perturbed")
+    _, ot_term, _ = perturbation_objective(model, x_r + 0.25, y_r, delta, target, 3.0, 0.0, paper)
+    (grad,) = torch.autograd.grad(ot_term, delta)
+    assert grad.abs().sum() > 0
+    # w_r = 0: the perturbation is driven by the OT term alone, and it raises the OT cost
+    before = float(ot_term)
+    loss, _, _ = perturbation_objective(model, x_r + 0.25, y_r, delta, target, 3.0, 0.0, paper)
+    (g_total,) = torch.autograd.grad(loss, delta)
+    assert torch.allclose(g_total, 3.0 * grad)
+    stepped = (0.05 * g_total.sign()).detach()
+    _, after, _ = perturbation_objective(model, x_r + 0.25, y_r, stepped, target, 3.0, 0.0, paper)
+    assert float(after) > before
+    # the release's form compares f(x_r), not f(x_r + delta): no gradient reaches delta from OT
+    released = DLFDConfig(ot_space=space, ot_target="clean")
+    _, ot_clean, _ = perturbation_objective(model, x_r, y_r, delta, target, 3.0, 0.0, released, clean=clean)
+    assert not ot_clean.requires_grad or torch.autograd.grad(ot_clean, delta, allow_unused=True)[0] is None
+
+
+# --- the classification-weight schedule ---------------------------------------------------------
+def test_retain_weight_schedule():
+    assert retain_weight(0, 5, 0.0, 1.0) == 0.0
+    assert retain_weight(4, 5, 0.0, 1.0) == 1.0
+    assert retain_weight(2, 5, 0.0, 1.0) == pytest.approx(0.5)
+    assert retain_weight(1, 5, 0.2, 1.0) == pytest.approx(0.4)
+    assert retain_weight(0, 1, 0.0, 1.0) == 1.0
+    ws = [retain_weight(t, 7, 0.0, 1.0) for t in range(7)]
+    assert np.allclose(np.diff(ws), 1 / 6)
+    with pytest.raises(ValueError):
+        retain_weight(5, 5, 0.0, 1.0)
+
+
+# --- the method -----------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def overfit_digits():
+    """An overfitted digits model: the forget set's losses are clearly below unseen ones."""
+    b = load_dataset("digits")
+    rng = np.random.default_rng(0)
+    idx = np.sort(rng.choice(len(b.train), 300, replace=False))
+    train = ArrayDataset(b.train.x[idx], b.train.y[idx])
+    forget, retain = Subset(train, list(range(60))), Subset(train, list(range(60, 300)))
+    test = ArrayDataset(b.test.x[:200], b.test.y[:200])
+    unseen = ArrayDataset(b.test.x[200:], b.test.y[200:])
+    torch.manual_seed(0)
+    model = models.build("small_cnn", in_channels=1, num_classes=10, width=8, hidden=32)
+    fit(model, train, TrainConfig(epochs=40, batch_size=32, lr=0.05), seed=0, progress=False)
+    return model, forget, retain, test, unseen
+
+
+def _fs(model, forget, unseen):
+    return metrics.forgetting_score(metrics.mia_score(predict(model, forget).losses, predict(model, unseen).losses, seed=0))
+
+
+def test_dlfd_lowers_fs_and_counts_gradients(overfit_digits):
+    model, forget, retain, test, unseen = overfit_digits
+    fs_before = _fs(model, forget, unseen)
+    cfg = {"batch_size": 16, "perturb_steps": 3, "perturb_step_size": 0.1, "lr": 0.01, "monitor_every": 2,
+           "monitor_samples": 60, "fs_threshold": 0.05, "save_threshold": 0.09}
+    out = methods.get("dlfd")(model, forget, retain, val=test, config=cfg, seed=0)
+    fs_after = _fs(out, forget, unseen)
+    assert fs_before > 0.08, fs_before  # the fixture really is overfitted
+    assert fs_after < fs_before, (fs_before, fs_after)
+    info, rec = out.unlearning_record.info, out.unlearning_record
+    assert info["batches"] == 15 and 1 <= info["perturbed_batches"] <= 15
+    # gradient evaluations: every retain sample once, plus K = 3 passes to delta in each perturbed batch
+    assert rec.grad_evals == len(retain) + 3 * 16 * info["perturbed_batches"]
+    # the caller's model is untouched and the run is deterministic for a fixed seed
+    again = methods.get("dlfd")(model, forget, retain, val=test, config=cfg, seed=0)
+    for a, b in zip(out.state_dict().values(), again.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_dlfd_refuses_bad_input(overfit_digits):
+    model, forget, retain, test, _ = overfit_digits
+    dlfd = methods.get("dlfd")
+    with pytest.raises(ValueError, match="val="):
+        dlfd(model, forget, retain, config={"perturb_steps": 1})
+    with pytest.raises(ValueError, match="ot_target"):
+        dlfd(model, forget, retain, val=test, config={"ot_target": "sideways"})
+    with pytest.raises(ValueError, match="no option"):
+        dlfd(model, forget, retain, val=test, config={"epsilon": 0.1})
+
+
+# --- MUFAC loader on a fixture in the benchmark's layout -------------------------------------------
+def _write_part(root, csv_name, folder, rows):
+    from torchvision.io import write_png
+
+    (root / folder).mkdir(parents=True)
+    with open(root / csv_name, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["family_id", "person_id", "age_class", "image_path"])
+        for fam, person, letter, colour in rows:
+            name = f"{fam}_AGE_{person}_{letter}1.png"
+            img = torch.tensor(colour, dtype=torch.uint8).view(3, 1, 1).expand(3, 12, 10).contiguous()
+            write_png(img, str(root / folder / name))
+            w.writerow([fam, person, letter, name])
+
+
+@pytest.fixture()
+def mufac_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("UNLEARN_DATA", str(tmp_path / "cache"))
+    root = tmp_path / "custom_korean_family_dataset_resolution_128"
+    train = [("F0001", "D", "a", (255, 0, 0)), ("F0001", "S", "c", (0, 255, 0)), ("F0002", "D", "h", (0, 0, 255)),
+             ("F0002", "M", "e", (10, 20, 30)), ("F0003", "G", "g", (200, 100, 50))]
+    _write_part(root, "custom_train_dataset.csv", "train_images", train)
+    _write_part(root, "custom_val_dataset.csv", "val_images", [("F0801", "D", "b", (1, 2, 3)), ("F0801", "S", "d", (4, 5, 6))])
+    _write_part(root, "custom_test_dataset.csv", "test_images", [("F0851", "D", "f", (7, 8, 9))])
+    return root
+
+
+def test_mufac_loader_reads_the_benchmark_layout(mufac_dir):
+    b = load_mufac(mufac_dir, resolution=8)
+    assert (len(b.train), len(b.test), len(b.extra["unseen"])) == (5, 2, 1)
+    assert b.train.y.tolist() == [0, 2, 7, 4, 6]  # letters a..h -> 0..7
+    assert b.test.y.tolist() == [1, 3] and b.extra["unseen"].y.tolist() == [5]
+    assert b.classes[0] == "0-6" and b.classes[7] == "67-80" and b.num_classes == 8
+    assert b.train.x.shape == (5, 3, 8, 8) and b.train.x.dtype == torch.uint8
+    assert b.train.x[0, :, 3, 3].tolist() == [255, 0, 0]  # a flat colour survives the resize
+    x, y = b.train[2]
+    assert torch.allclose(x[:, 0, 0], torch.tensor([0.0, 0.0, 1.0])) and int(y) == 7
+    assert b.extra["family_train"].tolist() == ["F0001", "F0001", "F0002", "F0002", "F0003"]
+    assert set(b.extra["family_train"]).isdisjoint(b.extra["family_test"])  # household-disjoint parts
+    split = mufac_split(b, forget_count=2)
+    assert split.forget.tolist() == [0, 1] and split.retain.tolist() == [2, 3, 4]
+    # decoded once, then read from the cache, identically
+    again = load_mufac(mufac_dir, resolution=8)
+    assert torch.equal(again.train.x, b.train.x)
+    assert load_dataset("mufac", root=mufac_dir, resolution=8).train.y.tolist() == [0, 2, 7, 4, 6]
+
+
+def test_mufac_loader_errors(mufac_dir, tmp_path):
+    with pytest.raises(DatasetNotFoundError, match="custom_train_dataset.csv"):
+        mufac_root(tmp_path / "nowhere")
+    b = load_mufac(mufac_dir, resolution=8)
+    with pytest.raises(ValueError, match="forget_count"):
+        mufac_split(b, forget_count=5)
+    # an unknown age letter is named with its row
+    rows = (mufac_dir / "custom_test_dataset.csv").read_text().replace(",f,", ",z,")
+    (mufac_dir / "custom_test_dataset.csv").write_text(rows)
+    with pytest.raises(ValueError, match="age_class 'z'"):
+        load_mufac(mufac_dir, resolution=8)
