@@ -1,0 +1,82 @@
+"""In-memory datasets: whole tensors, so a batch is one indexing operation, not N item calls."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch.utils.data import Dataset, Subset
+
+
+class ArrayDataset(Dataset):
+    """Inputs ``x`` (uint8 images are scaled to [0, 1] on access) and integer labels ``y``."""
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor):
+        if len(x) != len(y):
+            raise ValueError(f"x has {len(x)} rows but y has {len(y)}")
+        self.x = x
+        self.y = y.long()
+
+    @property
+    def targets(self) -> torch.Tensor:
+        return self.y
+
+    def __len__(self) -> int:
+        return len(self.y)
+
+    def _scale(self, x: torch.Tensor) -> torch.Tensor:
+        return x.float().div_(255.0) if x.dtype == torch.uint8 else x
+
+    def __getitem__(self, i):
+        return self._scale(self.x[i]), self.y[i]
+
+    def take(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """A batch by fancy indexing: ``(x[idx], y[idx])``."""
+        return self._scale(self.x[idx]), self.y[idx]
+
+
+def as_arrays(dataset: Dataset) -> tuple[ArrayDataset, torch.Tensor] | None:
+    """Resolve (nested) Subsets of an ArrayDataset to (base, indices); None for other datasets."""
+    idx = None
+    while isinstance(dataset, Subset):
+        sub = torch.as_tensor(dataset.indices, dtype=torch.long)
+        idx = sub if idx is None else sub[idx]
+        dataset = dataset.dataset
+    if not isinstance(dataset, ArrayDataset):
+        return None
+    if idx is None:
+        idx = torch.arange(len(dataset))
+    return dataset, idx
+
+
+def targets_of(dataset: Dataset) -> torch.Tensor:
+    """Labels of any dataset: fast for ArrayDataset (and subsets), by iteration otherwise."""
+    resolved = as_arrays(dataset)
+    if resolved is not None:
+        base, idx = resolved
+        return base.y[idx]
+    if hasattr(dataset, "targets"):
+        return torch.as_tensor(dataset.targets).long()
+    return torch.tensor([int(dataset[i][1]) for i in range(len(dataset))])
+
+
+@dataclass
+class DataBundle:
+    """What ``load_dataset`` returns: train and test sets plus what else the dataset has."""
+
+    name: str
+    train: Any
+    test: Any
+    classes: list[str]
+    extra: dict = field(default_factory=dict)  # feature_names, vocab, ages, corpus, ...
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes)
+
+    def __repr__(self) -> str:
+        return (
+            f"DataBundle({self.name!r}, train={len(self.train)}, test={len(self.test)}, "
+            f"classes={self.num_classes}, extra={sorted(self.extra)})"
+        )
