@@ -90,6 +90,7 @@ def gradient(theta, x, y, lam: float, b: torch.Tensor | None = None) -> torch.Te
 def hessian(theta, x, y, lam: float) -> torch.Tensor:
     """H = X^T diag(p(1-p)) X + lam I (dense; b does not enter). Sparse product when X is mostly zeros."""
     _check(theta, x, y)
+    count_grads(len(y))  # one pass of per-sample second derivatives
     p = torch.sigmoid(x @ theta)
     w = p * (1 - p)
     if (x != 0).double().mean() < 0.1 and x.shape[1] > 500:  # bag of words: a sparse product is ~15x faster

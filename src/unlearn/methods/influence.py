@@ -196,6 +196,7 @@ class SolveInfo:
     diverged: bool = False  # LiSSA: a non-finite estimate (the update is not applied)
     residual: float = float("nan")  # CG: final relative residual ||g - A s|| / ||g||
     stopped_early: bool = False  # LiSSA: the update norm stopped improving
+    scale: float = float("nan")  # LiSSA: the scale used (given, or from power iteration)
 
 
 def cg_solve(matvec: Callable[[torch.Tensor], torch.Tensor], g: torch.Tensor, damping: float = 0.0,
@@ -315,7 +316,7 @@ def inverse_hvp(model: nn.Module, g: torch.Tensor, hessian_data, *, l2: float = 
             scale = 1.5 * largest_eigenvalue(batch_matvec, g.numel(), iters=10, seed=seed, dtype=g.dtype, device=device)
         depth = lissa_depth if lissa_depth is not None else max(1, -(-n_data // lissa_batch_size))
         s, info = lissa_solve(batch_matvec, g, scale, lissa_damping, depth, lissa_patience)
-        info.residual = scale  # keep the scale actually used visible
+        info.scale = scale
         return s, info
     raise ValueError(f"solver must be 'exact', 'cg' or 'lissa', got {solver!r}")
 
@@ -331,7 +332,7 @@ def second_order(model: nn.Module, z, z_tilde, hessian_data, *, l2: float = 0.0,
     if not info.diverged:
         set_vector(new, get_vector(new) - tau * s)
     new.unlearning_info = {"G_norm": float(g.norm()), "step_norm": float(s.norm()) if not info.diverged else float("nan"),
-                           "solver": solver, "iterations": info.iterations, "converged": info.converged,
+                           "solver": solver, "iterations": info.iterations, "converged": info.converged, "scale": info.scale,
                            "diverged": info.diverged, "n_z": _length(z), "n_z_tilde": _length(z_tilde)}
     return new.eval()
 
