@@ -59,15 +59,16 @@ def unsir(model, forget, retain, *, val=None, config: UnsirConfig, seed=0):
     gen = set_seed(seed)
     device = get_device()
     classes = torch.unique(targets_of(forget)).tolist()
-    x0, _ = next(iter(batches(forget, 1)))
-    shape = tuple(x0.shape[1:])
+    xs = torch.cat([x for x, _ in batches(forget, 512)])
+    shape, mu, sd = tuple(xs.shape[1:]), xs.float().mean().item(), xs.float().std().item()
     # 1. error-maximising noise, one batch per forget class, against the frozen model
     model.to(device).eval()
     for p in model.parameters():
         p.requires_grad_(False)
     noise_x, noise_y = [], []
     for c in classes:
-        noise = torch.randn((config.noise_batch, *shape), generator=gen).to(device).requires_grad_(True)
+        # the paper draws N(0, 1) noise for standardised inputs; here it is drawn on the data's own scale
+        noise = (mu + sd * torch.randn((config.noise_batch, *shape), generator=gen)).to(device).requires_grad_(True)
         opt = torch.optim.Adam([noise], lr=config.noise_lr)
         label = torch.full((config.noise_batch,), int(c), device=device)
         for _ in range(config.noise_steps):
