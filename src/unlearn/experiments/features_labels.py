@@ -506,7 +506,7 @@ def run_poisoning(P: Profile, seed: int = 0) -> tuple[pd.DataFrame, dict]:
         if name == "sisa":  # the record also holds building the ensemble; report the unlearning step alone
             secs, evals = rec.info["unlearn_seconds"], rec.info["unlearn_grad_evals"]
             info["sisa_build_seconds"] = rec.info["built_ensemble_seconds"]
-        rows.append({"method": name, "test_acc": acc, "restored": metrics.restoration_fraction(acc, acc_p, acc_c),
+        rows.append({"method": name, "test_acc": acc, "restored": metrics.restoration_fraction(acc, acc_p, acc_c) + 0.0,
                      "seconds": secs, "grad_evals": evals})
         if name == "second":
             info["second_info"] = {k: v for k, v in rec.info.items() if k in ("converged", "diverged", "iterations", "step_norm")}
