@@ -60,7 +60,6 @@ class DLFDProfile:
     batch_size: int  # batch size of that training
     dlfd: dict = field(default_factory=dict)  # DLFDConfig overrides (e.g. monitoring cadence on a CPU)
     baselines: tuple = BASELINES  # baselines of Table 1
-    ablation: bool = True  # run the ablation (four extra DLFD runs)
     tsne_points: int = 300  # forget and retain samples each in the t-SNE figure
 
     @property
@@ -73,10 +72,10 @@ PROFILES = {
                          epochs=2, lr=0.05, batch_size=64,
                          dlfd={"monitor_every": 3, "monitor_samples": 36, "val_samples": 100, "perturb_steps": 3},
                          tsne_points=60),
-    "cpu": DLFDProfile(resolution=32, width=8, n_train=2000, n_test=400, n_unseen=600, forget_fraction=0.15,
-                       epochs=15, lr=0.05, batch_size=64,
-                       dlfd={"monitor_every": 4, "monitor_samples": 200, "val_samples": 400},
-                       tsne_points=300),
+    "cpu": DLFDProfile(resolution=32, width=8, n_train=1200, n_test=300, n_unseen=400, forget_fraction=0.15,
+                       epochs=12, lr=0.05, batch_size=64,
+                       dlfd={"monitor_every": 4, "monitor_samples": 180, "val_samples": 300},
+                       tsne_points=180),
     "paper": DLFDProfile(resolution=128, width=64, n_train=None, n_test=None, n_unseen=None, forget_fraction=0.15,
                          epochs=100, lr=0.01, batch_size=32, dlfd={}, tsne_points=1000),
 }
