@@ -180,3 +180,28 @@ def test_bad_inputs(digits):
         I.dense_hessian(mlp(), (x, y), max_params=10)
     with pytest.raises(ValueError):
         I.lissa_solve(lambda v: v, torch.ones(2), scale=0.0)
+
+
+def test_canary_helpers_log_perplexity_by_hand():
+    from unlearn.data import CharCorpus
+    from unlearn.experiments import features_labels as E
+    from unlearn.models import build
+
+    vocab = sorted({chr(c) for c in range(32, 127)} | {"\n"})
+    corpus = CharCorpus("abc", vocab, seq_len=2)
+    torch.manual_seed(0)
+    lstm = build("char_lstm", vocab_size=len(vocab), embed=8, hidden=8, layers=1)
+    got = E.log_perplexity(lstm, corpus, ["01", "99"], context="\nx ")
+    ids = corpus.encode("\nx 01")
+    with torch.no_grad():
+        logp = lstm(ids[None, :-1]).log_softmax(-1)[0]
+    by_hand = -(logp[2, ids[3]] + logp[3, ids[4]]) / np.log(2)  # only the secret's characters count
+    assert got[0] == pytest.approx(float(by_hand), rel=1e-5)
+    cands = E.random_candidates(50, seed=1)
+    assert cands == E.random_candidates(50, seed=1) and all(len(c) == 10 and c.isdigit() for c in cands)
+    assert E.CANARY_SECRET not in cands
+    rep = E.replacement_string("Alice was beginning to get very tired 123", 10, seed=0)
+    assert len(rep) == 10 and all(c.isalpha() or c == " " for c in rep)
+    names = E.first_names()
+    assert len(names) == len(set(names)) > 300 and "mary" in names
+    assert E.enron_names({"mary": 0, "meeting": 1, "vince": 2}) == ["mary", "vince"]
