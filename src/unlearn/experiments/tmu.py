@@ -84,8 +84,8 @@ def _stratified(y: np.ndarray, per_class: int, rng: np.random.Generator, classes
     return np.sort(np.concatenate(out))
 
 
-def setup(P: TMUProfile, seed: int) -> dict:
-    """CIFAR-10 subsets, the sub-class split, D_h, the original and the gold model (cached)."""
+def make_sets(P: TMUProfile, seed: int) -> dict:
+    """CIFAR-10 subsets, the sub-class split, D_h and the evaluation sets (no training)."""
     data = load_dataset("cifar10")
     c = P.forget_class
     rng = np.random.default_rng(seed)
@@ -103,16 +103,28 @@ def setup(P: TMUProfile, seed: int) -> dict:
     forget, retain = split.subsets(train)
     cfg = TrainConfig(epochs=P.epochs, batch_size=P.batch_size, lr=P.lr, optimizer=P.optimizer,
                       weight_decay=P.weight_decay, schedule="cosine" if P.optimizer == "sgd" else "constant")
-    kw = dict(in_channels=3, num_classes=10, width=P.width, hidden=128) if P.model == "small_cnn" else dict(num_classes=10, width=P.width)
-    arch = models.build(P.model, **kw)
-    original, meta = train_or_load(arch, train, cfg, seed, tag="tmu-original", progress=False)
-    gold = methods.get("retrain")(original, forget, retain, config=vars(cfg), seed=seed)
     return {
         "data": data, "classes": data.classes, "c": c, "split": split, "train": train, "forget": forget,
         "retain": retain, "holdout": Subset(data.test, holdout_idx.tolist()),
-        "class_test": Subset(data.test, np.sort(eval_half[: P.class_test] if P.class_test else eval_half).tolist()), "test": Subset(data.test, test_idx.tolist()),
-        "cfg": cfg, "original": original, "original_meta": meta, "gold": gold,
-        "gold_correct": predict(gold, forget).correct.numpy(),  # the real easy/hard split of D_f
+        "class_test": Subset(data.test, np.sort(eval_half[: P.class_test] if P.class_test else eval_half).tolist()),
+        "test": Subset(data.test, test_idx.tolist()), "cfg": cfg,
+    }
+
+
+def train_original(P: TMUProfile, sets: dict, seed: int):
+    """The original model M_o on the whole training subset (through the checkpoint cache)."""
+    kw = dict(in_channels=3, num_classes=10, width=P.width, hidden=128) if P.model == "small_cnn" else dict(num_classes=10, width=P.width)
+    return train_or_load(models.build(P.model, **kw), sets["train"], sets["cfg"], seed, tag="tmu-original", progress=False)
+
+
+def setup(P: TMUProfile, seed: int) -> dict:
+    """The sets, the original model and the gold model (both cached)."""
+    ctx = make_sets(P, seed)
+    original, meta = train_original(P, ctx, seed)
+    gold = methods.get("retrain")(original, ctx["forget"], ctx["retain"], config=vars(ctx["cfg"]), seed=seed)
+    return ctx | {
+        "original": original, "original_meta": meta, "gold": gold,
+        "gold_correct": predict(gold, ctx["forget"]).correct.numpy(),  # the real easy/hard split of D_f
     }
 
 

@@ -167,6 +167,7 @@ def tmu(model, forget, retain, *, val=None, config: TMUConfig, seed=0):
     # 2. twin labels and features of both problems
     t1 = time.perf_counter()
     y_twin = tf.twin_labels(model, val)  # M_o (the twin's gold) right or wrong on D_h
+    twin_holdout_acc = tf.twin_labels(twin, val).float().mean().item()
     raw_twin = problem_features(twin, curriculum, val, reference, cfg)
     raw_orig = problem_features(model, curriculum, forget, reference, cfg)
     scaler = tf.FeatureScaler().fit(raw_twin)
@@ -209,6 +210,7 @@ def tmu(model, forget, retain, *, val=None, config: TMUConfig, seed=0):
         "twin_features": np_(f_twin),  # scaled DF/AF/CF of D_h (under M_t)
         "twin_features_raw": np_(raw_twin),
         "twin_labels": y_twin.numpy(),  # M_o correct on D_h
+        "twin_acc_holdout": twin_holdout_acc,  # M_t's accuracy on D_h (it trained on it, as M_o on D_f)
         "predictor_twin_acc": twin_fit,  # predictor accuracy on its own training (twin) set
         "feature_names": list(names),
         "scaler": {"bounds": scaler.bounds, "ranges": scaler.ranges},
