@@ -61,7 +61,7 @@ def test_gradient_reaches_delta_through_ot_only_in_the_paper_form(space):
     (grad,) = torch.autograd.grad(ot_term, delta)
     assert grad.abs().sum() > 0
     # w_r = 0: the perturbation is driven by the OT term alone, and it raises the OT cost
-    before = float(ot_term)
+    before = float(ot_term.detach())
     loss, _, _ = perturbation_objective(model, x_r + 0.25, y_r, delta, target, 3.0, 0.0, paper)
     (g_total,) = torch.autograd.grad(loss, delta)
     assert torch.allclose(g_total, 3.0 * grad)
