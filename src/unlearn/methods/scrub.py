@@ -26,7 +26,8 @@ from .base import register
 @dataclass
 class ScrubConfig:
     epochs: int = 8  # total epochs (the paper's sgda_epochs: 3-10)
-    msteps: int = 2  # epochs that start with a max step on the forget set (paper: 2-3)
+    msteps: int = 1  # epochs that start with a max step on the forget set (paper: 2-3; 1 here: with 2, digits
+    # whole-class forgetting on a width-32 SmallCNN kept only 0.48-0.79 retain accuracy over 3 seeds, with 1: 0.99)
     temperature: float = 4.0  # distillation temperature kd_T (paper: 4)
     alpha: float = 0.001  # weight of KL(teacher || student) on the retain set (paper: 0.001)
     gamma: float = 0.99  # weight of the cross-entropy on the retain set (paper: 0.99)
