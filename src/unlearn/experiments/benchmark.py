@@ -1,0 +1,184 @@
+"""Notebook 04: every method under every paper's yardstick, on three tasks, over several seeds.
+
+Tasks (each a dict with forget / retain / test / original / gold, plus what some methods need):
+- ``digits``: sub-class forgetting on scikit-learn's digits (instant; for class use).
+- ``cifar10``: TMU's sub-class forgetting (10 % of class 3), built by ``experiments.tmu.setup``.
+- ``utkface``: DLFD's random-instance forgetting on facial-age groups, built by ``experiments.dlfd``.
+
+The sizes are smaller than in notebooks 01 and 03 because every task runs once per seed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from torch.utils.data import Subset
+
+from .. import claims, methods, models, splits
+from ..cache import train_or_load
+from ..data import load_dataset, targets_of
+from ..evaluate import evaluate
+from ..train import TrainConfig
+from . import dlfd as dlfd_exp
+from . import tmu as tmu_exp
+
+BASELINES = ("finetune", "neggrad", "neggrad_plus", "random_label", "bad_teacher", "scrub", "cf_k", "eu_k", "unsir", "salun")
+INFLUENCE = ("influence_first_order", "influence_second_order")
+# Metrics shown in the heat map, and whether higher is better (for the colour scale).
+METRICS = {"retain_acc": True, "forget_acc": None, "test_acc": True, "delta": False, "act_dist": False, "js": False,
+           "mia": None, "fs": False, "nomus": True, "speedup": True}
+
+
+@dataclass(frozen=True)
+class BenchProfile:
+    seeds: tuple  # seeds each task runs with (mean +- std over them)
+    tasks: tuple  # which tasks to run
+    digits_epochs: int  # digits: training epochs of original and gold
+    digits_fraction: float  # digits: share of class 3 forgotten (larger than TMU's 10 %: digits has ~135 per class)
+    tmu: dict = field(default_factory=dict)  # overrides of experiments.tmu.PROFILES[profile] for the cifar10 task
+    dlfd: dict = field(default_factory=dict)  # overrides of experiments.dlfd.PROFILES[profile] for the utkface task
+    influence_scope: str = "last_layer"  # influence updates on the "last_layer" (convex-ish) or the "whole" network
+
+
+PROFILES = {
+    "smoke": BenchProfile(seeds=(0,), tasks=("digits", "cifar10", "utkface"), digits_epochs=3, digits_fraction=0.3),
+    "cpu": BenchProfile(seeds=(0, 1, 2), tasks=("digits", "cifar10", "utkface"), digits_epochs=15, digits_fraction=0.3,
+                        tmu={"train_per_class": 200, "width": 16, "epochs": 10},
+                        dlfd={"n_train": 1000, "epochs": 10}),
+    "paper": BenchProfile(seeds=(0, 1, 2, 3, 4), tasks=("digits", "cifar10", "utkface"), digits_epochs=30,
+                          digits_fraction=0.3, influence_scope="whole"),
+}
+
+
+def task_profiles(P: BenchProfile, profile: str):
+    """The TMU and DLFD experiment profiles this benchmark runs, with its overrides applied."""
+    return (dataclasses.replace(tmu_exp.PROFILES[profile], **P.tmu),
+            dataclasses.replace(dlfd_exp.PROFILES[profile], **P.dlfd))
+
+
+def digits_task(P: BenchProfile, seed: int) -> dict:
+    """Sub-class forgetting on digits, with D_h (half of class 3's test images) for TMU."""
+    data = load_dataset("digits")
+    split = splits.class_fraction(data.train.targets, 3, P.digits_fraction, seed=seed)
+    forget, retain = split.subsets(data.train)
+    yt = targets_of(data.test).numpy()
+    c_test = np.random.default_rng(seed).permutation(np.flatnonzero(yt == 3))
+    holdout = Subset(data.test, np.sort(c_test[: len(c_test) // 2]).tolist())
+    test_idx = np.setdiff1d(np.arange(len(yt)), c_test[: len(c_test) // 2])  # D_h never counts as test
+    cfg = TrainConfig(epochs=P.digits_epochs, batch_size=64, lr=0.05)
+    arch = models.build("small_cnn", in_channels=1, num_classes=10, width=16, hidden=64)
+    original, _ = train_or_load(arch, data.train, cfg, seed, tag="bench-digits-original", progress=False)
+    gold = methods.get("retrain")(original, forget, retain, config=vars(cfg), seed=seed)
+    budgets = {"finetune": {"epochs": 2}, "neggrad": {"epochs": 2}, "neggrad_plus": {"epochs": 2},
+               "random_label": {"epochs": 2}, "bad_teacher": {"epochs": 1}, "scrub": {"epochs": 2, "msteps": 1},
+               "cf_k": {"epochs": 2}, "eu_k": {"epochs": 2}, "salun": {"epochs": 2},
+               "tmu": {"twin_epochs": 2, "curriculum_epochs": 2, "epochs": 2, "twin_lr": 1e-3, "curriculum_lr": 1e-3},
+               "dlfd": {"monitor_every": 4, "monitor_samples": 40, "val_samples": 200}}
+    return {"forget": forget, "retain": retain, "test": Subset(data.test, test_idx.tolist()), "holdout": holdout,
+            "val": Subset(data.test, test_idx.tolist()), "original": original, "gold": gold, "budgets": budgets}
+
+
+def cifar_task(P: BenchProfile, profile: str, seed: int) -> dict:
+    Pt, _ = task_profiles(P, profile)
+    ctx = tmu_exp.setup(Pt, seed)
+    budgets = {"finetune": {"epochs": Pt.unlearn_epochs}, "neggrad": {"epochs": Pt.neggrad_epochs},
+               "random_label": {"epochs": Pt.unlearn_epochs}, "bad_teacher": {"epochs": Pt.bad_teacher_epochs},
+               "scrub": {"epochs": Pt.scrub_epochs, "msteps": Pt.scrub_msteps}, "tmu": tmu_exp.tmu_config(Pt)}
+    return ctx | {"val": ctx["test"], "budgets": budgets}  # the budgets notebook 01 uses
+
+
+def utkface_task(P: BenchProfile, profile: str, seed: int) -> dict:
+    _, Pd = task_profiles(P, profile)
+    data = dlfd_exp.load_data(Pd, seed)
+    original, _ = dlfd_exp.train_original(Pd, data, seed)
+    gold = methods.get("retrain")(original, data.forget, data.retain, config=Pd.train_config, seed=seed)
+    # unseen: final accuracy and MIA non-members; test: DLFD's monitoring set (as in notebook 03)
+    return {"forget": data.forget, "retain": data.retain, "test": data.unseen, "val": data.test, "holdout": None,
+            "original": original, "gold": gold,
+            "budgets": dlfd_exp.RELEASE_BUDGETS | {"dlfd": dlfd_exp.dlfd_config(Pd)}}  # as in notebook 03
+
+
+def build_task(name: str, P: BenchProfile, profile: str, seed: int) -> dict:
+    if name == "digits":
+        return digits_task(P, seed)
+    if name == "cifar10":
+        return cifar_task(P, profile, seed)
+    if name == "utkface":
+        return utkface_task(P, profile, seed)
+    raise ValueError(f"unknown task {name!r}")
+
+
+def _last_layer_only(model):
+    """A copy whose only trainable parameters are the classifier head's (influence on the last layer)."""
+    import copy
+
+    m = copy.deepcopy(model)
+    for p in m.parameters():
+        p.requires_grad_(False)
+    for p in m.head.parameters():
+        p.requires_grad_(True)
+    return m
+
+
+def run_task(name: str, ctx: dict, P: BenchProfile, seed: int) -> list[dict]:
+    """Every applicable method on one task and seed; one row of metrics each."""
+    args = (ctx["original"], ctx["forget"], ctx["retain"])
+    runs = {"original": ctx["original"], "retrain": ctx["gold"]}
+    budget = ctx.get("budgets", {}).get
+    for m in BASELINES:
+        runs[m] = methods.get(m)(*args, config=budget(m), seed=seed)
+    if ctx.get("holdout") is not None:  # TMU is defined for sub-class forgetting (D_h from the class)
+        runs["tmu"] = methods.get("tmu")(*args, val=ctx["holdout"], config=budget("tmu"), seed=seed)
+    runs["dlfd"] = methods.get("dlfd")(*args, val=ctx["val"], config=budget("dlfd"), seed=seed)
+    start = _last_layer_only(ctx["original"]) if P.influence_scope == "last_layer" else ctx["original"]
+    for m in INFLUENCE:
+        out = methods.get(m)(start, ctx["forget"], ctx["retain"], seed=seed)  # val=None: removal of Z
+        for p in out.parameters():
+            p.requires_grad_(True)
+        runs[m] = out
+    gold_seconds = ctx["gold"].unlearning_record.seconds
+    rows = []
+    for method, model in runs.items():
+        r = evaluate(model, forget=ctx["forget"], retain=ctx["retain"], test=ctx["test"], gold=ctx["gold"], seed=seed)
+        r["speedup"] = gold_seconds / r["seconds"] if "seconds" in r else np.nan
+        rows.append({"task": name, "seed": seed, "method": method} | r)
+    return rows
+
+
+def run(P: BenchProfile, profile: str, base_seed: int = 0) -> pd.DataFrame:
+    """Every task at every seed (``base_seed`` + the profile's seeds); one row per method."""
+    rows = []
+    for task in P.tasks:
+        for seed in (base_seed + s for s in P.seeds):
+            rows += run_task(task, build_task(task, P, profile, seed), P, seed)
+    return pd.DataFrame(rows)
+
+
+def summary(df: pd.DataFrame) -> pd.DataFrame:
+    """mean and std over seeds for every (task, method) and metric."""
+    cols = [c for c in METRICS if c in df] + ["seconds", "grad_evals"]
+    g = df.groupby(["task", "method"], sort=False)[cols]
+    return g.mean().join(g.std(ddof=0), rsuffix="_std")
+
+
+def mean_pm_std(summ: pd.DataFrame, cols, digits: int = 3) -> pd.DataFrame:
+    """'mean ± std' strings at fixed precision, for printing."""
+    out = pd.DataFrame(index=summ.index)
+    for c in cols:
+        out[c] = [f"{m:.{digits}f} ± {s:.{digits}f}" if np.isfinite(m) else "n/a"
+                  for m, s in zip(summ[c], summ[f"{c}_std"])]
+    return out
+
+
+def claims_table(profile: str) -> pd.DataFrame:
+    """Each paper's headline claims as recorded by notebooks 01-03 at this profile (never typed)."""
+    rows = claims.load(profile)
+    if not rows:
+        return pd.DataFrame(columns=["paper", "claim", "holds", "numbers"])
+    df = pd.DataFrame(rows)
+    df["numbers"] = [", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in n.items())
+                     for n in df.numbers]
+    return df[["paper", "claim", "holds", "numbers"]]
