@@ -74,7 +74,7 @@ PROFILES = {
                          tsne_points=60),
     "cpu": DLFDProfile(resolution=32, width=8, n_train=1200, n_test=300, n_unseen=400, forget_fraction=0.15,
                        epochs=12, lr=0.05, batch_size=64,
-                       dlfd={"monitor_every": 4, "monitor_samples": 180, "val_samples": 300},
+                       dlfd={"monitor_every": 1, "monitor_samples": 180, "val_samples": 300},
                        tsne_points=180),
     "paper": DLFDProfile(resolution=128, width=64, n_train=None, n_test=None, n_unseen=None, forget_fraction=0.15,
                          epochs=100, lr=0.01, batch_size=32, dlfd={}, tsne_points=1000),

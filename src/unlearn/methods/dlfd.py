@@ -34,8 +34,12 @@ Where the release and the paper differ (and what is implemented):
 * Batches. The release iterates unshuffled loaders and skips a retain batch whose forget partner
   is shorter; here the retain set is shuffled (seeded) and every retain batch gets a forget batch
   of exactly its size from a cycled, shuffled forget stream.
-* Inputs. The release clamps x + delta to [0, 1] although its inputs are ImageNet-normalised;
-  here inputs are pixels in [0, 1], so the clamp keeps perturbed images valid images.
+* Inputs and step size. The release's inputs are ImageNet-normalised (std ~0.226), so its step
+  alpha = 0.4 is 0.4 x 0.226 = 0.09 in pixel units; here inputs are pixels in [0, 1] and the
+  default is 0.09 (taking 0.4 in pixel units saturates the images within a few steps and, at the
+  cpu profile of notebook 03, wrecked the model: unseen accuracy 0.46 -> 0.14). The release also
+  clamps x + delta to [0, 1] in normalised units (pixels to about [mean, mean + std]); here the
+  clamp keeps the perturbed images valid pixel images.
 * OT solver. Log-domain Sinkhorn with epsilon = 0.01 and uniform marginals, as released, but
   through POT's torch backend (``ot.sinkhorn2(method="sinkhorn_log")``), differentiable through
   the iterations; ``ot_iters=50`` matches the release's iteration cap.
@@ -70,7 +74,7 @@ class DLFDConfig:
     retain_weight_start: float = 0.0  # w_r0, classification weight at the first batch
     retain_weight_end: float = 1.0  # w_r1, classification weight at the last batch
     perturb_steps: int = 15  # K, signed-gradient steps building delta
-    perturb_step_size: float = 0.4  # alpha, size of each signed step (pixel units, inputs in [0, 1])
+    perturb_step_size: float = 0.09  # alpha in pixel units: the release's 0.4 is in ImageNet-normalised units (x 0.226 std)
     fs_threshold: float = 0.2  # perturb while FS >= this (0 = never stop perturbing)
     save_threshold: float = 0.09  # a checkpoint is eligible when FS <= this
     monitor_every: int = 1  # measure accuracy and FS every this many batches (release: 1)
