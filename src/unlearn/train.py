@@ -104,14 +104,17 @@ def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
 
 
 def fit(model: nn.Module, dataset: Dataset, cfg: TrainConfig, seed: int = 0, *, progress: bool = True,
-        desc: str = "train", params=None) -> nn.Module:
+        desc: str = "train", params=None, frozen_modules=()) -> nn.Module:
     """Train ``model`` in place on ``dataset`` with cross-entropy; returns it. ``params`` restricts
-    training to some parameters (e.g. the last k layers)."""
+    training to some parameters (e.g. the last k layers); ``frozen_modules`` stay in eval mode (so a
+    frozen BatchNorm keeps its running statistics)."""
     if len(dataset) == 0:
         raise ValueError("cannot train on an empty dataset")
     gen = set_seed(seed)
     device = get_device()
     model.to(device).train()
+    for m in frozen_modules:
+        m.eval()
     opt = make_optimizer(params if params is not None else model.parameters(), cfg)
     steps = cfg.epochs * -(-len(dataset) // cfg.batch_size)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1)) if cfg.schedule == "cosine" else None

@@ -17,11 +17,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 from torch import nn
 
-from ..seed import set_seed
-from ..train import TrainConfig, batches, count_grads, cross_entropy, get_device, make_optimizer
+from ..train import TrainConfig, fit
 from .base import register
 
 _NORMS = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)
@@ -59,26 +57,9 @@ def train_last_k(model: nn.Module, data, k: int, cfg: TrainConfig, seed: int) ->
     saved = [(p, p.requires_grad) for p in model.parameters()]
     for p in model.parameters():
         p.requires_grad_(id(p) in train_ids)
-    gen = set_seed(seed)
-    device = get_device()
-    model.to(device)
-    opt = make_optimizer(params, cfg)
-    steps = cfg.epochs * -(-len(data) // cfg.batch_size)
-    sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1)) if cfg.schedule == "cosine" else None
+    frozen_norms = [m for m in model.modules() if isinstance(m, _NORMS) and id(m) not in chosen_mods]
     try:
-        for _ in range(cfg.epochs):
-            model.train()
-            for m in model.modules():  # frozen normalisation layers keep their running statistics
-                if isinstance(m, _NORMS) and id(m) not in chosen_mods:
-                    m.eval()
-            for x, y in batches(data, cfg.batch_size, shuffle=True, generator=gen):
-                loss = cross_entropy(model(x.to(device)), y.to(device))
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                count_grads(len(y))
-                if sched is not None:
-                    sched.step()
+        fit(model, data, cfg, seed, progress=False, params=params, frozen_modules=frozen_norms)
     finally:
         for p, flag in saved:
             p.requires_grad_(flag)
