@@ -1,0 +1,195 @@
+"""`make bench`: the cost of every unlearning method against retraining, at two data sizes.
+
+Each (task, size, method) runs in its own child process with an empty model cache, so nothing is
+timed out of a cache and the child's peak resident memory (``os.wait4``) is the method's own. The
+original model is trained once per (task, size) in the parent and handed to the children as a file.
+
+Tasks:
+- ``cifar10-cnn``: small CNN on a stratified CIFAR-10 subset (the mirror's images); forget 10 % of
+  class 3 (TMU's sub-class setting); TMU gets class-3 test images as D_h, DLFD a validation set.
+- ``enron-logreg``: L2-regularised logistic regression on Enron bag-of-words (Warnecke et al.);
+  unlearn 50 random vocabulary features (zeroed in every row that has them); retrain = exact
+  re-fit on the corrected data, first- and second-order updates from ``unlearn.certified``.
+
+Writes results/bench.csv and figures/bench.png; prints the table.
+
+    python benchmarks/run.py                 # both sizes (cpu scale; tens of minutes on 2 cores)
+    python benchmarks/run.py --quick         # tiny sizes, to check the script itself
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+CNN_METHODS = ["retrain", "finetune", "neggrad", "neggrad_plus", "random_label", "bad_teacher", "scrub", "cf_k",
+               "eu_k", "unsir", "salun", "tmu", "dlfd", "influence_first_order", "influence_second_order"]
+LR_METHODS = ["retrain", "influence_first_order", "influence_second_order"]
+
+
+# --- the work a child does --------------------------------------------------------------------------
+def cifar_task(n: int, seed: int):
+    """Data, split and original model of the cifar10-cnn task (deterministic in n and seed)."""
+    import numpy as np
+    import torch
+    from torch.utils.data import Subset
+
+    from unlearn import models, splits
+    from unlearn.cache import train_or_load
+    from unlearn.data import ArrayDataset, load_dataset
+    from unlearn.train import TrainConfig
+
+    data = load_dataset("cifar10")
+    g = np.random.default_rng(seed)
+    y = data.train.y.numpy()
+    idx = np.sort(np.concatenate([g.choice(np.flatnonzero(y == c), n // 10, replace=False) for c in range(10)]))
+    train = ArrayDataset(data.train.x[idx], data.train.y[idx])
+    yt = data.test.y.numpy()
+    cls3 = g.permutation(np.flatnonzero(yt == 3))
+    holdout = Subset(data.test, cls3[:100].tolist())  # D_h for TMU: class-3 images never trained on
+    val = Subset(data.test, np.sort(g.choice(np.flatnonzero(yt != 3), 500, replace=False)).tolist())
+    split = splits.class_fraction(train.y, 3, 0.1, seed=seed)
+    forget, retain = split.subsets(train)
+    cfg = TrainConfig(epochs=8, batch_size=128, lr=0.05)
+    arch = models.build("small_cnn", in_channels=3, num_classes=10, width=32, hidden=128)
+    original, meta = train_or_load(arch, train, cfg, seed, tag="bench-original", progress=False)
+    return {"forget": forget, "retain": retain, "holdout": holdout, "val": val, "cfg": cfg, "original": original,
+            "original_seconds": meta["train_seconds"]}
+
+
+def enron_task(n: int, seed: int):
+    """Corrected Enron data (50 random features zeroed) and its affected rows Z / Z~."""
+    import numpy as np
+    import torch
+
+    from unlearn import certified, splits
+    from unlearn.data import load_dataset
+
+    data = load_dataset("enron")
+    g = np.random.default_rng(seed)
+    rows = np.sort(g.choice(len(data.train), min(n, len(data.train)), replace=False))
+    x = certified.normalize_rows(data.train.x[rows].double())
+    y = certified.pm1(data.train.y[rows])
+    feats = splits.feature_subset(data.extra["feature_names"], 50, seed=seed)
+    affected = torch.as_tensor(np.flatnonzero(x[:, feats].abs().sum(1).numpy() > 0))
+    x_tilde = x.clone()
+    x_tilde[:, feats] = 0.0
+    x_tilde = certified.normalize_rows(x_tilde)
+    return {"x": x, "y": y, "x_tilde": x_tilde, "affected": affected, "lam": 1.0}
+
+
+def run_child(job: dict) -> dict:
+    import torch
+
+    from unlearn import certified, methods
+    from unlearn.metrics import Timer
+    from unlearn.train import counting
+
+    torch.manual_seed(job["seed"])
+    if job["task"] == "cifar10-cnn":
+        t = cifar_task(job["n"], job["seed"])
+        name = job["method"]
+        kwargs = {"val": t["holdout"]} if name == "tmu" else {"val": t["val"]} if name == "dlfd" else {}
+        config = vars(t["cfg"]) if name == "retrain" else None
+        model = methods.get(name)(t["original"], t["forget"], t["retain"], config=config, seed=job["seed"], **kwargs)
+        rec = model.unlearning_record
+        return {"seconds": rec.seconds, "grad_evals": rec.grad_evals, "n_forget": len(t["forget"])}
+    t = enron_task(job["n"], job["seed"])
+    lam, a = t["lam"], t["affected"]
+    theta = certified.fit(t["x"], t["y"], lam, seed=job["seed"]).theta  # the trained model (not timed)
+    with counting() as c, Timer() as timer:
+        if job["method"] == "retrain":
+            certified.fit(t["x_tilde"], t["y"], lam, seed=job["seed"])
+        else:
+            G = certified.influence_gradient(theta, (t["x"][a], t["y"][a]), (t["x_tilde"][a], t["y"][a]))
+            if job["method"] == "influence_first_order":
+                certified.first_order_update(theta, G, tau=1e-3)
+            else:
+                certified.second_order_update(theta, t["x_tilde"], t["y"], lam, G, solver="exact")
+    return {"seconds": timer.seconds, "grad_evals": c.value, "n_forget": len(a)}
+
+
+# --- the parent: one child per job, peak RSS from wait4 ----------------------------------------------
+def spawn(job: dict) -> dict:
+    with tempfile.TemporaryDirectory() as cache:
+        env = os.environ | {"UNLEARN_CACHE": cache}
+        if job["task"] == "cifar10-cnn":  # hand over the original trained in the parent, nothing else
+            import shutil
+
+            for f in Path(os.environ.get("UNLEARN_CACHE", ROOT / ".cache" / "models")).glob("bench-original-*"):
+                shutil.copy(f, cache)
+        proc = subprocess.Popen([sys.executable, __file__, "--child", json.dumps(job)], env=env,
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        out = proc.stdout.read()
+        _, status, usage = os.wait4(proc.pid, 0)
+        if status != 0:
+            raise RuntimeError(f"job {job} failed (status {status}); run it with --child to see why")
+        result = json.loads(out.strip().splitlines()[-1])
+    return job | result | {"peak_rss_mb": usage.ru_maxrss / 1024}  # ru_maxrss is in KiB on Linux
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="tiny sizes, to check the script")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    args = ap.parse_args(argv)
+    if args.child:
+        print(json.dumps(run_child(json.loads(args.child))))
+        return 0
+
+    import pandas as pd
+
+    cnn_sizes = (1000, 2000) if args.quick else (2500, 10000)
+    lr_sizes = (500, 1000) if args.quick else (1000, 3879)
+    rows = []
+    for task, sizes, names in (("cifar10-cnn", cnn_sizes, CNN_METHODS), ("enron-logreg", lr_sizes, LR_METHODS)):
+        for n in sizes:
+            if task == "cifar10-cnn":
+                cifar_task(n, args.seed)  # train (or find) the original once, in the parent's cache
+            for name in names:
+                r = spawn({"task": task, "n": n, "method": name, "seed": args.seed})
+                print(f"{task:13s} n={n:6d} {name:24s} {r['seconds']:9.2f} s  {r['peak_rss_mb']:7.0f} MB", flush=True)
+                rows.append(r)
+    df = pd.DataFrame(rows)
+    retrain = df[df.method == "retrain"].set_index(["task", "n"]).seconds
+    df["retrain_seconds"] = [retrain[(t, n)] for t, n in zip(df.task, df.n)]
+    df["speedup"] = df.retrain_seconds / df.seconds
+    df["machine"] = f"{platform.machine()} {os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}"
+    out = ROOT / "results" / ("bench_quick.csv" if args.quick else "bench.csv")
+    out.parent.mkdir(exist_ok=True)
+    df.to_csv(out, index=False)
+    print(df[["task", "n", "method", "seconds", "speedup", "grad_evals", "peak_rss_mb"]].round(2).to_string(index=False))
+    figure(df, "bench_quick" if args.quick else "bench")
+    print(f"wrote {out.relative_to(ROOT)}")
+    return 0
+
+
+def figure(df, name: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    from unlearn import plotting
+
+    plotting.style()
+    fig, axes = plt.subplots(1, 2, figsize=(14, 5), gridspec_kw={"width_ratios": [3, 1]})
+    for ax, task in zip(axes, ["cifar10-cnn", "enron-logreg"]):
+        sub = df[(df.task == task) & (df.method != "retrain")]
+        sns.barplot(data=sub, y="method", x="speedup", hue="n", ax=ax, orient="h")
+        ax.set(xscale="log", title=f"{task}: speed-up against retraining", xlabel="retrain time / method time")
+        ax.axvline(1, c="k", lw=1)
+    plotting.save(fig, name, "cpu")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
