@@ -45,10 +45,14 @@ def main(argv=None) -> int:
         print(f"    {nb.name}: {seconds:.1f} s", flush=True)
     results = ROOT / "results" / args.profile
     results.mkdir(parents=True, exist_ok=True)
-    with open(results / "notebook_times.csv", "w", newline="") as fh:
+    times = results / "notebook_times.csv"
+    # keep the latest time of every notebook, so single-notebook runs add to the table
+    kept = {r["notebook"]: r for r in csv.DictReader(open(times))} if times.exists() else {}
+    kept.update({r["notebook"]: r for r in rows})
+    with open(times, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=["notebook", "profile", "seconds"])
         writer.writeheader()
-        writer.writerows(rows)
+        writer.writerows(sorted(kept.values(), key=lambda r: r["notebook"]))
     print(f"total: {sum(r['seconds'] for r in rows):.1f} s for {len(rows)} notebook(s)")
     return 0
 
