@@ -112,7 +112,7 @@ def test_dlfd_lowers_fs_and_counts_gradients(overfit_digits):
     model, forget, retain, test, unseen = overfit_digits
     fs_before = _fs(model, forget, unseen)
     cfg = {"batch_size": 16, "perturb_steps": 3, "perturb_step_size": 0.1, "lr": 0.01, "monitor_every": 2,
-           "monitor_samples": 60, "fs_threshold": 0.05, "save_threshold": 0.09}
+           "monitor_samples": 60, "fs_threshold": 0.05, "save_threshold": 0.09, "train_mode": False}
     out = methods.get("dlfd")(model, forget, retain, val=test, config=cfg, seed=0)
     fs_after = _fs(out, forget, unseen)
     assert fs_before > 0.08, fs_before  # the fixture really is overfitted
