@@ -23,3 +23,25 @@ def isolated_dirs(tmp_path, monkeypatch):
 
     monkeypatch.setattr(tvu, "download_url", offline)
     return tmp_path
+
+
+@pytest.fixture(scope="module")
+def lr_data():
+    """A small real convex problem (scikit-learn's breast cancer data): standardised, L2-normalised rows,
+    labels in {-1, +1}, as the certified-unlearning model needs."""
+    import torch
+    from sklearn.datasets import load_breast_cancer
+
+    from unlearn import certified
+
+    x, y = load_breast_cancer(return_X_y=True)
+    x = (x - x.mean(0)) / x.std(0)
+    return certified.normalize_rows(torch.tensor(x)), certified.pm1(torch.tensor(y))
+
+
+@pytest.fixture(scope="module")
+def lr_fit(lr_data):
+    """The exact optimum of the L2-regularised (lam = 1) logistic loss on ``lr_data``."""
+    from unlearn import certified
+
+    return certified.fit(*lr_data, 1.0, seed=0)

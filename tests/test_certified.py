@@ -6,7 +6,6 @@ import math
 import numpy as np
 import pytest
 import torch
-from sklearn.datasets import load_breast_cancer
 
 from unlearn import certified as C
 
@@ -14,16 +13,13 @@ LAM = 1.0
 
 
 @pytest.fixture(scope="module")
-def data():
-    x, y = load_breast_cancer(return_X_y=True)
-    x = (x - x.mean(0)) / x.std(0)
-    return C.normalize_rows(torch.tensor(x)), C.pm1(torch.tensor(y))
+def data(lr_data):  # shared fixture (conftest.py)
+    return lr_data
 
 
 @pytest.fixture(scope="module")
-def fitted(data):
-    x, y = data
-    return C.fit(x, y, LAM, seed=0)
+def fitted(lr_fit):
+    return lr_fit
 
 
 def rel(a, b):

@@ -7,7 +7,7 @@ import copy
 import numpy as np
 import pytest
 import torch
-from sklearn.datasets import load_breast_cancer, load_digits
+from sklearn.datasets import load_digits
 from torch import nn
 
 from unlearn import certified as C
@@ -16,19 +16,6 @@ from unlearn.data import ArrayDataset
 from unlearn.methods import influence as I
 
 LAM = 1.0
-
-
-@pytest.fixture(scope="module")
-def lr_data():
-    x, y = load_breast_cancer(return_X_y=True)
-    x = (x - x.mean(0)) / x.std(0)
-    return C.normalize_rows(torch.tensor(x)), C.pm1(torch.tensor(y))
-
-
-@pytest.fixture(scope="module")
-def lr_fit(lr_data):
-    x, y = lr_data
-    return C.fit(x, y, LAM, seed=0)
 
 
 @pytest.fixture(scope="module")
