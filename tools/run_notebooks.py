@@ -11,12 +11,40 @@ from __future__ import annotations
 import argparse
 import csv
 import sys
+import threading
 import time
 from pathlib import Path
 
 import papermill as pm
+import psutil
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+class PeakRSS:
+    """Peak resident memory (MB) of this process's children (the notebook's kernel), polled every
+    0.2 s in a thread: the kernel is not our direct child, so wait4/getrusage cannot attribute it."""
+
+    def __enter__(self):
+        self.peak, self._stop = 0.0, threading.Event()
+        self._thread = threading.Thread(target=self._poll, daemon=True)
+        self._thread.start()
+        return self
+
+    def _poll(self):
+        me = psutil.Process()
+        while not self._stop.wait(0.2):
+            total = 0
+            for child in me.children(recursive=True):
+                try:
+                    total += child.memory_info().rss
+                except psutil.Error:  # a child that ended between listing and reading
+                    pass
+            self.peak = max(self.peak, total / 2**20)
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
 
 
 def main(argv=None) -> int:
@@ -38,11 +66,13 @@ def main(argv=None) -> int:
             return 2
         start = time.perf_counter()
         print(f"==> {nb.name} (PROFILE={args.profile})", flush=True)
-        pm.execute_notebook(str(nb), str(out / nb.name), parameters=params, kernel_name="python3",
-                            cwd=str(nb.resolve().parent), progress_bar=False)
+        with PeakRSS() as rss:
+            pm.execute_notebook(str(nb), str(out / nb.name), parameters=params, kernel_name="python3",
+                                cwd=str(nb.resolve().parent), progress_bar=False)
         seconds = time.perf_counter() - start
-        rows.append({"notebook": nb.name, "profile": args.profile, "seconds": round(seconds, 1)})
-        print(f"    {nb.name}: {seconds:.1f} s", flush=True)
+        rows.append({"notebook": nb.name, "profile": args.profile, "seconds": round(seconds, 1),
+                     "peak_rss_mb": round(rss.peak)})
+        print(f"    {nb.name}: {seconds:.1f} s, kernel peak RSS {rss.peak:.0f} MB", flush=True)
     results = ROOT / "results" / args.profile
     results.mkdir(parents=True, exist_ok=True)
     times = results / "notebook_times.csv"
@@ -50,7 +80,7 @@ def main(argv=None) -> int:
     kept = {r["notebook"]: r for r in csv.DictReader(open(times))} if times.exists() else {}
     kept.update({r["notebook"]: r for r in rows})
     with open(times, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=["notebook", "profile", "seconds"])
+        writer = csv.DictWriter(fh, fieldnames=["notebook", "profile", "seconds", "peak_rss_mb"], restval="")
         writer.writeheader()
         writer.writerows(sorted(kept.values(), key=lambda r: r["notebook"]))
     print(f"total: {sum(r['seconds'] for r in rows):.1f} s for {len(rows)} notebook(s)")
