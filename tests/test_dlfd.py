@@ -67,7 +67,7 @@ def test_gradient_reaches_delta_through_ot_only_in_the_paper_form(space):
     assert torch.allclose(g_total, 3.0 * grad)
     stepped = (0.05 * g_total.sign()).detach()
     _, after, _ = perturbation_objective(model, x_r + 0.25, y_r, stepped, target, 3.0, 0.0, paper)
-    assert float(after) > before
+    assert float(after.detach()) > before
     # the release's form compares f(x_r), not f(x_r + delta): no gradient reaches delta from OT
     released = DLFDConfig(ot_space=space, ot_target="clean")
     _, ot_clean, _ = perturbation_objective(model, x_r, y_r, delta, target, 3.0, 0.0, released, clean=clean)
@@ -90,17 +90,23 @@ def test_retain_weight_schedule():
 # --- the method -----------------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def overfit_digits():
-    """An overfitted digits model: the forget set's losses are clearly below unseen ones."""
+    """An overfitted digits model: the forget set's losses are clearly below unseen ones. Digits
+    generalise so well that a clean model leaves FS near the attack's noise (about 0.1 on 60
+    samples, and which way it moves depends on the thread count); 30 % of the training labels are
+    flipped, and the memorised flips make membership plainly visible (FS about 0.2)."""
     b = load_dataset("digits")
     rng = np.random.default_rng(0)
     idx = np.sort(rng.choice(len(b.train), 300, replace=False))
-    train = ArrayDataset(b.train.x[idx], b.train.y[idx])
+    y = b.train.y[idx].clone()
+    flip = torch.as_tensor(rng.random(300) < 0.3)
+    y[flip] = torch.as_tensor(rng.integers(0, 10, int(flip.sum())))
+    train = ArrayDataset(b.train.x[idx], y)
     forget, retain = Subset(train, list(range(60))), Subset(train, list(range(60, 300)))
     test = ArrayDataset(b.test.x[:200], b.test.y[:200])
     unseen = ArrayDataset(b.test.x[200:], b.test.y[200:])
     torch.manual_seed(0)
     model = models.build("small_cnn", in_channels=1, num_classes=10, width=8, hidden=32)
-    fit(model, train, TrainConfig(epochs=40, batch_size=32, lr=0.05), seed=0, progress=False)
+    fit(model, train, TrainConfig(epochs=60, batch_size=32, lr=0.05), seed=0, progress=False)
     return model, forget, retain, test, unseen
 
 
@@ -112,11 +118,12 @@ def test_dlfd_lowers_fs_and_counts_gradients(overfit_digits):
     model, forget, retain, test, unseen = overfit_digits
     fs_before = _fs(model, forget, unseen)
     cfg = {"batch_size": 16, "perturb_steps": 3, "perturb_step_size": 0.1, "lr": 0.01, "monitor_every": 2,
-           "monitor_samples": 60, "fs_threshold": 0.05, "save_threshold": 0.09, "train_mode": False}
+           "monitor_samples": 60, "fs_threshold": 0.05, "save_threshold": 0.09}  # default: a training epoch
     out = methods.get("dlfd")(model, forget, retain, val=test, config=cfg, seed=0)
     fs_after = _fs(out, forget, unseen)
-    assert fs_before > 0.08, fs_before  # the fixture really is overfitted
-    assert fs_after < fs_before, (fs_before, fs_after)
+    assert fs_before > 0.15, fs_before  # the fixture really is overfitted
+    # measured 0.175 -> 0.025 on 1 thread, 0.208 -> 0.092 on 2: a margin well above the attack's noise
+    assert fs_after < fs_before - 0.05, (fs_before, fs_after)
     info, rec = out.unlearning_record.info, out.unlearning_record
     assert info["batches"] == 15 and 1 <= info["perturbed_batches"] <= 15
     # gradient evaluations: every retain sample once, plus K = 3 passes to delta in each perturbed batch
