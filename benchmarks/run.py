@@ -15,6 +15,7 @@ Writes results/bench.csv and figures/bench.png; prints the table.
 
     python benchmarks/run.py                 # both sizes (cpu scale; tens of minutes on 2 cores)
     python benchmarks/run.py --quick         # tiny sizes, to check the script itself
+    python benchmarks/run.py --report        # redraw the figure, print the README's table
 """
 
 from __future__ import annotations
@@ -148,13 +149,16 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="tiny sizes, to check the script")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--plot", action="store_true", help="only redraw the figure from the last results/bench.csv")
+    ap.add_argument("--report", action="store_true",
+                    help="only redraw the figure and print the README's markdown table from the last results/bench.csv")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
-    if args.plot:
+    if args.report:
         import pandas as pd
 
-        figure(pd.read_csv(ROOT / "results" / "bench.csv"), "bench")
+        df = pd.read_csv(ROOT / "results" / "bench.csv")
+        figure(df, "bench")
+        print(markdown(df))
         return 0
     if args.child:
         print(json.dumps(run_child(json.loads(args.child)) | {"peak_rss_mb": own_peak_rss_mb()}))
@@ -185,6 +189,21 @@ def main(argv=None) -> int:
     figure(df, "bench_quick" if args.quick else "bench")
     print(f"wrote {out.relative_to(ROOT)}")
     return 0
+
+
+def markdown(df) -> str:
+    """One markdown table per task: seconds and speed-up at each size, gradient evaluations at the largest."""
+    out = []
+    for task, sub in df.groupby("task", sort=False):
+        ns = sorted(sub.n.unique())
+        head = ["method"] + [f"{k} (n={n})" for n in ns for k in ("seconds", "speed-up")] + [f"grad evals (n={ns[-1]})"]
+        out += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        for method, rows in sub.groupby("method", sort=False):
+            by_n = rows.set_index("n")
+            cells = [method] + [f"{by_n.loc[n, c]:.2f}" for n in ns for c in ("seconds", "speedup")]
+            out.append("| " + " | ".join(cells + [str(int(by_n.loc[ns[-1], "grad_evals"]))]) + " |")
+        out.append("")
+    return "\n".join(out)
 
 
 def figure(df, name: str) -> None:
