@@ -23,7 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 class PeakRSS:
     """Peak resident memory (MB) of this process's children (the notebook's kernel), polled every
-    0.2 s in a thread: the kernel is not our direct child, so wait4/getrusage cannot attribute it."""
+    0.2 s in a thread. Not getrusage(RUSAGE_CHILDREN): jupyter_client reaps the kernel itself, and
+    that figure is the maximum over every child so far, not this notebook's."""
 
     def __enter__(self):
         self.peak, self._stop = 0.0, threading.Event()
