@@ -15,7 +15,8 @@ from unlearn import methods, metrics, models
 from unlearn.data import ArrayDataset, load_dataset
 from unlearn.data.mufac import load_mufac, mufac_root, mufac_split
 from unlearn.data.sources import DatasetNotFoundError
-from unlearn.methods.dlfd import DLFDConfig, cosine_cost, ot_loss, perturbation_objective, retain_weight
+from unlearn.methods.dlfd import (RELEASE, DLFDConfig, cosine_cost, ot_loss, perturb, perturbation_objective,
+                                  perturbed_input, retain_weight)
 from unlearn.train import TrainConfig, fit, predict
 
 
@@ -46,12 +47,17 @@ def _tiny_model(seed=0):
     return models.build("small_cnn", in_channels=1, num_classes=10, width=4, hidden=16).eval()
 
 
+def _pair(seed, n, shape, classes):
+    """A retain batch (x_r, y_r) and a forget batch x_f of random images."""
+    g = torch.Generator().manual_seed(seed)
+    x_r, x_f = torch.rand(n, *shape, generator=g), torch.rand(n, *shape, generator=g)
+    return x_r, torch.randint(0, classes, (n,), generator=g), x_f
+
+
 @pytest.mark.parametrize("space", ["logits", "features"])
 def test_gradient_reaches_delta_through_ot_only_in_the_paper_form(space):
     model = _tiny_model()
-    g = torch.Generator().manual_seed(1)
-    x_r, x_f = torch.rand(8, 1, 8, 8, generator=g), torch.rand(8, 1, 8, 8, generator=g)
-    y_r = torch.randint(0, 10, (8,), generator=g)
+    x_r, y_r, x_f = _pair(1, 8, (1, 8, 8), 10)
     delta = torch.zeros_like(x_r, requires_grad=True)
     with torch.no_grad():
         target = model(x_f) if space == "logits" else model.features(x_f)
@@ -72,6 +78,51 @@ def test_gradient_reaches_delta_through_ot_only_in_the_paper_form(space):
     released = DLFDConfig(ot_space=space, ot_target="clean")
     _, ot_clean, _ = perturbation_objective(model, x_r, y_r, delta, target, 3.0, 0.0, released, clean=clean)
     assert not ot_clean.requires_grad or torch.autograd.grad(ot_clean, delta, allow_unused=True)[0] is None
+
+
+# --- the perturbation is an attack on a fixed model ------------------------------------------------
+def _bn_dropout_model(seed=0):
+    torch.manual_seed(seed)
+    return models.build("dlfd", num_classes=4, width=4)  # ResNet-18 (BatchNorm) + MLP head with dropout
+
+
+@pytest.mark.parametrize("ot_target", ["perturbed", "clean"])
+def test_perturbation_leaves_weights_buffers_and_grads_bit_identical(ot_target):
+    model = _bn_dropout_model()
+    x_r, y_r, x_f = _pair(2, 6, (3, 16, 16), 4)
+    cfg = DLFDConfig(perturb_steps=4, ot_target=ot_target)
+    model.eval()  # the paper form builds delta in eval mode
+    before = {k: v.clone() for k, v in model.state_dict().items()}  # weights and every BN buffer
+    x = perturb(model, x_r, y_r, x_f, 0.5, cfg)
+    after = model.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before), [k for k in before if not torch.equal(before[k], after[k])]
+    assert all(p.grad is None for p in model.parameters())
+    assert not model.training
+    assert x.shape == x_r.shape and not x.requires_grad and 0 <= x.min() and x.max() <= 1
+    assert (x - x_r).abs().max() <= 4 * cfg.perturb_step_size + 1e-6 and not torch.equal(x, x_r)
+    # the same perturbation in train mode would move the BatchNorm statistics: the reason for eval mode
+    model.train()
+    perturb(model, x_r, y_r, x_f, 0.5, cfg)
+    assert not torch.equal(before["body.bn1.running_mean"], model.state_dict()["body.bn1.running_mean"])
+
+
+def test_release_arm_units_and_its_zero_first_delta():
+    g = torch.Generator().manual_seed(3)
+    x = torch.rand(2, 3, 4, 4, generator=g)
+    cfg = DLFDConfig(**RELEASE)
+    # delta = 0 still clamps in normalised units: pixels end in [mean, mean + std] per channel
+    out = perturbed_input(x, torch.zeros_like(x), cfg)
+    mean, std = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1), torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    assert torch.allclose(out, x.clamp(mean, mean + std), atol=1e-6)
+    # a step of 0.4 normalised units is 0.4 * std pixels
+    moved = perturbed_input(torch.full((1, 3, 1, 1), 0.5), torch.full((1, 3, 1, 1), 0.4), cfg)
+    assert torch.allclose(moved - 0.5, 0.4 * std.view(1, 3, 1, 1), atol=1e-6)
+    # with the release's clean-output OT and w_r(0) = 0 the objective has no gradient in delta: delta stays 0
+    model = _bn_dropout_model().eval()
+    x_r, y_r, x_f = _pair(4, 4, (3, 16, 16), 4)
+    assert torch.allclose(perturb(model, x_r, y_r, x_f, 0.0, cfg), perturbed_input(x_r, torch.zeros_like(x_r), cfg))
+    # the paper form at w_r = 0 is a pure OT ascent: delta is not 0
+    assert not torch.equal(perturb(model, x_r, y_r, x_f, 0.0, DLFDConfig(perturb_steps=2)), x_r)
 
 
 # --- the classification-weight schedule ---------------------------------------------------------
@@ -114,16 +165,21 @@ def _fs(model, forget, unseen):
     return metrics.forgetting_score(metrics.mia_score(predict(model, forget).losses, predict(model, unseen).losses, seed=0))
 
 
-def test_dlfd_lowers_fs_and_counts_gradients(overfit_digits):
+def test_dlfd_lowers_fs_keeps_accuracy_and_counts_gradients(overfit_digits):
     model, forget, retain, test, unseen = overfit_digits
-    fs_before = _fs(model, forget, unseen)
-    cfg = {"batch_size": 16, "perturb_steps": 3, "perturb_step_size": 0.1, "lr": 0.01, "monitor_every": 2,
-           "monitor_samples": 60, "fs_threshold": 0.05, "save_threshold": 0.09}  # default: a training epoch
+    fs_before, acc_before = _fs(model, forget, unseen), predict(model, unseen).accuracy
+    # the release's MUFAC settings (lr, thresholds, w_f, schedule), with batch, K and monitoring sized for
+    # 240 retain digits of 8x8 pixels
+    cfg = {"batch_size": 16, "perturb_steps": 3, "perturb_step_size": 0.1, "monitor_every": 2, "monitor_samples": 60}
     out = methods.get("dlfd")(model, forget, retain, val=test, config=cfg, seed=0)
-    fs_after = _fs(out, forget, unseen)
+    fs_after, acc_after = _fs(out, forget, unseen), predict(out, unseen).accuracy
     assert fs_before > 0.15, fs_before  # the fixture really is overfitted
-    # measured 0.175 -> 0.025 on 1 thread, 0.208 -> 0.092 on 2: a margin well above the attack's noise
-    assert fs_after < fs_before - 0.05, (fs_before, fs_after)
+    # FS falls by far more than the attack's noise (measured 0.225 -> 0.083 on 1 thread). Unseen accuracy:
+    # 0.784 -> 0.772 on 1 thread but 0.800 -> 0.688 on 2 (the fixture itself differs by thread count): on
+    # 240 retain digits with 30 % noisy labels, which checkpoint passes FS <= 0.09 decides the accuracy, so
+    # only a collapse is asserted here; notebook 03 measures the kept accuracy at MUFAC's size
+    assert fs_after < fs_before - 0.08, (fs_before, fs_after)
+    assert acc_after > acc_before - 0.15, (acc_before, acc_after)
     info, rec = out.unlearning_record.info, out.unlearning_record
     assert info["batches"] == 15 and 1 <= info["perturbed_batches"] <= 15
     # gradient evaluations: every retain sample once, plus K = 3 passes to delta in each perturbed batch
@@ -143,6 +199,10 @@ def test_dlfd_refuses_bad_input(overfit_digits):
         dlfd(model, forget, retain, val=test, config={"ot_target": "sideways"})
     with pytest.raises(ValueError, match="no option"):
         dlfd(model, forget, retain, val=test, config={"epsilon": 0.1})
+    with pytest.raises(ValueError, match="model_mode"):
+        dlfd(model, forget, retain, val=test, config={"model_mode": "eval"})
+    with pytest.raises(ValueError, match="input_norm"):
+        dlfd(model, forget, retain, val=test, config={"input_norm": "cifar"})
 
 
 # --- MUFAC loader on a fixture in the benchmark's layout -------------------------------------------
@@ -203,3 +263,24 @@ def test_mufac_loader_errors(mufac_dir, tmp_path):
     (mufac_dir / "custom_test_dataset.csv").write_text(rows)
     with pytest.raises(ValueError, match="age_class 'z'"):
         load_mufac(mufac_dir, resolution=8)
+
+
+# --- the ablation's paired summary ------------------------------------------------------------------
+def test_ablation_summary_pairs_by_split_with_a_t_interval():
+    import pandas as pd
+    from scipy import stats
+
+    from unlearn.experiments.dlfd import ablation_summary, ablation_verdicts
+
+    ref = [0.60, 0.62, 0.58, 0.61]
+    var = [0.55, 0.60, 0.50, 0.58]  # lower on every split, by 0.05, 0.02, 0.08, 0.03
+    rows = [{"split": k, "variant": "DLFD (paper)", "nomus": r} for k, r in enumerate(ref)]
+    rows += [{"split": k, "variant": "no OT term", "nomus": v} for k, v in reversed(list(enumerate(var)))]  # order must not matter
+    out = ablation_summary(pd.DataFrame(rows), metrics_=("nomus",))
+    d = np.array(var) - np.array(ref)
+    half = stats.t.ppf(0.975, 3) * d.std(ddof=1) / 2  # sqrt(4) = 2
+    row = out.loc["no OT term"]
+    assert row["n_splits"] == 4 and row["nomus"] == pytest.approx(np.mean(var))
+    assert row["d_nomus"] == pytest.approx(-0.045) and row["d_nomus_lo"] == pytest.approx(-0.045 - half)
+    assert row["d_nomus_hi"] == pytest.approx(-0.045 + half) and row["d_nomus_hi"] < 0
+    assert ablation_verdicts(out).loc["no OT term", "verdict"] == "DLFD higher"

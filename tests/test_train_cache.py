@@ -63,3 +63,24 @@ def test_cache_reuses_detects_corruption_and_keys_on_data(digits, isolated_dirs)
     assert cache.fingerprint(sub) != cache.fingerprint(digits.train)
     _, meta4 = cache.train_or_load(small(), sub, CFG, 0, tag="t", progress=False)
     assert not meta4["cached"]
+
+
+def test_augment_batch_crops_and_flips_per_sample_and_repeats_with_its_seed():
+    x = torch.arange(8 * 3 * 5 * 5, dtype=torch.float32).view(8, 3, 5, 5)
+    # no padding: every sample comes back as itself or its mirror image, and both occur
+    out = train.augment_batch(x, torch.Generator().manual_seed(0), pad=0)
+    same = [torch.equal(o, s) for o, s in zip(out, x)]
+    mirrored = [torch.equal(o, s.flip(-1)) for o, s in zip(out, x)]
+    assert all(a or b for a, b in zip(same, mirrored)) and any(same) and any(mirrored)
+    # with padding: each sample is a 5x5 window of its zero-padded (possibly mirrored) image
+    out = train.augment_batch(x, torch.Generator().manual_seed(1), pad=2)
+    assert out.shape == x.shape
+    for o, s in zip(out, x):
+        windows = [torch.nn.functional.pad(v, (2, 2, 2, 2))[:, i:i + 5, j:j + 5] for v in (s, s.flip(-1))
+                   for i in range(5) for j in range(5)]
+        assert any(torch.equal(o, w) for w in windows)
+    assert len({tuple(o[0, 2, 2:4].tolist()) for o in out}) > 1  # the crops differ between samples
+    again = train.augment_batch(x, torch.Generator().manual_seed(1), pad=2)
+    assert torch.equal(out, again)
+    with pytest.raises(ValueError, match="B, C, H, W"):
+        train.augment_batch(x[0])

@@ -37,6 +37,15 @@ def check(paper: str, claim: str, holds: bool, numbers: dict, profile: str) -> b
     return holds
 
 
+def reset(paper: str, profile: str) -> None:
+    """Drop every verdict recorded for ``paper`` at ``profile``, so that claims a notebook no
+    longer checks (renamed or removed) do not linger in the record; call before its checks."""
+    path = paths.results_dir(profile) / "claims.json"
+    if path.exists():
+        rows = [r for r in json.loads(path.read_text()) if r["paper"] != paper]
+        path.write_text(json.dumps(rows, indent=1, default=float))
+
+
 def load(profile: str) -> list[dict]:
     """Every claim recorded at ``profile``."""
     path = paths.results_dir(profile) / "claims.json"

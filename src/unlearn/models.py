@@ -70,8 +70,8 @@ class ResNet18(Classifier):
 
 
 class DLFDNet(Classifier):
-    """The DLFD release's network: ResNet-18 backbone, MLP head 512 -> 256 -> 128 -> C, dropout 0.5.
-    (The release starts from ImageNet weights; none can be downloaded here, so it trains from scratch.)"""
+    """The DLFD release's network: ResNet-18 backbone, MLP head 512 -> 256 -> 128 -> C, dropout 0.5,
+    trained from scratch as the release's ``model.py`` does (``resnet18(pretrained=False)``)."""
 
     def __init__(self, num_classes: int = 8, width: int = 64):
         super().__init__()

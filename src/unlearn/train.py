@@ -93,6 +93,24 @@ class TrainConfig:
     momentum: float = 0.9  # SGD momentum
     weight_decay: float = 5e-4  # L2 penalty through the optimiser
     schedule: str = "cosine"  # "cosine" (to 0 over all steps) or "constant"
+    augment: bool = False  # images only: random crop (4 px zero padding) and horizontal flip per sample
+
+
+def augment_batch(x: torch.Tensor, generator: torch.Generator | None = None, pad: int = 4) -> torch.Tensor:
+    """Random crop with ``pad`` pixels of zero padding and a horizontal flip, drawn per sample, for a
+    batch of images (B, C, H, W) -> (B, C, H, W). torchvision's transforms draw one crop per call, so a
+    whole batch would share it; indexing the padded batch keeps the draws per sample and fast."""
+    if x.dim() != 4:
+        raise ValueError(f"augment expects image batches (B, C, H, W), got shape {tuple(x.shape)}")
+    b, c, h, w = x.shape
+    flip = torch.rand(b, generator=generator) < 0.5
+    x = torch.where(flip.to(x.device)[:, None, None, None], x.flip(-1), x)
+    padded = F.pad(x, (pad, pad, pad, pad))
+    top = torch.randint(0, 2 * pad + 1, (b,), generator=generator).to(x.device)
+    left = torch.randint(0, 2 * pad + 1, (b,), generator=generator).to(x.device)
+    rows = (top[:, None] + torch.arange(h, device=x.device))[:, None, :, None]  # (B, 1, H, 1)
+    cols = (left[:, None] + torch.arange(w, device=x.device))[:, None, None, :]  # (B, 1, 1, W)
+    return padded[torch.arange(b, device=x.device)[:, None, None, None], torch.arange(c, device=x.device)[None, :, None, None], rows, cols]
 
 
 def make_optimizer(params, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -121,6 +139,8 @@ def fit(model: nn.Module, dataset: Dataset, cfg: TrainConfig, seed: int = 0, *, 
     bar = tqdm(total=steps, desc=desc, disable=not progress, leave=False)
     for _ in range(cfg.epochs):
         for x, y in batches(dataset, cfg.batch_size, shuffle=True, generator=gen):
+            if cfg.augment:
+                x = augment_batch(x, gen)
             x, y = x.to(device), y.to(device)
             loss = cross_entropy(model(x), y)
             opt.zero_grad(set_to_none=True)

@@ -47,7 +47,10 @@ PROFILES = {
     "smoke": BenchProfile(seeds=(0,), tasks=("digits", "cifar10", "utkface"), digits_epochs=3, digits_fraction=0.3),
     "cpu": BenchProfile(seeds=(0, 1, 2), tasks=("digits", "cifar10", "utkface"), digits_epochs=15, digits_fraction=0.3,
                         tmu={"train_per_class": 200, "width": 16, "epochs": 10},
-                        dlfd={"n_train": 1000}),  # notebook 03's 30 epochs: the original must overfit
+                        # a 1,000-image UTKFace task (notebook 03 runs the full 7,547 once): width 16 and
+                        # 30 epochs so that the original overfits it
+                        dlfd={"n_train": 1000, "n_test": 300, "n_unseen": 400, "width": 16,
+                              "dlfd": {"monitor_every": 2, "monitor_samples": 180, "val_samples": 300}}),
     "paper": BenchProfile(seeds=(0, 1, 2, 3, 4), tasks=("digits", "cifar10", "utkface"), digits_epochs=30,
                           digits_fraction=0.3, influence_scope="whole"),
 }
@@ -101,7 +104,7 @@ def utkface_task(P: BenchProfile, profile: str, seed: int) -> dict:
     # unseen: final accuracy and MIA non-members; test: DLFD's monitoring set (as in notebook 03)
     return {"forget": data.forget, "retain": data.retain, "test": data.unseen, "val": data.test, "holdout": None,
             "original": original, "gold": gold,
-            "budgets": dlfd_exp.RELEASE_BUDGETS | {"dlfd": dlfd_exp.dlfd_config(Pd)}}  # as in notebook 03
+            "budgets": dlfd_exp.RELEASE_SETTINGS | {"dlfd": dlfd_exp.dlfd_config(Pd)}}  # as in notebook 03
 
 
 def build_task(name: str, P: BenchProfile, profile: str, seed: int) -> dict:

@@ -16,35 +16,60 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 import pandas as pd
 import torch
+from scipy import stats
 from sklearn.model_selection import train_test_split
 from torch.utils.data import Subset
+from tqdm.auto import tqdm
 
-from .. import methods, models, splits
+from .. import methods, metrics, models, splits
 from ..cache import train_or_load
 from ..data import ArrayDataset, load_dataset, targets_of
 from ..evaluate import evaluate
+from ..methods.dlfd import RELEASE as DLFD_RELEASE
 from ..train import TrainConfig, predict
 
-# Baselines of the paper's Table 1, in its order. Budgets: the DLFD release runs each baseline
-# for 2 epochs on MUFAC (fine-tune, CF-k, EU-k, Bad Teacher, SCRUB), NegGrad 1 epoch, UNSIR 1
-# impair + 2 repair epochs; the other hyper-parameters are each method's own defaults.
+# Baselines of the paper's Table 1, in its order, each at the DLFD release's MUFAC settings
+# (age_cls_experiments.ipynb and unlearn/*.py of github.com/Dasol-Choi/DLFD). Where the release's
+# code is not the method (EU-k re-initialises nothing and trains only `bn2` affine weights; Bad
+# Teacher never reads the forget set; SCRUB ignores msteps and the temperature), the method's own
+# form is kept with the release's budget, learning rate and batch size.
 BASELINES = ("finetune", "cf_k", "eu_k", "neggrad", "unsir", "bad_teacher", "scrub")
-RELEASE_BUDGETS = {
-    "finetune": {"epochs": 2},
-    "cf_k": {"epochs": 2},
-    "eu_k": {"epochs": 2},
-    "bad_teacher": {"epochs": 2},
-    "scrub": {"epochs": 2, "msteps": 2},
+RELEASE_SETTINGS = {
+    # SGD 0.001, 2 epochs, batch 32 (the release's cosine T_max=2 stepped per batch cycles every 4 batches;
+    # the shared cosine-to-0 schedule has the same mean rate)
+    "finetune": {"epochs": 2, "lr": 0.001, "batch_size": 32},
+    # only the MLP head trains (DLFDNet's 3 Linear layers), SGD 0.001 without weight decay, 2 epochs
+    "cf_k": {"k": 3, "epochs": 2, "lr": 0.001, "batch_size": 32, "weight_decay": 0.0},
+    # the head re-initialised and retrained (Goel et al.) for the release's 2 epochs at batch 32; the
+    # from-scratch rate (0.05) as the release's 0.001 cannot train a re-initialised head in 2 epochs
+    "eu_k": {"k": 3, "epochs": 2, "batch_size": 32},
+    # gradient ascent on the forget set: SGD 0.001, momentum 0.9, 1 epoch, batch 32
+    "neggrad": {"epochs": 1, "lr": 0.001, "batch_size": 32},
+    # noise: one batch of 32 per class, 8 Adam steps at 0.1; impair 1 and repair 2 epochs (Adam 0.001) on
+    # the whole retain set, batch 128
+    "unsir": {"noise_batch": 32, "noise_steps": 8, "noise_lr": 0.1, "impair_lr": 0.001, "repair_lr": 0.001,
+              "impair_epochs": 1, "repair_epochs": 2, "retain_per_class": 0, "batch_size": 128},
+    # Adam 0.001, 2 epochs, batch 32, KL temperature 4
+    "bad_teacher": {"epochs": 2, "lr": 0.001, "batch_size": 32},
+    # SGD 5e-4, 2 epochs, a max step in each, batch 32 for both sets, no decay
+    "scrub": {"epochs": 2, "msteps": 2, "lr": 5e-4, "batch_size": 32, "forget_batch_size": 32, "lr_decay_epochs": ()},
 }
 ERROR_MAXIMISING = ("neggrad", "unsir", "bad_teacher", "scrub")  # push forget samples towards errors
 
 ABLATIONS = {  # name -> DLFDConfig overrides (notebook 03's ablation)
-    "DLFD (paper OT form)": {},
+    "DLFD (paper)": {},
     "no OT term": {"forget_weight": 0.0},
+    "release arm": dict(DLFD_RELEASE),
     "no CE schedule": {"retain_weight_start": 1.0, "retain_weight_end": 1.0},
     "no dynamic stop": {"fs_threshold": 0.0},
-    "released OT form": {"ot_target": "clean"},
 }
+
+
+CPU_PROFILE_NOTE = """cpu profile: all 7,547 UTKFace training faces at 32 px, ResNet-18 width 8, 30 epochs, no augmentation.
+Why no augmentation: with random crops and flips, 30 epochs left this network at training accuracy 0.64 and
+FS 0.05 (unseen accuracy 0.58): it had not memorised its training set, so there was nothing to forget and DLFD's
+stop rule (perturb while FS >= 0.15) would never fire. Without augmentation the same 30 epochs fit the training
+set (0.997) with FS 0.24, close to MUFAC's original (FS 0.19). Wider networks (width 16) cost 3x more per epoch."""
 
 
 @dataclass
@@ -58,29 +83,30 @@ class DLFDProfile:
     epochs: int  # training epochs of the original and the retrained model (release: 100)
     lr: float  # peak SGD learning rate of that training (cosine schedule)
     batch_size: int  # batch size of that training
+    augment: bool  # random crop and flip while training the original and the retrained model
     dlfd: dict = field(default_factory=dict)  # DLFDConfig overrides (e.g. monitoring cadence on a CPU)
     baselines: tuple = BASELINES  # baselines of Table 1
+    ablation_splits: int = 5  # forget splits (seeds) of the ablation, all unlearned from the one original
     tsne_points: int = 300  # forget and retain samples each in the t-SNE figure
 
     @property
     def train_config(self) -> TrainConfig:
-        return TrainConfig(self.epochs, self.batch_size, self.lr, "sgd", 0.9, 5e-4, "cosine")
+        return TrainConfig(self.epochs, self.batch_size, self.lr, "sgd", 0.9, 5e-4, "cosine", augment=self.augment)
 
 
 PROFILES = {
     "smoke": DLFDProfile(resolution=16, width=4, n_train=240, n_test=100, n_unseen=100, forget_fraction=0.15,
-                         epochs=2, lr=0.05, batch_size=64,
+                         epochs=2, lr=0.05, batch_size=64, augment=False,
                          dlfd={"monitor_every": 3, "monitor_samples": 36, "val_samples": 100, "perturb_steps": 3},
-                         tsne_points=60),
-    # The original must have memorised its training set, as MUFAC's 100-epoch original has, or there
-    # is nothing to forget: width 8 and 12 epochs left FS at 0.07, below DLFD's 0.2 threshold from the
-    # first batch on, so it perturbed one batch only. Width 16 and 30 epochs fit the 1,200 images.
-    "cpu": DLFDProfile(resolution=32, width=16, n_train=1200, n_test=300, n_unseen=400, forget_fraction=0.15,
-                       epochs=30, lr=0.05, batch_size=64,
-                       dlfd={"monitor_every": 1, "monitor_samples": 180, "val_samples": 300},
-                       tsne_points=180),
+                         ablation_splits=2, tsne_points=60),
+    # MUFAC-sized: all 7,547 training images (1,132 forgotten), 943 + 944 test images, batch 32, so
+    # DLFD's epoch is ~200 batches as in the release (~266). CPU_PROFILE_NOTE explains width and epochs.
+    "cpu": DLFDProfile(resolution=32, width=8, n_train=None, n_test=None, n_unseen=None, forget_fraction=0.15,
+                       epochs=30, lr=0.05, batch_size=64, augment=False,
+                       dlfd={"monitor_every": 10, "monitor_samples": 400, "val_samples": None},
+                       ablation_splits=5, tsne_points=200),
     "paper": DLFDProfile(resolution=128, width=64, n_train=None, n_test=None, n_unseen=None, forget_fraction=0.15,
-                         epochs=100, lr=0.01, batch_size=32, dlfd={}, tsne_points=1000),
+                         epochs=100, lr=0.01, batch_size=32, augment=True, dlfd={}, tsne_points=1000),
 }
 
 
@@ -104,7 +130,8 @@ def _subset(ds: ArrayDataset, n: int | None, seed: int) -> ArrayDataset:
 
 
 def load_data(P: DLFDProfile, seed: int = 0) -> Data:
-    """UTKFace as a MUFAC-like task (see the module docstring). Stratified, seeded subsets."""
+    """UTKFace as a MUFAC-like task (see the module docstring). Stratified, seeded subsets; the
+    forget split is drawn with ``seed`` too (:func:`with_forget_split` redraws only that)."""
     bundle = load_dataset("utkface", resolution=P.resolution)
     train = _subset(bundle.train, P.n_train, seed)
     te = bundle.test
@@ -115,6 +142,14 @@ def load_data(P: DLFDProfile, seed: int = 0) -> Data:
     split = splits.random_instances(len(train), P.forget_fraction, seed)
     forget, retain = split.subsets(train)
     return Data(train, forget, retain, test, unseen, split, bundle.classes)
+
+
+def with_forget_split(data: Data, P: DLFDProfile, seed: int) -> Data:
+    """The same training set, D_test and D_unseen with another seeded forget split. The original
+    is trained on forget + retain = the whole training set, so one original serves every split."""
+    split = splits.random_instances(len(data.train), P.forget_fraction, seed)
+    forget, retain = split.subsets(data.train)
+    return Data(data.train, forget, retain, data.test, data.unseen, split, data.classes)
 
 
 def describe_data(data: Data) -> pd.DataFrame:
@@ -139,36 +174,70 @@ def dlfd_config(P: DLFDProfile, **overrides) -> dict:
 
 
 def run_methods(original, P: DLFDProfile, data: Data, seed: int = 0) -> dict:
-    """Retrain, every available baseline and DLFD; returns name -> unlearned model. Baselines not
-    in the registry are skipped with a message (the table then lacks their rows)."""
+    """Retrain (the original's recipe), every baseline at its release settings and DLFD; returns
+    name -> unlearned model."""
     out = {}
-    out["retrain"] = methods.get("retrain")(original, data.forget, data.retain, config=P.train_config, seed=seed)
-    for name in P.baselines:
-        if name not in methods.available():
-            print(f"{name}: not in the method registry (unlearn.methods); skipped")
-            continue
+    names = ["retrain", *P.baselines, "dlfd"]
+    for name in tqdm(names, desc="methods", leave=False):
         fn = methods.get(name)
-        out[name] = fn(original, data.forget, data.retain, val=data.test, config=RELEASE_BUDGETS.get(name), seed=seed)
-    out["dlfd"] = methods.get("dlfd")(original, data.forget, data.retain, val=data.test, config=dlfd_config(P), seed=seed)
+        if name == "retrain":
+            out[name] = fn(original, data.forget, data.retain, config=P.train_config, seed=seed)
+        elif name == "dlfd":
+            out[name] = fn(original, data.forget, data.retain, val=data.test, config=dlfd_config(P), seed=seed)
+        else:
+            out[name] = fn(original, data.forget, data.retain, val=data.test, config=RELEASE_SETTINGS.get(name), seed=seed)
     return out
 
 
-def score(model, data: Data, seed: int = 0) -> dict:
-    """Accuracies, loss-MIA (forget vs D_unseen), FS and NoMUS, as MUFAC reports them."""
+def score(model, data: Data, seed: int = 0, original=None) -> dict:
+    """Accuracies, loss-MIA (forget vs D_unseen), FS and NoMUS, as MUFAC reports them; the same attack
+    on retain vs D_unseen (``fs_retain``: a method that lowers FS by un-memorising the whole training
+    set lowers this too, while the retrained model keeps it); with ``original``, how far the model
+    moved from it (``changed``: share of forget and unseen predictions that differ; ``param_dist``)."""
     r = evaluate(model, forget=data.forget, retain=data.retain, test=data.unseen, extra={"monitor": data.test}, seed=seed)
-    return {k: r[k] for k in ("test_acc", "forget_acc", "retain_acc", "monitor_acc", "mia", "fs", "nomus")}
+    out = {k: r[k] for k in ("test_acc", "forget_acc", "retain_acc", "monitor_acc", "mia", "fs", "nomus")}
+    out["fs_retain"] = metrics.forgetting_score(
+        metrics.mia_score(predict(model, data.retain).losses, predict(model, data.unseen).losses, seed=seed))
+    if original is not None:
+        pairs = [(predict(model, ds).logits.argmax(1), predict(original, ds).logits.argmax(1)) for ds in (data.forget, data.unseen)]
+        out["changed"] = float(torch.cat([a != b for a, b in pairs]).float().mean())
+        out["param_dist"] = metrics.param_distance(model, original)
+    return out
 
 
 def table1(original, original_meta, unlearned: dict, P: DLFDProfile, data: Data, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(scores, costs): one row per model; test_acc is accuracy on D_unseen."""
     rows, costs = {}, {}
-    rows["original"] = score(original, data, seed)
+    rows["original"] = score(original, data, seed, original)
     costs["original"] = {"seconds": original_meta["train_seconds"], "grad_evals": P.epochs * len(data.train)}
     for name, m in unlearned.items():
-        rows[name] = score(m, data, seed)
+        rows[name] = score(m, data, seed, original)
         rec = m.unlearning_record
         costs[name] = {"seconds": rec.seconds, "grad_evals": rec.grad_evals}
     return pd.DataFrame(rows).T, pd.DataFrame(costs).T
+
+
+def memorisation(scores: pd.DataFrame) -> dict:
+    """The regime DLFD needs: the original fits its training data far better than unseen data, and
+    its FS is high enough that DLFD's stop rule lets it perturb."""
+    o = scores.loc["original"]
+    return {"forget_acc": float(o["forget_acc"]), "unseen_acc": float(o["test_acc"]),
+            "gap": float(o["forget_acc"] - o["test_acc"]), "fs": float(o["fs"]), "fs_retrain": float(scores.loc["retrain", "fs"])}
+
+
+def changes(scores: pd.DataFrame, min_changed: float = 0.01) -> pd.DataFrame:
+    """Did each method change the model? Share of forget + unseen predictions that differ from the
+    original's, parameter distance, and a flag for methods that changed fewer than ``min_changed``
+    of the predictions (their rows say nothing about unlearning)."""
+    df = scores.drop(index="original")[["changed", "param_dist"]].copy()
+    df["no_op"] = df["changed"] < min_changed
+    return df
+
+
+def cost_ratio(costs: pd.DataFrame, method: str = "dlfd", reference: str = "retrain") -> dict:
+    """A method's cost as a fraction of retraining: wall time and gradient evaluations."""
+    return {"seconds": float(costs.loc[method, "seconds"] / costs.loc[reference, "seconds"]),
+            "grad_evals": float(costs.loc[method, "grad_evals"] / costs.loc[reference, "grad_evals"])}
 
 
 def correlation_collapse(df: pd.DataFrame) -> pd.DataFrame:
@@ -185,19 +254,51 @@ def correlation_collapse(df: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def run_ablation(original, P: DLFDProfile, data: Data, seed: int = 0, full=None) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
-    """DLFD with one ingredient removed at a time (and the released OT form): (scores, costs, models).
-    ``full`` reuses an already-computed default DLFD run."""
-    rows, costs, out = {}, {}, {}
-    for name, over in ABLATIONS.items():
-        m = full if (not over and full is not None) else methods.get("dlfd")(
-            original, data.forget, data.retain, val=data.test, config=dlfd_config(P, **over), seed=seed)
-        out[name] = m
-        info = m.unlearning_record.info
-        rows[name] = {**score(m, data, seed), "perturbed_batches": info["perturbed_batches"], "batches": info["batches"],
-                      "selected": info["selected"]}
-        costs[name] = {"seconds": m.unlearning_record.seconds, "grad_evals": m.unlearning_record.grad_evals}
-    return pd.DataFrame(rows).T.infer_objects(), pd.DataFrame(costs).T, out
+def run_ablation(original, P: DLFDProfile, data: Data, seed: int = 0, full=None) -> pd.DataFrame:
+    """DLFD and its variants (``ABLATIONS``) on ``P.ablation_splits`` forget splits (seeds ``seed``,
+    ``seed + 1``, ...), all from the one original: one row per (split, variant). ``full`` reuses an
+    already-computed default DLFD run on the first split (``data``'s own)."""
+    rows = []
+    jobs = [(k, name) for k in range(P.ablation_splits) for name in ABLATIONS]
+    for k, name in tqdm(jobs, desc="ablation runs", leave=False):
+        d = data if k == 0 else with_forget_split(data, P, seed + k)
+        if k == 0 and name == "DLFD (paper)" and full is not None:
+            m = full
+        else:
+            m = methods.get("dlfd")(original, d.forget, d.retain, val=d.test, config=dlfd_config(P, **ABLATIONS[name]),
+                                    seed=seed + k)
+        info, rec = m.unlearning_record.info, m.unlearning_record
+        rows.append({"split": seed + k, "variant": name, **score(m, d, seed + k),
+                     "perturbed_batches": info["perturbed_batches"], "batches": info["batches"],
+                     "selected": info["selected"], "seconds": rec.seconds, "grad_evals": rec.grad_evals})
+    return pd.DataFrame(rows)
+
+
+def without_timings(df: pd.DataFrame) -> pd.DataFrame:
+    """The table without its wall-time column, which varies run to run (nbval checks the rest)."""
+    return df.drop(columns=[c for c in ("seconds",) if c in df.columns])
+
+
+def ablation_summary(per_split: pd.DataFrame, metrics_=("test_acc", "fs", "nomus", "fs_retain"), reference: str = "DLFD (paper)",
+                     level: float = 0.95) -> pd.DataFrame:
+    """Per variant: the mean of each metric over splits, and its paired difference from ``reference``
+    (variant minus reference, split by split) with a Student-t interval (few splits: a bootstrap of
+    5 values would be too narrow). ``n_splits`` says how many pairs each row rests on."""
+    rows = {}
+    ref = per_split[per_split["variant"] == reference].set_index("split")
+    for name, g in per_split.groupby("variant", sort=False):
+        g = g.set_index("split")
+        row = {"n_splits": len(g)}
+        for m in metrics_:
+            row[m] = g[m].mean()
+            if name == reference:
+                continue
+            diff = (g[m] - ref.loc[g.index, m]).to_numpy(dtype=float)
+            half = stats.t.ppf(0.5 + level / 2, len(diff) - 1) * diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else np.nan
+            row[f"d_{m}"], row[f"d_{m}_lo"], row[f"d_{m}_hi"] = diff.mean(), diff.mean() - half, diff.mean() + half
+        rows[name] = row
+    out = pd.DataFrame(rows).T
+    return out[["n_splits", *[c for c in out.columns if c != "n_splits"]]]
 
 
 def monitor_curve(model) -> pd.DataFrame:
@@ -289,6 +390,38 @@ def monitor_figure(model):
     ax.set_title("DLFD's single epoch")
     fig.tight_layout()
     return fig
+
+
+def ablation_figure(per_split: pd.DataFrame, reference: str = "DLFD (paper)"):
+    """Per variant, test accuracy and FS on each forget split (dots, joined per split to the
+    reference's) and the mean: the paired design at a glance."""
+    import matplotlib.pyplot as plt
+
+    names = list(dict.fromkeys(per_split["variant"]))
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.8))
+    for ax, m, label in zip(axes, ("test_acc", "fs", "nomus"), ("unseen accuracy", "FS (lower is better)", "NoMUS")):
+        wide = per_split.pivot(index="split", columns="variant", values=m)[names]
+        for _, row in wide.iterrows():
+            ax.plot(range(len(names)), row.to_numpy(), color="grey", lw=0.6, alpha=0.6, marker="o", ms=3)
+        ax.plot(range(len(names)), wide.mean().to_numpy(), color="C3", marker="D", lw=0, ms=7, label="mean over splits")
+        ax.set_xticks(range(len(names)))
+        ax.set_xticklabels(names, rotation=30, ha="right", fontsize=8)
+        ax.set_title(label)
+    axes[0].legend(fontsize=7)
+    fig.suptitle(f"DLFD ablation: each grey line is one forget split ({len(wide)} splits)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def ablation_verdicts(summary: pd.DataFrame, metric: str = "nomus", reference: str = "DLFD (paper)") -> pd.DataFrame:
+    """For each variant: is the reference better, worse, or not distinguishable on ``metric``
+    (the paired 95 % interval of variant - reference excludes 0 or not)."""
+    rows = {}
+    for name, r in summary.drop(index=reference).iterrows():
+        lo, hi = float(r[f"d_{metric}_lo"]), float(r[f"d_{metric}_hi"])
+        verdict = "DLFD higher" if hi < 0 else "DLFD lower" if lo > 0 else "not distinguishable"
+        rows[name] = {f"d_{metric}": float(r[f"d_{metric}"]), "lo": lo, "hi": hi, "verdict": verdict}
+    return pd.DataFrame(rows).T
 
 
 def profile_table() -> pd.DataFrame:

@@ -16,33 +16,45 @@ steps on CE(f(x_r), y_r) (the "dynamic stop"). The classification weight rises l
 w_r(t) = w_r0 + (w_r1 - w_r0) * t / (T - 1). The checkpoint with the best validation accuracy
 among those whose FS is at most ``save_threshold`` is returned.
 
-Where the release and the paper differ (and what is implemented):
+Where the release and the paper differ (and what is implemented). ``RELEASE`` below is the
+release-faithful arm: one config, the same code.
 
 * OT target. The release computes ``compute_ot_loss(dlfm_model(x_retain), forget_feature)`` on
   the *clean* retain batch, so the OT term is constant in delta and no gradient from it reaches
   the perturbation (and, because the optimiser's gradients are zeroed before the training step,
   it never reaches the weights either): the released DLFD is effectively "fine-tune on retain
   samples perturbed to lower their loss". The paper's equations put f(x_r + delta) in the OT
-  term. Default here: the paper's form (``ot_target="perturbed"``); the released form is
-  ``ot_target="clean"`` (used in notebook 03's ablation).
-* Model mode. The release's monitoring calls ``model.eval()`` after the first batch and never
-  switches back, so its epoch runs with BatchNorm statistics frozen and dropout off, an accident
-  of the monitoring code rather than part of the method. Default here: train mode, as the paper's
-  "training epoch" reads (``train_mode=True``); ``train_mode=False`` reproduces the release. At
-  notebook 03's cpu profile the release's eval mode collapsed unseen accuracy (0.46 -> 0.28)
-  while train mode kept it (0.45).
-* Monitoring. The release monitors after every batch: full validation accuracy and an MIA on 300
-  random forget and 300 random validation losses. ``monitor_every`` and ``val_samples`` allow
-  monitoring every few batches on a sample (needed on a CPU); the defaults are the release's.
+  term. Default here: the paper's form (``ot_target="perturbed"``); the release's is
+  ``ot_target="clean"``.
+* Model state during the perturbation. Building delta takes K + 1 forward passes per batch; in
+  train mode each would overwrite BatchNorm's running statistics (momentum 0.1, so 16 passes
+  replace ~80 % of them) with statistics of saturated, adversarial images, and dropout would
+  make the K gradients noisy. The perturbation is an attack on a fixed model, so here delta is
+  built with the model in eval mode and leaves every weight, buffer and gradient untouched; only
+  the training step runs in train mode (``model_mode="paper"``). The release never calls
+  ``model.train()``: its first batch (perturbation included) runs in train mode and, once its
+  monitoring has called ``model.eval()``, every later batch runs in eval mode, training step
+  included (``model_mode="release"``).
+* Batch 0. w_r(0) = 0, so in the paper's form the first delta is a pure OT ascent (it only moves
+  the batch away from the forget distribution). That is what the paper's schedule says and it is
+  kept: the paper ramps w_r from 0 so that early perturbations distance and later ones also
+  preserve the label, and with a release-sized epoch (~200 batches) batch 0 is one step in 200.
+  In the release delta is exactly 0 on batch 0, only because its OT term has no gradient: the
+  objective is -0 * CE there, sign(0) = 0.
+* Inputs and step size. The release perturbs ImageNet-normalised inputs with alpha = 0.4 and
+  clamps x + delta to [0, 1] *in normalised units* (pixels to about [mean, mean + std]: every
+  perturbed image is also washed out). The paper form here perturbs pixels in [0, 1] with the same
+  step in pixel units, 0.4 x 0.226 = 0.09, and clamps to valid pixels. ``input_norm="imagenet"``
+  reproduces the release's units and clamp.
+* Monitoring. The release monitors after every batch: validation accuracy and an MIA on all
+  forget vs all validation losses. Here FS is measured after every perturbed batch (it decides
+  whether the next one is perturbed) and otherwise every ``monitor_every`` batches;
+  ``monitor_samples`` and ``val_samples`` monitor on samples (needed on a CPU); None means all,
+  as released. An epoch whose losses turn non-finite stops there and returns its best eligible
+  checkpoint (``info["diverged_at"]``), or raises if it has none.
 * Batches. The release iterates unshuffled loaders and skips a retain batch whose forget partner
   is shorter; here the retain set is shuffled (seeded) and every retain batch gets a forget batch
   of exactly its size from a cycled, shuffled forget stream.
-* Inputs and step size. The release's inputs are ImageNet-normalised (std ~0.226), so its step
-  alpha = 0.4 is 0.4 x 0.226 = 0.09 in pixel units; here inputs are pixels in [0, 1] and the
-  default is 0.09 (taking 0.4 in pixel units saturates the images within a few steps and, at the
-  cpu profile of notebook 03, wrecked the model: unseen accuracy 0.46 -> 0.14). The release also
-  clamps x + delta to [0, 1] in normalised units (pixels to about [mean, mean + std]); here the
-  clamp keeps the perturbed images valid pixel images.
 * OT solver. Log-domain Sinkhorn with epsilon = 0.01 and uniform marginals, as released, but
   through POT's torch backend (``ot.sinkhorn2(method="sinkhorn_log")``), differentiable through
   the iterations; ``ot_iters=50`` matches the release's iteration cap.
@@ -50,7 +62,6 @@ Where the release and the paper differ (and what is implemented):
 
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass
 
 import numpy as np
@@ -67,7 +78,7 @@ from .base import register
 
 @dataclass
 class DLFDConfig:
-    """Defaults: the release's MUFAC (age) settings, ``age_cls_experiments.ipynb``."""
+    """Defaults: the paper's method with the release's MUFAC (age) settings, ``age_cls_experiments.ipynb``."""
 
     lr: float = 0.008  # SGD learning rate
     momentum: float = 0.9  # SGD momentum
@@ -77,18 +88,26 @@ class DLFDConfig:
     retain_weight_start: float = 0.0  # w_r0, classification weight at the first batch
     retain_weight_end: float = 1.0  # w_r1, classification weight at the last batch
     perturb_steps: int = 15  # K, signed-gradient steps building delta
-    perturb_step_size: float = 0.09  # alpha in pixel units: the release's 0.4 is in ImageNet-normalised units (x 0.226 std)
-    fs_threshold: float = 0.2  # perturb while FS >= this (0 = never stop perturbing)
+    perturb_step_size: float = 0.09  # alpha, in the units of input_norm (pixels: the release's 0.4 x 0.226 std)
+    input_norm: str | None = None  # None: delta and its clamp in pixel units; "imagenet": in ImageNet-normalised units (release)
+    fs_threshold: float = 0.15  # perturb while FS >= this (0 = never stop); every commit of the release's MUFAC notebook: 0.15
     save_threshold: float = 0.09  # a checkpoint is eligible when FS <= this
     monitor_every: int = 1  # measure accuracy and FS every this many batches (release: 1)
-    monitor_samples: int = 300  # forget / validation losses per MIA during the epoch (release: 300)
+    monitor_samples: int | None = None  # forget / validation losses per MIA during the epoch (None = all, as released)
     val_samples: int | None = None  # validation samples for monitored accuracy (None = all, as released)
     ot_target: str = "perturbed"  # "perturbed": OT(f(x_r+delta), f(x_f)) (paper); "clean": OT(f(x_r), f(x_f)) (release)
     ot_space: str = "logits"  # "logits" (release) or "features" (penultimate layer)
     ot_reg: float = 0.01  # entropic regularisation epsilon of the Sinkhorn solver
     ot_iters: int = 50  # Sinkhorn iterations (release: 50)
     select_best: bool = True  # return the best eligible checkpoint (else the last model)
-    train_mode: bool = True  # True: a training epoch (paper); False: eval mode throughout, as the release effectively runs
+    model_mode: str = "paper"  # "paper": delta built in eval mode, training steps in train mode; "release": see docstring
+
+
+# The release-faithful arm (notebook 03's ablation): the release's input units, step, clamp, model
+# mode and OT form, on this code.
+RELEASE = {"input_norm": "imagenet", "perturb_step_size": 0.4, "model_mode": "release", "ot_target": "clean"}
+
+_NORMS = {"imagenet": ((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))}  # torchvision's ImageNet mean, std
 
 
 def retain_weight(t: int, total: int, start: float, end: float) -> float:
@@ -132,12 +151,23 @@ def _outputs(model, x, space: str) -> tuple[torch.Tensor, torch.Tensor]:
     raise ValueError(f"ot_space must be 'logits' or 'features', got {space!r}")
 
 
+def perturbed_input(x_r: torch.Tensor, delta: torch.Tensor, config: DLFDConfig) -> torch.Tensor:
+    """x_r + delta in pixels: delta is added, and the sum clamped to [0, 1], in the units of
+    ``config.input_norm`` (pixels, or ImageNet-normalised units as in the release)."""
+    if config.input_norm is None:
+        return (x_r + delta).clamp(0, 1)
+    if config.input_norm not in _NORMS:
+        raise ValueError(f"input_norm must be None (pixels) or one of {sorted(_NORMS)}, got {config.input_norm!r}")
+    mean, std = (torch.tensor(v, dtype=x_r.dtype, device=x_r.device).view(1, -1, 1, 1) for v in _NORMS[config.input_norm])
+    return ((x_r - mean) / std + delta).clamp(0, 1) * std + mean
+
+
 def perturbation_objective(model, x_r, y_r, delta, target, w_f: float, w_r: float, config: DLFDConfig,
                            clean: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """L = w_f * OT(., f(x_f)) - w_r * CE(f(x_r + delta), y_r), returned with its OT and CE parts.
     ``target`` is f(x_f); the OT's first argument is f(x_r + delta) (paper) or ``clean`` = f(x_r)
     (release). Maximised over delta."""
-    z, logits = _outputs(model, (x_r + delta).clamp(0, 1), config.ot_space)
+    z, logits = _outputs(model, perturbed_input(x_r, delta, config), config.ot_space)
     ce = cross_entropy(logits, y_r)
     if w_f == 0:
         ot_term = torch.zeros((), device=ce.device)
@@ -145,6 +175,35 @@ def perturbation_objective(model, x_r, y_r, delta, target, w_f: float, w_r: floa
         source = z if config.ot_target == "perturbed" else clean
         ot_term = ot_loss(source, target, config.ot_reg, config.ot_iters)
     return w_f * ot_term - w_r * ce, ot_term, ce
+
+
+def perturb(model, x_r, y_r, x_f, w_r: float, config: DLFDConfig) -> torch.Tensor:
+    """The perturbed retain batch x_r + delta (pixels), delta from K signed-gradient ascent steps on
+    :func:`perturbation_objective`. An attack on the model as it is: gradients go to delta only
+    (weights' ``.grad`` untouched) and the model's mode is the caller's (eval in the paper form, so
+    no BatchNorm statistic moves)."""
+    cfg = config
+
+    def references():  # f(x_f), and f(x_r) for the release's OT form
+        with torch.no_grad():
+            target = _outputs(model, x_f, cfg.ot_space)[0]
+            return target, (_outputs(model, x_r, cfg.ot_space)[0] if cfg.ot_target == "clean" else None)
+
+    # In eval mode the model is fixed, so the references are computed once. The release recomputes
+    # them in each of the K steps; in train mode (its batch 0) those clean passes also move the
+    # BatchNorm statistics, so a train-mode perturbation repeats them as the release does.
+    repeat = model.training
+    target, clean = references()
+    delta = torch.zeros_like(x_r, requires_grad=True)
+    for step in range(cfg.perturb_steps):
+        if repeat and step > 0:
+            target, clean = references()
+        loss, _, _ = perturbation_objective(model, x_r, y_r, delta, target, cfg.forget_weight, w_r, cfg, clean)
+        (grad,) = torch.autograd.grad(loss, delta, allow_unused=True)
+        count_grads(len(x_r))  # a backward pass through the network per sample, to delta
+        if grad is not None:
+            delta = (delta + cfg.perturb_step_size * grad.sign()).detach().requires_grad_(True)
+    return perturbed_input(x_r, delta.detach(), cfg).detach()
 
 
 def _forget_stream(n: int, batch: int, gen: torch.Generator):
@@ -167,9 +226,10 @@ def _take(ds, idx: torch.Tensor):
 
 
 def monitor(model, forget, val, config: DLFDConfig, rng: np.random.Generator, seed: int) -> tuple[float, float]:
-    """(validation accuracy, FS) on small samples, as the release's ``MIA_training_monitor``:
-    MIA between up to ``monitor_samples`` random forget losses and as many validation losses."""
-    n = config.monitor_samples
+    """(validation accuracy, FS) as the release's monitoring: an MIA between up to
+    ``monitor_samples`` random forget losses and as many validation losses. FS is NaN when the
+    model's losses are no longer finite (the epoch has diverged)."""
+    n = config.monitor_samples or max(len(forget), len(val))
     if config.val_samples is not None and len(val) > config.val_samples:
         val = Subset(val, np.sort(rng.choice(len(val), config.val_samples, replace=False)).tolist())
     pv = predict(model, val)
@@ -178,6 +238,8 @@ def monitor(model, forget, val, config: DLFDConfig, rng: np.random.Generator, se
     vl = pv.losses.numpy()
     if len(vl) > n:
         vl = vl[np.sort(rng.choice(len(vl), n, replace=False))]
+    if not (np.isfinite(vl).all() and torch.isfinite(pf.losses).all()):
+        return pv.accuracy, float("nan")
     mia = metrics.mia_score(pf.losses.numpy(), vl, seed=seed)
     return pv.accuracy, metrics.forgetting_score(mia)
 
@@ -194,58 +256,67 @@ def dlfd(model, forget, retain, *, val=None, config: DLFDConfig, seed=0):
         raise ValueError(f"ot_target must be 'perturbed' (paper) or 'clean' (release), got {cfg.ot_target!r}")
     if cfg.ot_space not in ("logits", "features"):
         raise ValueError(f"ot_space must be 'logits' or 'features', got {cfg.ot_space!r}")
+    if cfg.model_mode not in ("paper", "release"):
+        raise ValueError(f"model_mode must be 'paper' or 'release', got {cfg.model_mode!r}")
+    if cfg.input_norm is not None and cfg.input_norm not in _NORMS:
+        raise ValueError(f"input_norm must be None (pixels) or one of {sorted(_NORMS)}, got {cfg.input_norm!r}")
     if cfg.monitor_every < 1 or cfg.perturb_steps < 0 or cfg.batch_size < 1:
         raise ValueError("monitor_every and batch_size must be >= 1 and perturb_steps >= 0")
     gen = set_seed(seed)
     rng = np.random.default_rng(seed)
     device = get_device()
-    model.to(device).train(cfg.train_mode)
+    model.to(device)
     opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
 
     order = torch.randperm(len(retain), generator=gen)
     total = -(-len(retain) // cfg.batch_size)
     stream = _forget_stream(len(forget), cfg.batch_size, gen)
     fs, best_acc, best_state, best_batch = float("inf"), -1.0, None, None  # release starts FS at 3
-    curve, perturbed = [], 0
+    curve, perturbed, diverged_at = [], 0, None
     for t in range(total):
         idx = order[t * cfg.batch_size : (t + 1) * cfg.batch_size]
         x_r, y_r = (v.to(device) for v in _take(retain, idx))
         x_f, _ = _take(forget, next(stream)[: len(idx)])
         x_f = x_f.to(device)
         w_r = retain_weight(t, total, cfg.retain_weight_start, cfg.retain_weight_end)
-        perturb = fs >= cfg.fs_threshold
-        if perturb:
+        # paper: attack a fixed model (eval), train in train mode; release: train mode on batch 0 only
+        train_step = cfg.model_mode == "paper" or t == 0
+        perturb_now = fs >= cfg.fs_threshold
+        if perturb_now:
             perturbed += 1
-            with torch.no_grad():  # the model is fixed during the K steps: f(x_f) (and f(x_r)) once
-                target = _outputs(model, x_f, cfg.ot_space)[0]
-                clean = _outputs(model, x_r, cfg.ot_space)[0] if cfg.ot_target == "clean" else None
-            delta = torch.zeros_like(x_r, requires_grad=True)
-            for _ in range(cfg.perturb_steps):
-                loss, _, _ = perturbation_objective(model, x_r, y_r, delta, target, cfg.forget_weight, w_r, cfg, clean)
-                (grad,) = torch.autograd.grad(loss, delta, allow_unused=True)
-                count_grads(len(idx))  # a backward pass through the network per sample, to delta
-                if grad is not None:
-                    delta = (delta + cfg.perturb_step_size * grad.sign()).detach().requires_grad_(True)
-            x_train = (x_r + delta.detach()).clamp(0, 1)
+            model.train(cfg.model_mode == "release" and t == 0)
+            x_train = perturb(model, x_r, y_r, x_f, w_r, cfg)
         else:
             x_train = x_r
+        model.train(train_step)
         loss = cross_entropy(model(x_train), y_r)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         count_grads(len(idx))
-        if (t + 1) % cfg.monitor_every == 0 or t == total - 1:
+        if not torch.isfinite(loss):
+            diverged_at = t + 1
+            break
+        # FS decides whether the next batch is perturbed, so it is measured after every perturbed
+        # batch (as the release does after every batch); between perturbations every monitor_every
+        if (perturb_now and cfg.fs_threshold > 0) or (t + 1) % cfg.monitor_every == 0 or t == total - 1:
             acc, fs = monitor(model, forget, val, cfg, rng, seed)
-            model.train(cfg.train_mode)
-            curve.append({"batch": t + 1, "val_acc": acc, "fs": fs, "perturbed": perturb, "w_r": w_r})
+            curve.append({"batch": t + 1, "val_acc": acc, "fs": fs, "perturbed": perturb_now, "w_r": w_r})
+            if np.isnan(fs):
+                diverged_at = t + 1
+                break
             if fs <= cfg.save_threshold and acc > best_acc:
                 best_acc, best_batch = acc, t + 1
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    if diverged_at is not None and best_state is None:
+        raise FloatingPointError(f"DLFD diverged at batch {diverged_at} of {total} (non-finite losses) before any "
+                                 f"checkpoint reached FS <= save_threshold ({cfg.save_threshold}); lower lr or perturb_step_size")
     selected = "last"
-    if cfg.select_best and best_state is not None:
+    if best_state is not None and (cfg.select_best or diverged_at is not None):
         model.load_state_dict(best_state)
         selected = "best"
     model.unlearning_info = {
+        "diverged_at": diverged_at,  # batch after which losses were non-finite (the epoch stopped there), or None
         "curve": curve,
         "batches": total,
         "perturbed_batches": perturbed,
