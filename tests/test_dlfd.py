@@ -284,3 +284,19 @@ def test_ablation_summary_pairs_by_split_with_a_t_interval():
     assert row["d_nomus"] == pytest.approx(-0.045) and row["d_nomus_lo"] == pytest.approx(-0.045 - half)
     assert row["d_nomus_hi"] == pytest.approx(-0.045 + half) and row["d_nomus_hi"] < 0
     assert ablation_verdicts(out).loc["no OT term", "verdict"] == "DLFD higher"
+
+
+def test_bootstrap_is_paired_and_repeats(overfit_digits):
+    from unlearn.experiments.dlfd import Data, bootstrap, intervals, paired_difference
+
+    model, forget, retain, test, unseen = overfit_digits
+    other = methods.get("finetune")(model, forget, retain, config={"epochs": 1}, seed=0)
+    data = Data(train=None, forget=forget, retain=retain, test=test, unseen=unseen, split=None, classes=list(range(10)))
+    reps = bootstrap({"a": model, "a again": model, "b": other}, data, n_boot=12, seed=3)
+    assert len(reps) == 36
+    # the same draws for every model: a model against itself differs by exactly 0 in every replicate
+    assert paired_difference(reps, "a", "a again") == {"diff": 0.0, "lo": 0.0, "hi": 0.0}
+    ci = intervals(reps)
+    acc = predict(model, unseen).accuracy
+    assert ci.loc["a", "test_acc_lo"] <= acc <= ci.loc["a", "test_acc_hi"]
+    assert reps.equals(bootstrap({"a": model, "a again": model, "b": other}, data, n_boot=12, seed=3))

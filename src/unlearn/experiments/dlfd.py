@@ -87,6 +87,7 @@ class DLFDProfile:
     dlfd: dict = field(default_factory=dict)  # DLFDConfig overrides (e.g. monitoring cadence on a CPU)
     baselines: tuple = BASELINES  # baselines of Table 1
     ablation_splits: int = 5  # forget splits (seeds) of the ablation, all unlearned from the one original
+    bootstrap: int = 100  # replicates of Table 1's paired bootstrap over forget and unseen samples
     tsne_points: int = 300  # forget and retain samples each in the t-SNE figure
 
     @property
@@ -98,7 +99,7 @@ PROFILES = {
     "smoke": DLFDProfile(resolution=16, width=4, n_train=240, n_test=100, n_unseen=100, forget_fraction=0.15,
                          epochs=2, lr=0.05, batch_size=64, augment=False,
                          dlfd={"monitor_every": 3, "monitor_samples": 36, "val_samples": 100, "perturb_steps": 3},
-                         ablation_splits=2, tsne_points=60),
+                         ablation_splits=2, bootstrap=20, tsne_points=60),
     # MUFAC-sized: all 7,547 training images (1,132 forgotten), 943 + 944 test images, batch 32, so
     # DLFD's epoch is ~200 batches as in the release (~266). CPU_PROFILE_NOTE explains width and epochs.
     "cpu": DLFDProfile(resolution=32, width=8, n_train=None, n_test=None, n_unseen=None, forget_fraction=0.15,
@@ -106,7 +107,7 @@ PROFILES = {
                        dlfd={"monitor_every": 10, "monitor_samples": 400, "val_samples": None},
                        ablation_splits=5, tsne_points=200),
     "paper": DLFDProfile(resolution=128, width=64, n_train=None, n_test=None, n_unseen=None, forget_fraction=0.15,
-                         epochs=100, lr=0.01, batch_size=32, augment=True, dlfd={}, tsne_points=1000),
+                         epochs=100, lr=0.01, batch_size=32, augment=True, dlfd={}, bootstrap=1000, tsne_points=1000),
 }
 
 
@@ -215,6 +216,46 @@ def table1(original, original_meta, unlearned: dict, P: DLFDProfile, data: Data,
         rec = m.unlearning_record
         costs[name] = {"seconds": rec.seconds, "grad_evals": rec.grad_evals}
     return pd.DataFrame(rows).T, pd.DataFrame(costs).T
+
+
+def bootstrap(named_models: dict, data: Data, n_boot: int, seed: int = 0) -> pd.DataFrame:
+    """Replicates of test accuracy, FS and NoMUS for every model, each replicate resampling the forget
+    and unseen samples with replacement, with the *same* draws for every model (so differences between
+    models are paired). One row per (replicate, model)."""
+    rng = np.random.default_rng(seed)
+    preds = {name: (predict(m, data.forget).losses.numpy(), predict(m, data.unseen)) for name, m in named_models.items()}
+    nf, nu = len(data.forget), len(data.unseen)
+    rows = []
+    for b in tqdm(range(n_boot), desc="bootstrap", leave=False):
+        fi, ui = rng.integers(0, nf, nf), rng.integers(0, nu, nu)
+        for name, (lf, pu) in preds.items():
+            acc = float(pu.correct.numpy()[ui].mean())
+            mia = metrics.mia_score(lf[fi], pu.losses.numpy()[ui], seed=seed)
+            rows.append({"rep": b, "method": name, "test_acc": acc, "fs": metrics.forgetting_score(mia),
+                         "nomus": metrics.nomus(acc, mia)})
+    return pd.DataFrame(rows)
+
+
+def intervals(reps: pd.DataFrame, level: float = 0.95) -> pd.DataFrame:
+    """Percentile intervals of each model's test accuracy, FS and NoMUS from :func:`bootstrap`."""
+    q = [(1 - level) / 2, (1 + level) / 2]
+    out = {}
+    for name, g in reps.groupby("method", sort=False):
+        out[name] = {f"{m}_{s}": float(v) for m in ("test_acc", "fs", "nomus") for s, v in zip(("lo", "hi"), g[m].quantile(q))}
+    return pd.DataFrame(out).T
+
+
+def paired_difference(reps: pd.DataFrame, a: str, b: str, metric: str = "nomus", level: float = 0.95) -> dict:
+    """``a`` minus ``b`` on ``metric``: the bootstrap mean and percentile interval of the paired difference."""
+    wide = reps.pivot(index="rep", columns="method", values=metric)
+    d = (wide[a] - wide[b]).to_numpy()
+    lo, hi = np.quantile(d, [(1 - level) / 2, (1 + level) / 2])
+    return {"diff": float(d.mean()), "lo": float(lo), "hi": float(hi)}
+
+
+def versus(reps: pd.DataFrame, method: str, others, metric: str = "nomus") -> pd.DataFrame:
+    """``method`` minus each of ``others`` on ``metric``, paired over bootstrap replicates."""
+    return pd.DataFrame({o: paired_difference(reps, method, o, metric) for o in others}).T
 
 
 def memorisation(scores: pd.DataFrame) -> dict:
