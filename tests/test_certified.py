@@ -146,3 +146,22 @@ def test_bad_inputs(data, fitted):
         C.second_order_update(fitted.theta, x, y, LAM, fitted.theta, solver="newton")
     with pytest.raises(ValueError):
         C.data_loss(fitted.theta[:3], x, y)
+
+
+def test_certificate_inputs_are_checked(data, fitted):
+    x, y = data
+    for delta in (1.0, 1.2, 0.0):  # a failure probability must lie in (0, 1)
+        with pytest.raises(ValueError, match=r"delta must lie in \(0, 1\)"):
+            C.sigma_for(1.0, 0.1, delta)
+    with pytest.raises(ValueError, match="residual norm is non-negative"):
+        C.epsilon_for(-1.0, 1.0, 0.01)
+    with pytest.raises(ValueError, match="sigma must be finite and non-negative"):
+        C.fit(x, y, LAM, sigma=-1.0)
+    with pytest.raises(ValueError, match="norm <= 1, the largest is 30"):
+        C.fit(x * 30 / x.norm(dim=1).max(), y, LAM)
+    # lam = 0 with more features than samples: singular Hessian, refused instead of |theta| ~ 1e34
+    wide, few = torch.randn(5, 20, dtype=torch.float64), y[:5]
+    with pytest.raises(ValueError, match="lam must be positive"):
+        C.second_order_update(torch.zeros(20, dtype=torch.float64), C.normalize_rows(wide), few, 0.0, torch.ones(20, dtype=torch.float64), solver="cg")
+    with pytest.raises(ValueError, match="not positive definite"):
+        C.conjugate_gradient(lambda v: torch.zeros_like(v), torch.ones(3, dtype=torch.float64))

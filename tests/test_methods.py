@@ -13,13 +13,15 @@ real, measurable promise); the retain set is a 400-sample subset of the other cl
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
-from torch.utils.data import Subset
+from torch.utils.data import RandomSampler, Subset, SubsetRandomSampler
 
 from unlearn import cache, methods, models, splits, train
-from unlearn.data import load_dataset, targets_of
+from unlearn.data import ArrayDataset, load_dataset, targets_of
 from unlearn.methods.cf_k import layers, last_k
 from unlearn.methods.sisa import SISAConfig, SISAEnsemble
 
@@ -257,6 +259,63 @@ def test_bad_inputs_raise(setup, name):
         m(five, forget, retain, config=cfg)
     with pytest.raises(ValueError, match="no option"):
         m(original, forget, retain, config={"not_a_field": 1})
+    # the whole training set as retain: it contains the forget set
+    with pytest.raises(ValueError, match="whole dataset"):
+        m(original, forget, bundle.train, config=cfg)
+    # NaN inputs are named, not trained on
+    x = bundle.train.x[retain.indices].clone()
+    x[3, 0, 2, 2] = float("nan")
+    with pytest.raises(ValueError, match="retain set has 1 samples with NaN"):
+        m(original, forget, ArrayDataset(x, bundle.train.y[retain.indices]), config=cfg)
+
+
+@pytest.mark.parametrize("name", [n for n in BASELINES if n not in ("occlusion", "sisa")])
+def test_config_fields_are_type_and_range_checked(setup, name):
+    _, original, forget, retain = setup
+    m = methods.get(name)
+    fields = {f.name for f in dataclasses.fields(m.config_cls)}
+    epochs = "epochs" if "epochs" in fields else min(f for f in fields if f.endswith("_epochs"))
+    for bad, match in (("2", "must be a number"), (-1, "must be positive"), (2.5, "must be a whole number"),
+                       (True, "must be a number")):
+        with pytest.raises(ValueError, match=rf"{m.config_cls.__name__}\.{epochs} {match}"):
+            m(original, forget, retain, config={epochs: bad})
+    lr = "lr" if "lr" in fields else next(f for f in sorted(fields) if f.endswith("_lr"))
+    for bad, match in ((float("nan"), "must be finite"), (0.0, "must be positive"), ("0.1", "must be a number")):
+        with pytest.raises(ValueError, match=rf"\.{lr} {match}"):
+            m(original, forget, retain, config={lr: bad})
+    # numpy scalars are numbers: accepted and converted
+    assert methods.make_config(m.config_cls, {epochs: np.int64(1)}).__dict__[epochs] == 1
+
+
+def test_a_dataloader_sampler_is_honoured_or_refused(setup):
+    bundle, original, forget, retain = setup
+    chosen = list(forget.indices[:41])
+    loader = torch.utils.data.DataLoader(bundle.train, batch_size=8, sampler=SubsetRandomSampler(chosen))
+    out = methods.get("neggrad")(original, loader, retain, config={"epochs": 1})
+    assert out.unlearning_record.grad_evals == 41  # ascended on the 41 sampled images, not all 1,347
+    twice = torch.utils.data.DataLoader(bundle.train, batch_size=8, sampler=RandomSampler(forget, replacement=True, num_samples=50))
+    with pytest.raises(ValueError, match="sampler repeats samples"):
+        methods.get("neggrad")(original, twice, retain)
+
+
+def test_overlap_by_content_across_datasets(setup):
+    bundle, original, forget, retain = setup
+    copy_of_forget = ArrayDataset(bundle.train.x[forget.indices].clone(), bundle.train.y[forget.indices].clone())
+    mixed = ArrayDataset(torch.cat([bundle.train.x[retain.indices], copy_of_forget.x[:7]]),
+                         torch.cat([bundle.train.y[retain.indices], copy_of_forget.y[:7]]))
+    with pytest.raises(ValueError, match="7 forget samples also occur in the retain set"):
+        methods.get("neggrad")(original, copy_of_forget, mixed)
+    # the same inputs with corrected labels (label repair) are other samples
+    relabelled = ArrayDataset(mixed.x, torch.cat([mixed.y[:-7], (mixed.y[-7:] + 1) % 10]))
+    methods.get("neggrad")(original, copy_of_forget, relabelled)
+
+
+def test_fit_stops_on_a_non_finite_loss():
+    x = torch.randn(32, 1, 8, 8)
+    x[5] = float("inf")
+    model = models.build("small_cnn", **ARCH)
+    with pytest.raises(FloatingPointError, match="training loss is nan at step 1"):
+        train.fit(model, ArrayDataset(x, torch.randint(0, 10, (32,))), train.TrainConfig(epochs=1, batch_size=32), progress=False)
 
 
 @pytest.mark.parametrize("name,config,match", [

@@ -1,7 +1,9 @@
 import numpy as np
 import pytest
+import torch
 
 from unlearn import splits
+from unlearn.data import ArrayDataset
 
 
 def test_random_instances_seeded_and_disjoint(tmp_path):
@@ -57,3 +59,20 @@ def test_feature_subset_and_canary():
 def test_bad_requests_raise_clear_errors(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_amounts_labels_and_classes_are_checked():
+    split = splits.random_instances(100, np.float32(0.1), seed=0)
+    assert len(split.forget) == 10  # a numpy float is a fraction, not a count of 0
+    assert len(splits.random_instances(100, np.int64(7), seed=0).forget) == 7
+    with pytest.raises(ValueError, match="fraction .* or a count"):
+        splits.random_instances(100, "0.1")
+    y = np.repeat(np.arange(10), 10)
+    with pytest.raises(ValueError, match="cls must be a class index .* got str '3'"):
+        splits.class_fraction(y, "3", 0.5)
+    with pytest.raises(ValueError, match="whole class indices"):
+        splits.label_flips(np.array([1.5, 0.0, 2.0, 1.0]), 1, num_classes=3)
+    assert splits.label_flips(np.array([1.0, 0.0, 2.0, 1.0]), 1, num_classes=3)[1].dtype == torch.int64
+    with pytest.raises(ValueError, match="truncated"):
+        ArrayDataset(torch.zeros(2, 3), torch.tensor([2.7, 0.5]))
+    assert ArrayDataset(torch.zeros(2, 3), [2.0, 0.0]).y.tolist() == [2, 0]

@@ -18,6 +18,8 @@ from pathlib import Path
 import papermill as pm
 import psutil
 
+from unlearn.paths import results_dir
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -58,34 +60,46 @@ def main(argv=None) -> int:
     out = ROOT / args.out
     out.mkdir(parents=True, exist_ok=True)
     params = {"PROFILE": args.profile} | ({"SEED": args.seed} if args.seed is not None else {})
-    rows = []
-    for nb in map(Path, args.notebooks):
-        declared = pm.inspect_notebook(str(nb))  # a typo in a parameter name is an error, not a warning
-        unknown = set(params) - set(declared)
+    notebooks = list(map(Path, args.notebooks))
+    for nb in notebooks:  # a typo in a parameter name is an error, not a warning: check all before running any
+        unknown = set(params) - set(pm.inspect_notebook(str(nb)))
         if unknown:
             print(f"{nb.name}: parameters cell lacks {sorted(unknown)}", file=sys.stderr)
             return 2
+    times = results_dir(args.profile) / "notebook_times.csv"  # results/<profile>/, or under $UNLEARN_RESULTS
+    total = 0.0
+    for k, nb in enumerate(notebooks):
         start = time.perf_counter()
         print(f"==> {nb.name} (PROFILE={args.profile})", flush=True)
-        with PeakRSS() as rss:
-            pm.execute_notebook(str(nb), str(out / nb.name), parameters=params, kernel_name="python3",
-                                cwd=str(nb.resolve().parent), progress_bar=False)
+        try:
+            with PeakRSS() as rss:
+                pm.execute_notebook(str(nb), str(out / nb.name), parameters=params, kernel_name="python3",
+                                    cwd=str(nb.resolve().parent), progress_bar=False)
+        except Exception as exc:  # report which notebook failed and which never ran, then stop
+            rest = [n.name for n in notebooks[k + 1 :]]
+            print(f"FAILED: {nb.name} after {time.perf_counter() - start:.1f} s ({type(exc).__name__}); executed copy with "
+                  f"the error: {out / nb.name}", file=sys.stderr)
+            if rest:
+                print(f"not run: {', '.join(rest)}", file=sys.stderr)
+            return 1
         seconds = time.perf_counter() - start
-        rows.append({"notebook": nb.name, "profile": args.profile, "seconds": round(seconds, 1),
-                     "peak_rss_mb": round(rss.peak)})
+        total += seconds
+        record_time(times, {"notebook": nb.name, "profile": args.profile, "seconds": round(seconds, 1),
+                            "peak_rss_mb": round(rss.peak)})  # at once: a later failure keeps this time
         print(f"    {nb.name}: {seconds:.1f} s, kernel peak RSS {rss.peak:.0f} MB", flush=True)
-    results = ROOT / "results" / args.profile
-    results.mkdir(parents=True, exist_ok=True)
-    times = results / "notebook_times.csv"
-    # keep the latest time of every notebook, so single-notebook runs add to the table
+    print(f"total: {total:.1f} s for {len(notebooks)} notebook(s)")
+    return 0
+
+
+def record_time(times: Path, row: dict) -> None:
+    """Add or replace one notebook's row of ``notebook_times.csv`` (so single-notebook runs add to the table)."""
+    times.parent.mkdir(parents=True, exist_ok=True)
     kept = {r["notebook"]: r for r in csv.DictReader(open(times))} if times.exists() else {}
-    kept.update({r["notebook"]: r for r in rows})
+    kept[row["notebook"]] = row
     with open(times, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=["notebook", "profile", "seconds", "peak_rss_mb"], restval="")
         writer.writeheader()
         writer.writerows(sorted(kept.values(), key=lambda r: r["notebook"]))
-    print(f"total: {sum(r['seconds'] for r in rows):.1f} s for {len(rows)} notebook(s)")
-    return 0
 
 
 if __name__ == "__main__":

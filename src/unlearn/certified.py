@@ -121,7 +121,11 @@ def conjugate_gradient(matvec, g: torch.Tensor, tol: float = 1e-12, max_iter: in
         return s, 0
     for it in range(1, max_iter + 1):
         ap = matvec(p)
-        alpha = rr / (p @ ap)
+        curvature = float(p @ ap)
+        if not curvature > 0:  # a singular or indefinite A: the iterates would run off to ~1e34
+            raise ValueError(f"conjugate gradients met curvature {curvature:.3g} at iteration {it}: the matrix is not "
+                             "positive definite (for logistic regression use lam > 0)")
+        alpha = rr / curvature
         s = s + alpha * p
         r = r - alpha * ap
         rr_new = r @ r
@@ -161,8 +165,14 @@ def fit(x, y, lam: float, sigma: float = 0.0, seed: int = 0, b: torch.Tensor | N
     from scipy.optimize import minimize
 
     x, y = torch.as_tensor(x, dtype=DTYPE), pm1(y)
-    if lam <= 0:
+    if not lam > 0:
         raise ValueError(f"lam must be positive (strong convexity), got {lam}")
+    if not (math.isfinite(sigma) and sigma >= 0):
+        raise ValueError(f"sigma must be finite and non-negative (0 = no perturbation), got {sigma}")
+    norms = x.norm(dim=1)
+    if len(norms) and float(norms.max()) > 1 + 1e-9:
+        raise ValueError(f"the certificate needs rows with norm <= 1, the largest is {float(norms.max()):.3g}; "
+                         "pass normalize_rows(x)")
     d = x.shape[1]
     gen = torch.Generator().manual_seed(int(seed))
     if b is None:
@@ -205,6 +215,8 @@ def second_order_update(theta, x_tilde, y_tilde, lam: float, G: torch.Tensor, so
                         tol: float = 1e-12, max_iter: int = 2000) -> torch.Tensor:
     """theta - H^{-1} G with H the Hessian of L on the corrected data at theta. ``exact`` solves H s = G by
     Cholesky (never forming H^{-1}); ``cg`` runs conjugate gradients on exact Hessian-vector products."""
+    if not lam > 0:
+        raise ValueError(f"lam must be positive: without it the Hessian is singular whenever d > n, got {lam}")
     if solver == "exact":
         h = hessian(theta, x_tilde, y_tilde, lam)
         chol = torch.linalg.cholesky(h)
@@ -245,8 +257,8 @@ def gradient_residual(theta, x_tilde, y_tilde, lam: float, b: torch.Tensor | Non
 
 # --- certificate ---------------------------------------------------------------------------------------
 def _c(delta: float) -> float:
-    if not 0 < delta < 1.5:
-        raise ValueError(f"delta must lie in (0, 1.5), got {delta}")
+    if not 0 < delta < 1:  # a failure probability; at delta >= 1 the certificate says nothing
+        raise ValueError(f"delta must lie in (0, 1), got {delta}")
     return math.sqrt(2 * math.log(1.5 / delta))
 
 
@@ -265,6 +277,8 @@ def epsilon_for(residual: float, sigma: float, delta: float) -> float:
     :func:`sigma_for`); inf when sigma = 0 and the residual is positive."""
     if sigma < 0:
         raise ValueError(f"sigma must be non-negative, got {sigma}")
+    if residual < 0:
+        raise ValueError(f"a residual norm is non-negative, got {residual}")
     if sigma == 0:
         return 0.0 if residual == 0 else math.inf
     return residual * _c(delta) / sigma

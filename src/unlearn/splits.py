@@ -74,11 +74,33 @@ class Split:
 
 
 def _targets(targets) -> np.ndarray:
-    return torch.as_tensor(targets).numpy() if not isinstance(targets, np.ndarray) else targets
+    return _check_labels(torch.as_tensor(targets).numpy() if not isinstance(targets, np.ndarray) else targets)
+
+
+def _amount(value, name: str) -> float | int:
+    """A fraction (any float, numpy's included) or a count (any integer), refusing everything else:
+    ``np.float32(0.1)`` is a fraction, not a count of 0."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a fraction (float) or a count (int), got {type(value).__name__} {value!r}")
+    return int(value) if isinstance(value, (int, np.integer)) else float(value)
+
+
+def _check_labels(y: np.ndarray, name: str = "labels") -> np.ndarray:
+    """Integer class labels; float labels are accepted only when whole (2.0), never truncated (2.7)."""
+    y = np.asarray(y)
+    if y.dtype.kind == "f":
+        if not np.isfinite(y).all() or (y != np.round(y)).any():
+            raise ValueError(f"{name} must be whole class indices, got non-integer values such as "
+                             f"{y[~np.isfinite(y) | (y != np.round(y))][:3].tolist()}")
+        y = y.astype(np.int64)
+    elif y.dtype.kind not in "iub":
+        raise ValueError(f"{name} must be integer class indices, got dtype {y.dtype}")
+    return y
 
 
 def random_instances(n: int, forget: float | int, seed: int = 0) -> Split:
     """A random ``forget`` fraction (float in (0, 1)) or count (int) of all n samples."""
+    forget = _amount(forget, "forget")
     k = int(round(forget * n)) if isinstance(forget, float) else int(forget)
     if isinstance(forget, float) and not 0 < forget < 1:
         raise ValueError(f"forget fraction must lie in (0, 1), got {forget}")
@@ -89,6 +111,9 @@ def random_instances(n: int, forget: float | int, seed: int = 0) -> Split:
 
 
 def _check_class(y: np.ndarray, cls: int) -> None:
+    if isinstance(cls, (bool, np.bool_)) or not isinstance(cls, (int, np.integer)):
+        raise ValueError(f"cls must be a class index (int), got {type(cls).__name__} {cls!r}; "
+                         f"classes present: {np.unique(y).tolist()}")
     if cls not in set(np.unique(y).tolist()):
         raise ValueError(f"class {cls} does not occur in the labels (classes present: {np.unique(y).tolist()})")
 
@@ -98,6 +123,7 @@ def class_fraction(targets, cls: int, fraction: float, seed: int = 0, test_targe
     the class's test indices when ``test_targets`` is given."""
     y = _targets(targets)
     _check_class(y, cls)
+    fraction = float(_amount(fraction, "fraction"))
     if not 0 < fraction <= 1:
         raise ValueError(f"fraction must lie in (0, 1], got {fraction}")
     members = np.flatnonzero(y == cls)
@@ -121,6 +147,8 @@ def label_flips(targets, budget: float | int, num_classes: int, seed: int = 0) -
     """Label poisoning (Warnecke et al.): flip ``budget`` (fraction or count) labels to a random other
     class. Returns the split (forget = flipped samples) and the poisoned label vector."""
     y = _targets(targets).copy()
+    if isinstance(num_classes, (bool, np.bool_)) or not isinstance(num_classes, (int, np.integer)) or num_classes < 2:
+        raise ValueError(f"num_classes must be an int >= 2, got {num_classes!r}")
     if y.min() < 0 or y.max() >= num_classes:
         raise ValueError(f"labels must lie in [0, {num_classes}), got {y.min()}..{y.max()}")
     split = random_instances(len(y), budget, seed)

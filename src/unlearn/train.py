@@ -143,6 +143,9 @@ def fit(model: nn.Module, dataset: Dataset, cfg: TrainConfig, seed: int = 0, *, 
                 x = augment_batch(x, gen)
             x, y = x.to(device), y.to(device)
             loss = cross_entropy(model(x), y)
+            if not torch.isfinite(loss):  # stop before the step writes NaN into every weight
+                raise FloatingPointError(f"{desc}: the training loss is {loss.item()} at step {bar.n + 1} of {steps}; "
+                                         f"lower lr (now {cfg.lr}) or check the inputs for NaN or infinite values")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

@@ -13,8 +13,14 @@ class ArrayDataset(Dataset):
     """Inputs ``x`` (uint8 images are scaled to [0, 1] on access) and integer labels ``y``."""
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor):
+        x, y = torch.as_tensor(x), torch.as_tensor(y)
         if len(x) != len(y):
             raise ValueError(f"x has {len(x)} rows but y has {len(y)}")
+        if y.is_floating_point() and not (torch.isfinite(y).all() and torch.equal(y, y.round())):
+            bad = y[~torch.isfinite(y) | (y != y.round())][:3].tolist()
+            raise ValueError(f"labels must be whole class indices, got values such as {bad} (they would be truncated)")
+        if y.is_complex() or y.dtype == torch.bool:
+            raise ValueError(f"labels must be integer class indices, got dtype {y.dtype}")
         self.x = x
         self.y = y.long()
 

@@ -14,15 +14,19 @@ from __future__ import annotations
 import copy
 import dataclasses
 import functools
+import hashlib
 import time
+import types
+import typing
 from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
+import torch
 from torch import nn
-from torch.utils.data import DataLoader, Dataset, Subset
+from torch.utils.data import DataLoader, Dataset, RandomSampler, SequentialSampler, Subset
 
-from ..data.arrays import targets_of
+from ..data.arrays import as_arrays, targets_of
 from ..seed import set_seed
 from ..train import counting
 
@@ -40,30 +44,79 @@ class UnlearningRecord:
     info: dict = field(default_factory=dict)  # method-specific extras (e.g. TMU's predicted-easy mask)
 
 
-def as_dataset(data) -> Dataset | None:
-    return data.dataset if isinstance(data, DataLoader) else data
+def as_dataset(data, name: str = "data") -> Dataset | None:
+    """The dataset a method reads. A DataLoader's sampler is honoured: a sampler that visits only
+    some samples (``SubsetRandomSampler``, a custom list) becomes a Subset of those samples; one that
+    draws with replacement or repeats samples is refused (a method would weight them twice)."""
+    if not isinstance(data, DataLoader):
+        return data
+    sampler = data.sampler
+    if isinstance(sampler, SequentialSampler) or (isinstance(sampler, RandomSampler) and not sampler.replacement
+                                                  and sampler.num_samples == len(data.dataset)):
+        return data.dataset
+    idx = [int(i) for i in sampler]
+    if len(set(idx)) != len(idx):
+        raise ValueError(f"the {name} DataLoader's sampler repeats samples ({len(idx)} draws, {len(set(idx))} distinct); "
+                         "pass a Subset of the samples to unlearn instead")
+    return Subset(data.dataset, sorted(idx))
 
 
-def _base_indices(ds) -> tuple[object, np.ndarray] | None:
-    """(root dataset, indices into it) for a (nested) Subset, to detect shared samples."""
+def _base_indices(ds) -> tuple[object, np.ndarray]:
+    """(root dataset, indices into it) for a (nested) Subset, or (ds, all of it) for a plain dataset,
+    to detect shared samples."""
     idx = None
     while isinstance(ds, Subset):
         sub = np.asarray(ds.indices)
         idx = sub if idx is None else sub[idx]
         ds = ds.dataset
-    return (ds, idx) if idx is not None else None
+    return ds, (np.arange(len(ds)) if idx is None else idx)
+
+
+def _row_hashes(ds) -> set[bytes] | None:
+    """Fingerprints of an in-memory dataset's samples, input and label together (a relabelled copy
+    of a sample, as in label repair, is another sample), or None for other datasets."""
+    resolved = as_arrays(ds)
+    if resolved is None:
+        return None
+    base, idx = resolved
+    rows, labels = base.x[idx].reshape(len(idx), -1).contiguous().numpy(), base.y[idx].tolist()
+    return {hashlib.blake2b(r.tobytes() + int(y).to_bytes(8, "little", signed=True), digest_size=16).digest()
+            for r, y in zip(rows, labels)}
+
+
+def _check_disjoint(forget, retain) -> None:
+    (rf, f_idx), (rr, r_idx) = _base_indices(forget), _base_indices(retain)
+    if rf is rr:
+        shared = np.intersect1d(f_idx, r_idx)
+        if len(shared):
+            whole = " (retain is the whole dataset the forget set was drawn from)" if len(r_idx) == len(rr) else ""
+            raise ValueError(f"forget and retain share {len(shared)} samples{whole}; make them disjoint (see unlearn.splits)")
+        return
+    hf, hr = _row_hashes(forget), _row_hashes(retain)  # different roots: compare contents
+    if hf is not None and hr is not None and hf & hr:
+        raise ValueError(f"{len(hf & hr)} forget samples also occur in the retain set (identical inputs and labels in "
+                         "two different datasets); make them disjoint (see unlearn.splits)")
+
+
+def _check_finite(name: str, ds) -> None:
+    resolved = as_arrays(ds)
+    if resolved is None:
+        return
+    base, idx = resolved
+    if base.x.is_floating_point() and not torch.isfinite(base.x[idx]).all():
+        bad = int((~torch.isfinite(base.x[idx].reshape(len(idx), -1))).any(1).sum())
+        raise ValueError(f"the {name} set has {bad} samples with NaN or infinite inputs; clean or drop them first")
 
 
 def check_inputs(model: nn.Module, forget, retain) -> None:
     """The bad inputs every method refuses, each with a message that says what to change."""
     if forget is None or len(forget) == 0:
         raise ValueError("the forget set is empty: there is nothing to unlearn")
-    if retain is not None:
-        bf, br = _base_indices(forget), _base_indices(retain)
-        if bf and br and bf[0] is br[0]:
-            shared = np.intersect1d(bf[1], br[1])
-            if len(shared):
-                raise ValueError(f"forget and retain share {len(shared)} samples; make them disjoint (see unlearn.splits)")
+    if retain is not None and len(retain):
+        _check_disjoint(forget, retain)
+    for name, ds in (("forget", forget), ("retain", retain)):
+        if ds is not None:
+            _check_finite(name, ds)
     n_classes = getattr(model, "num_classes", None)
     if n_classes is not None:
         for name, ds in (("forget", forget), ("retain", retain)):
@@ -80,19 +133,67 @@ def _is_sequence(ds) -> bool:
     return hasattr(ds, "seq_len")
 
 
+# Fields that must be strictly positive (a zero would make the method a silent no-op or divide by zero);
+# every other number must be finite and >= 0 unless its field's metadata says {"signed": True}.
+_POSITIVE = ("epochs", "lr", "batch_size", "batch")
+
+
+def _check_field(cls_name: str, f: dataclasses.Field, hint, value):
+    """``value`` converted to the field's type, or a ValueError naming the field and what it needs."""
+    where = f"{cls_name}.{f.name}"
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union else (hint,)
+    if value is None:
+        if type(None) in options:
+            return None
+        raise ValueError(f"{where} cannot be None")
+    kinds = [t for t in options if t is not type(None)]
+    if bool in kinds:
+        if not isinstance(value, (bool, np.bool_)):
+            raise ValueError(f"{where} must be True or False, got {value!r}")
+        return bool(value)
+    if int in kinds or float in kinds:
+        if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise ValueError(f"{where} must be a number, got {type(value).__name__} {value!r}")
+        if int in kinds and float not in kinds:
+            if float(value) != int(value):
+                raise ValueError(f"{where} must be a whole number, got {value!r}")
+            value = int(value)
+        else:
+            value = float(value)
+        if not np.isfinite(value):
+            raise ValueError(f"{where} must be finite, got {value!r}")
+        positive = f.name in _POSITIVE or f.name.endswith(tuple(f"_{p}" for p in _POSITIVE))
+        if positive and value <= 0:
+            raise ValueError(f"{where} must be positive, got {value!r}")
+        if value < 0 and not f.metadata.get("signed"):
+            raise ValueError(f"{where} must not be negative, got {value!r}")
+        return value
+    for t in kinds:  # str, tuple, dict, ...
+        if isinstance(t, type) and isinstance(value, t):
+            return value
+        if t is tuple and isinstance(value, (list, np.ndarray)):
+            return tuple(np.asarray(value).tolist()) if isinstance(value, np.ndarray) else tuple(value)
+    raise ValueError(f"{where} must be {' or '.join(getattr(t, '__name__', str(t)) for t in kinds)}, "
+                     f"got {type(value).__name__} {value!r}")
+
+
 def make_config(config_cls, config):
-    """None -> defaults; dict -> config_cls(**dict) (unknown keys refused); an instance as is."""
+    """None -> defaults; dict -> config_cls(**dict) (unknown keys refused); an instance as is. Every
+    field is then checked against its annotation (type, finite, sign), its name in the message."""
     if config is None:
-        return config_cls()
-    if isinstance(config, config_cls):
-        return config
-    if isinstance(config, dict):
+        config = config_cls()
+    elif isinstance(config, dict):
         valid = {f.name for f in dataclasses.fields(config_cls)}
         unknown = sorted(set(config) - valid)
         if unknown:
             raise ValueError(f"{config_cls.__name__} has no option(s) {unknown}; valid: {sorted(valid)}")
-        return config_cls(**config)
-    raise ValueError(f"config must be None, a dict or a {config_cls.__name__}, got {type(config).__name__}")
+        config = config_cls(**config)
+    elif not isinstance(config, config_cls):
+        raise ValueError(f"config must be None, a dict or a {config_cls.__name__}, got {type(config).__name__}")
+    hints = typing.get_type_hints(config_cls)
+    checked = {f.name: _check_field(config_cls.__name__, f, hints[f.name], getattr(config, f.name))
+               for f in dataclasses.fields(config_cls)}
+    return dataclasses.replace(config, **checked)
 
 
 def register(name: str, config_cls):
@@ -101,7 +202,7 @@ def register(name: str, config_cls):
     def wrap(fn):
         @functools.wraps(fn)
         def method(model: nn.Module, forget, retain, *, val=None, config=None, seed: int = 0) -> nn.Module:
-            forget, retain, val = as_dataset(forget), as_dataset(retain), as_dataset(val)
+            forget, retain, val = as_dataset(forget, "forget"), as_dataset(retain, "retain"), as_dataset(val, "val")
             check_inputs(model, forget, retain)
             cfg = make_config(config_cls, config)
             work = copy.deepcopy(model)  # never touch the caller's model

@@ -12,7 +12,7 @@ multiplies its input by a fixed 0/1 mask (then adds ``fill`` at the occluded pos
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
@@ -56,7 +56,7 @@ class OccludedModel(nn.Module):
 @dataclass
 class OcclusionConfig:
     features: tuple = ()  # indices into the flattened input of the features to remove (required)
-    fill: float = 0.0  # value written in their place (Warnecke et al.: 0)
+    fill: float = field(default=0.0, metadata={"signed": True})  # value written in their place (Warnecke et al.: 0); any sign
 
 
 @register("occlusion", OcclusionConfig)

@@ -1,0 +1,41 @@
+"""tools/run_notebooks.py: times are kept as each notebook finishes, and a failure names the notebook
+and the ones that never ran."""
+
+import csv
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+import run_notebooks  # noqa: E402
+
+
+def _notebook(path: Path, body: str, params: str = 'PROFILE = "cpu"  # profile\nSEED = 0  # seed') -> Path:
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell(params, metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(body)])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+    return path
+
+
+@pytest.mark.slow
+def test_a_failure_keeps_earlier_times_and_names_what_did_not_run(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("UNLEARN_RESULTS", str(tmp_path / "results"))
+    good = _notebook(tmp_path / "01_good.ipynb", "print(PROFILE)")
+    bad = _notebook(tmp_path / "02_bad.ipynb", "raise RuntimeError('boom')")
+    never = _notebook(tmp_path / "03_never.ipynb", "print('unreachable')")
+    out = tmp_path / "executed"  # outside the repository: an absolute path works
+    rc = run_notebooks.main(["--profile", "smoke", "--out", str(out), str(good), str(bad), str(never)])
+    err = capsys.readouterr().err
+    assert rc == 1
+    assert "FAILED: 02_bad.ipynb" in err and "not run: 03_never.ipynb" in err
+    rows = list(csv.DictReader(open(tmp_path / "results" / "smoke" / "notebook_times.csv")))
+    assert [r["notebook"] for r in rows] == ["01_good.ipynb"]
+    assert (out / "01_good.ipynb").exists() and (out / "02_bad.ipynb").exists()
+    # a parameter a notebook does not declare stops the run before any notebook executes
+    noseed = _notebook(tmp_path / "04_noseed.ipynb", "x = 1", params='PROFILE = "cpu"  # profile')
+    assert run_notebooks.main(["--profile", "smoke", "--seed", "1", "--out", str(out), str(good), str(noseed)]) == 2
+    assert "04_noseed.ipynb: parameters cell lacks ['SEED']" in capsys.readouterr().err
