@@ -9,6 +9,19 @@ if "UNLEARN_DATA_MIRROR" not in os.environ and (ROOT.parent / "shared" / "data")
     os.environ["UNLEARN_DATA_MIRROR"] = str(ROOT.parent / "shared" / "data")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def own_model_cache(tmp_path_factory):
+    """Tests never read or write the user's model cache (a stale or foreign entry cannot pass a test)."""
+    path = tmp_path_factory.mktemp("model-cache")
+    old = os.environ.get("UNLEARN_CACHE")
+    os.environ["UNLEARN_CACHE"] = str(path)
+    yield path
+    if old is None:
+        os.environ.pop("UNLEARN_CACHE", None)
+    else:
+        os.environ["UNLEARN_CACHE"] = old
+
+
 @pytest.fixture
 def isolated_dirs(tmp_path, monkeypatch):
     """Empty data cache, empty mirror, empty model cache; downloads fail as if offline."""

@@ -84,3 +84,17 @@ def test_augment_batch_crops_and_flips_per_sample_and_repeats_with_its_seed():
     assert torch.equal(out, again)
     with pytest.raises(ValueError, match="B, C, H, W"):
         train.augment_batch(x[0])
+
+
+def test_cache_stores_weights_not_code_and_keys_on_the_code_version(digits, isolated_dirs, monkeypatch):
+    m1, meta1 = cache.train_or_load(small(), digits.train, CFG, 0, tag="w", progress=False)
+    files = sorted(p.name for p in (isolated_dirs / "cache").iterdir())
+    assert len(files) == 1 and files[0].endswith(".pt")  # weights and metadata in one atomically renamed file
+    blob = torch.load(isolated_dirs / "cache" / files[0], weights_only=True)  # no pickled module inside
+    assert set(blob) == {"state_dict", "meta"} and blob["meta"]["state_sha256"] == cache.state_fingerprint(m1)
+    # another version of the training code is another recipe: trained anew, never the old weights
+    monkeypatch.setattr(cache, "code_version", lambda: "changed-fit")
+    _, meta2 = cache.train_or_load(small(), digits.train, CFG, 0, tag="w", progress=False)
+    assert not meta2["cached"] and meta2["key"] != meta1["key"]
+    with pytest.raises(ValueError, match="template="):
+        cache.cached_model("k", lambda: small())

@@ -1,13 +1,18 @@
 """Checkpoint cache for trained models (originals and gold retrains).
 
 A checkpoint's key is a hash of its recipe: a fingerprint of the training data (so a relabelled or
-reduced training set gets its own entry), the architecture, the training config and the seed.
-Files are written atomically, checked against a SHA-256 stored beside them on every load, and
-retrained when corrupt. A notebook's second run reuses every model its first run trained.
+reduced training set gets its own entry), the architecture, the training config, the seed and the
+training code itself (:func:`code_version`: a change to ``fit`` or to a model's initialisation is a
+new recipe, never a silent reuse of old weights). One file per entry holds the weights (a
+``state_dict``, loaded with ``weights_only=True``: no pickled code is ever executed) and the metadata;
+it is written to a temporary name and renamed, so concurrent writers each leave a complete file and a
+reader never sees half of one. The weights' SHA-256 is checked on every load; a corrupt entry is
+retrained. A notebook's second run reuses every model its first run trained.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import os
@@ -48,38 +53,51 @@ def recipe_key(**parts) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
-def _sha(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+FORMAT = 2  # one file {"state_dict", "meta"}, loaded with weights_only=True (1: a pickled module + a JSON sidecar)
 
 
-def cached_model(key: str, train: Callable[[], nn.Module], tag: str = "model") -> tuple[nn.Module, dict]:
-    """Return ``(model, meta)``: loaded from the cache, or built by ``train()`` and stored.
+def code_version() -> str:
+    """A short hash of the code that produces a cached model: the training loop (``train.py``) and the
+    architectures (``models.py``), with the file format."""
+    from . import models, train
+
+    digest = hashlib.sha256(str(FORMAT).encode())
+    for module in (train, models):
+        digest.update(Path(module.__file__).read_bytes())
+    return digest.hexdigest()[:12]
+
+
+def cached_model(key: str, train: Callable[[], nn.Module], tag: str = "model",
+                 template: nn.Module | None = None) -> tuple[nn.Module, dict]:
+    """Return ``(model, meta)``: loaded from the cache into a copy of ``template`` (the architecture),
+    or built by ``train()`` and stored.
 
     ``meta['train_seconds']`` is the wall time of the original training, kept so that speed-ups
     against retraining stay meaningful when the gold model comes from the cache.
     """
+    if template is None:
+        raise ValueError("cached_model needs template=, the architecture to load cached weights into")
     root = paths.model_cache_dir()
-    ckpt, side = root / f"{tag}-{key}.pt", root / f"{tag}-{key}.json"
-    if ckpt.exists() and side.exists():
+    ckpt = root / f"{tag}-{key}.pt"
+    if ckpt.exists():
         try:
-            meta = json.loads(side.read_text())
-            if _sha(ckpt) != meta["sha256"]:
+            blob = torch.load(ckpt, weights_only=True, map_location="cpu")
+            meta = blob["meta"]
+            model = copy.deepcopy(template).cpu()
+            model.load_state_dict(blob["state_dict"])
+            if state_fingerprint(model) != meta["state_sha256"]:
                 raise ValueError("checksum mismatch")
-            model = torch.load(ckpt, weights_only=False, map_location="cpu")
             return model.eval(), meta | {"cached": True}
-        except Exception as exc:  # corrupt or partial: say so, then retrain
-            warnings.warn(f"cached checkpoint {ckpt.name} is unusable ({exc}); retraining")
+        except Exception as exc:  # corrupt, partial or of another format: say so, then retrain
+            warnings.warn(f"cached checkpoint {ckpt.name} is unusable ({type(exc).__name__}: {exc}); retraining")
     start = time.perf_counter()
     model = train()
     seconds = time.perf_counter() - start
     model = model.cpu().eval()
-    tmp = ckpt.with_suffix(f".{os.getpid()}.tmp")
-    torch.save(model, tmp)
-    meta = {"key": key, "tag": tag, "train_seconds": seconds, "sha256": _sha(tmp)}
-    os.replace(tmp, ckpt)  # atomic: a reader never sees half a file
-    side_tmp = side.with_suffix(f".{os.getpid()}.tmp")
-    side_tmp.write_text(json.dumps(meta, indent=1))
-    os.replace(side_tmp, side)
+    meta = {"key": key, "tag": tag, "format": FORMAT, "train_seconds": seconds, "state_sha256": state_fingerprint(model)}
+    tmp = ckpt.with_suffix(f".{os.getpid()}.{time.monotonic_ns()}.tmp")
+    torch.save({"state_dict": model.state_dict(), "meta": meta}, tmp)
+    os.replace(tmp, ckpt)  # atomic: a reader never sees half a file, and weights and metadata travel together
     return model, meta | {"cached": False}
 
 
@@ -105,5 +123,7 @@ def train_or_load(model: nn.Module, dataset: Dataset, cfg, seed: int = 0, tag: s
     arch = getattr(model, "spec", None) or repr(model)
     start = fresh_copy(model, seed) if from_scratch else model
     init = "scratch" if from_scratch else state_fingerprint(model)
-    key = recipe_key(data=fingerprint(dataset), arch=arch, cfg=cfg, seed=seed, init=init)
-    return cached_model(key, lambda: fit(start, dataset, cfg, seed, progress=progress, desc=tag), tag=tag)
+    key = recipe_key(data=fingerprint(dataset), arch=arch, cfg=cfg, seed=seed, init=init, code=code_version())
+    template = copy.deepcopy(start)  # fit trains ``start`` in place
+    return cached_model(key, lambda: fit(start, dataset, cfg, seed, progress=progress, desc=tag), tag=tag,
+                        template=template)
