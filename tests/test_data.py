@@ -1,6 +1,7 @@
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -75,3 +76,59 @@ def test_text_and_bag_of_words():
     assert enron.extra["feature_names"][enron.extra["vocabulary"]["enron"]] == "enron"
     adult = load_dataset("adult")
     assert "marital-status=Never-married" in adult.extra["feature_names"]
+
+
+def _mirror_file(mirror, rel: str, data: bytes) -> None:
+    import hashlib
+
+    (mirror / rel).parent.mkdir(parents=True, exist_ok=True)
+    (mirror / rel).write_bytes(data)
+    with open(mirror / "SHA256SUMS", "a") as fh:
+        fh.write(f"{hashlib.sha256(data).hexdigest()}  {rel}\n")
+
+
+def test_damaged_cache_files_are_fetched_again_or_refused_by_name(isolated_dirs):
+    mirror = isolated_dirs / "mirror"
+    _mirror_file(mirror, "toy/corpus.txt", b"alice " * 1000)
+    path = fetch("toy", "toy/corpus.txt")
+    path.write_bytes(path.read_bytes()[:100])  # a truncated cache file: half a corpus
+    with pytest.warns(UserWarning, match="no longer matches the SHA-256"):
+        again = fetch("toy", "toy/corpus.txt")
+    assert again.read_bytes() == b"alice " * 1000
+    # without a mirror to heal it, the damaged file is refused with its name
+    again.write_bytes(b"garbage")
+    (mirror / "toy" / "corpus.txt").unlink()
+    with pytest.warns(UserWarning), pytest.raises(OSError, match=r"corpus.txt is damaged .* restore the file"):
+        fetch("toy", "toy/corpus.txt")
+    # a mirror file with no SHA256SUMS line is refused by name
+    (mirror / "toy" / "unlisted.txt").write_text("?")
+    with pytest.raises(OSError, match="unlisted.txt has no line in .*SHA256SUMS"):
+        fetch("toy", "toy/unlisted.txt")
+
+
+def test_interrupted_extraction_and_damaged_conversions_are_redone(isolated_dirs):
+    import io
+    import tarfile
+
+    from unlearn.data.sources import converted, extract, save_converted
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        for i in range(5):
+            info = tarfile.TarInfo(f"pack/item{i}.txt")
+            info.size = 1
+            tar.addfile(info, io.BytesIO(b"x"))
+    _mirror_file(isolated_dirs / "mirror", "toy/pack.tar.gz", buf.getvalue())
+    archive = fetch("toy", "toy/pack.tar.gz")
+    # an earlier run was interrupted after two files: the marker folder exists but no stamp does
+    (archive.parent / "pack").mkdir()
+    (archive.parent / "pack" / "item0.txt").write_text("x")
+    assert len(list(extract(archive, "pack").iterdir())) == 5
+    assert not any(p.name.startswith(".extract-") for p in archive.parent.iterdir())  # no temporary left
+    npz = archive.parent / "pack.npz"
+    save_converted(npz, a=np.arange(5))
+    assert converted(npz)
+    npz.write_bytes(npz.read_bytes()[:50])
+    with pytest.warns(UserWarning, match="damaged"):
+        assert not converted(npz)  # removed, so the loader rebuilds it from the raw files
+    assert not npz.exists()

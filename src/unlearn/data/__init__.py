@@ -11,7 +11,7 @@ from typing import Callable
 from .arrays import ArrayDataset, DataBundle, as_arrays, targets_of
 from .images import AGE_GROUPS, age_group, load_cifar10, load_digits, load_fashion_mnist, load_mnist, load_olivetti, load_utkface
 from .mufac import load_mufac, mufac_split
-from .sources import DatasetNotFoundError
+from .sources import DatasetNotFoundError, dataset_lock
 from .tabular import load_adult, load_diabetes, load_enron
 from .text import CharCorpus, load_alice, load_tinyshakespeare
 
@@ -42,7 +42,8 @@ def load_dataset(name: str, **options) -> DataBundle:
             f"unknown dataset {name!r}; known: {', '.join(available())}. Files are looked up in the data "
             "cache (UNLEARN_DATA) and the offline mirror (UNLEARN_DATA_MIRROR) before any upstream download."
         )
-    return LOADERS[name](**options)
+    with dataset_lock(name):  # a second process waits for the first to finish fetching and converting
+        return LOADERS[name](**options)
 
 
 __all__ = [

@@ -15,7 +15,7 @@ from sklearn.model_selection import train_test_split
 
 from .. import paths
 from .arrays import ArrayDataset, DataBundle
-from .sources import DatasetNotFoundError, extract, fetch
+from .sources import DatasetNotFoundError, converted, extract, fetch, save_converted
 
 CIFAR10_CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 # MUFAC's eight age groups (Choi & Na, "Towards Machine Unlearning Benchmarks").
@@ -122,7 +122,7 @@ def load_cifar10() -> DataBundle:
 
     root = paths.data_dir() / "cifar10"
     npz = root / "cifar10_jpg_uint8.npz"
-    if not npz.exists():
+    if not converted(npz):
         try:
             archive = fetch("cifar10", "cifar10-jpg/cifar10-jpg.tar.gz")
         except DatasetNotFoundError:
@@ -142,9 +142,7 @@ def load_cifar10() -> DataBundle:
         base = extract(archive, "cifar10-jpg")
         xtr, ytr = _decode_folder(base / "train", CIFAR10_CLASSES)
         xte, yte = _decode_folder(base / "test", CIFAR10_CLASSES)
-        tmp = root / "cifar10_jpg_uint8.tmp.npz"
-        np.savez(tmp, xtr=xtr.numpy(), ytr=ytr.numpy(), xte=xte.numpy(), yte=yte.numpy())
-        tmp.replace(npz)
+        save_converted(npz, xtr=xtr.numpy(), ytr=ytr.numpy(), xte=xte.numpy(), yte=yte.numpy())
     z = np.load(npz)
     train = ArrayDataset(torch.from_numpy(z["xtr"]), torch.from_numpy(z["ytr"]))
     test = ArrayDataset(torch.from_numpy(z["xte"]), torch.from_numpy(z["yte"]))
@@ -173,7 +171,7 @@ def load_utkface(resolution: int = 64, test_size: float = 0.2) -> DataBundle:
 
     root = paths.data_dir() / "utkface"
     npz = root / f"utkface_{resolution}px.npz"
-    if not npz.exists():
+    if not converted(npz):
         labels = fetch("utkface", "utkface/utkface_subset_labels.csv")
         archive = fetch("utkface", "utkface/utkface_subset_9780.tar.gz")
         images = extract(archive, "utkface_subset/images")
@@ -184,9 +182,7 @@ def load_utkface(resolution: int = 64, test_size: float = 0.2) -> DataBundle:
         ]
         ages = np.array([int(r["age"]) for r in rows])
         gender = np.array([int(r["gender"]) for r in rows])
-        tmp = root / f"utkface_{resolution}px.tmp.npz"
-        np.savez(tmp, x=torch.stack(xs).numpy(), age=ages, gender=gender, names=np.array([r["file"] for r in rows]))
-        tmp.replace(npz)
+        save_converted(npz, x=torch.stack(xs).numpy(), age=ages, gender=gender, names=np.array([r["file"] for r in rows]))
     z = np.load(npz)
     ages = torch.from_numpy(z["age"])
     y = torch.tensor([age_group(int(a)) for a in ages])

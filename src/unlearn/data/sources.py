@@ -1,16 +1,27 @@
 """Where data files come from: the project's cache, the offline mirror, or upstream.
 
 Order: ``data_dir()/<dataset>/<file>`` (the cache) -> ``$UNLEARN_DATA_MIRROR/<folder>/<file>``
-(copied into the cache after its SHA-256 is checked against the mirror's SHA256SUMS; the mirror
-is never written) -> an upstream URL (torchvision's ``download_url``). A file found nowhere
-raises :class:`DatasetNotFoundError`, which names the dataset, the variables and the source.
+(copied into the cache after its SHA-256 is checked against the mirror's SHA256SUMS; a mirror file
+without a SHA256SUMS line is refused; the mirror is never written) -> an upstream URL
+(torchvision's ``download_url``). A file found nowhere raises :class:`DatasetNotFoundError`, which
+names the dataset, the variables and the source.
+
+Integrity: every file this module puts in the cache gets a ``<file>.sha256`` record, checked on
+every later use; a damaged file (truncated, overwritten) is fetched again from the mirror or
+upstream, or refused with an error naming it. Archives are extracted into a temporary folder and
+renamed into place, with a stamp written last, so an interrupted extraction is never mistaken for a
+complete one. :func:`dataset_lock` serialises first loads across processes.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
+import os
 import shutil
 import tarfile
+import warnings
 from pathlib import Path
 
 from .. import paths
@@ -47,27 +58,62 @@ def _mirror_checksum(mirror: Path, relpath: str) -> str | None:
     return None
 
 
+def _record(path: Path) -> Path:
+    """Write ``<path>.sha256`` for a file just placed in the cache."""
+    side = path.with_name(path.name + ".sha256")
+    side.write_text(sha256(path) + "\n")
+    return path
+
+
+def intact(path: Path) -> bool:
+    """Whether a cached file still has the SHA-256 recorded when it was placed (False when damaged or
+    when no record exists)."""
+    side = path.with_name(path.name + ".sha256")
+    return path.exists() and side.exists() and side.read_text().strip() == sha256(path)
+
+
+def _discard(path: Path, why: str) -> None:
+    warnings.warn(f"{path} {why}; fetching it again")
+    path.unlink(missing_ok=True)
+    path.with_name(path.name + ".sha256").unlink(missing_ok=True)
+
+
 def fetch(dataset: str, mirror_relpath: str, url: str | None = None, md5: str | None = None) -> Path:
     """Return a local path to one file of ``dataset``, copying or downloading it into the cache.
 
     ``mirror_relpath`` is the file's path inside the mirror (``mnist/train-images-idx3-ubyte.gz``);
-    in the cache it lives at ``data_dir()/<dataset>/<basename>``.
+    in the cache it lives at ``data_dir()/<dataset>/<basename>``, with its SHA-256 record beside it.
     """
     target = paths.data_dir() / dataset / Path(mirror_relpath).name
-    if target.exists():
-        return target
-    target.parent.mkdir(parents=True, exist_ok=True)
     mirror = paths.mirror_dir()
-    if mirror is not None and (mirror / mirror_relpath).exists():
+    in_mirror = mirror is not None and (mirror / mirror_relpath).exists()
+    if target.exists():
+        if intact(target):
+            return target
+        if not target.with_name(target.name + ".sha256").exists():  # placed by hand or by an older version
+            expected = _mirror_checksum(mirror, mirror_relpath) if in_mirror else None
+            if expected is None or sha256(target) == expected:
+                return _record(target)  # nothing to check it against, or it matches the mirror
+            _discard(target, "differs from the mirror's SHA-256")
+        else:
+            _discard(target, "no longer matches the SHA-256 recorded when it was cached (truncated or overwritten)")
+        if not in_mirror and url is None:
+            raise OSError(f"{target} is damaged and there is no mirror or download to fetch it again from; "
+                          f"restore the file (see the README's Data section)")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if in_mirror:
         source = mirror / mirror_relpath
-        tmp = target.with_suffix(target.suffix + ".part")
-        shutil.copyfile(source, tmp)
         expected = _mirror_checksum(mirror, mirror_relpath)
-        if expected is not None and sha256(tmp) != expected:
+        if expected is None:
+            raise OSError(f"{source} has no line in {mirror / 'SHA256SUMS'}, so it cannot be checked; add one "
+                          f"(sha256sum {mirror_relpath} >> SHA256SUMS, in the mirror) or remove the file")
+        tmp = target.with_suffix(target.suffix + f".{os.getpid()}.part")
+        shutil.copyfile(source, tmp)
+        if sha256(tmp) != expected:
             tmp.unlink()
             raise OSError(f"{source} does not match its SHA-256 in {mirror / 'SHA256SUMS'}")
         tmp.replace(target)  # atomic: a half-copied file never looks complete
-        return target
+        return _record(target)
     if url is not None:
         from torchvision.datasets.utils import download_url
 
@@ -75,14 +121,64 @@ def fetch(dataset: str, mirror_relpath: str, url: str | None = None, md5: str | 
             download_url(url, str(target.parent), filename=target.name, md5=md5)
         except Exception as exc:  # no network, moved file, checksum mismatch
             raise DatasetNotFoundError(_help(dataset, url) + f" (download failed: {exc})") from exc
-        return target
+        return _record(target)
     raise DatasetNotFoundError(_help(dataset, url))
 
 
 def extract(archive: Path, marker: str) -> Path:
-    """Extract a tar archive beside itself once; ``marker`` is a path that exists afterwards."""
+    """Extract a tar archive beside itself once; ``marker`` is a path that exists afterwards. The
+    archive is unpacked into a temporary folder, its top-level entries renamed into place, and a stamp
+    written last: without the stamp (an interrupted run) the entries are removed and unpacked again."""
     out = archive.parent
-    if not (out / marker).exists():
+    stamp = out / f".{archive.name}.extracted"
+    if stamp.exists() and (out / marker).exists():
+        return out / marker
+    tmp = out / f".extract-{archive.name}-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
         with tarfile.open(archive) as tar:
-            tar.extractall(out, filter="data")
+            tar.extractall(tmp, filter="data")
+        for entry in tmp.iterdir():
+            dest = out / entry.name
+            if dest.is_dir():
+                shutil.rmtree(dest)  # left by an interrupted extraction
+            elif dest.exists():
+                dest.unlink()
+            os.replace(entry, dest)
+        stamp.write_text(sha256(archive) + "\n")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return out / marker
+
+
+def converted(path: Path) -> bool:
+    """Whether a converted cache file (an ``.npz`` decoded from the raw files) exists intact; a damaged
+    one is removed so that the caller rebuilds it."""
+    if path.exists() and not intact(path):
+        _discard(path, "is damaged or was written without a record")
+    return path.exists()
+
+
+def save_converted(path: Path, **arrays) -> Path:
+    """Write arrays to ``path`` (an ``.npz``) atomically, with its SHA-256 record."""
+    import numpy as np
+
+    tmp = path.with_name(f"{path.stem}.{os.getpid()}.tmp.npz")
+    np.savez(tmp, **arrays)
+    tmp.replace(path)
+    return _record(path)
+
+
+@contextlib.contextmanager
+def dataset_lock(name: str):
+    """An exclusive lock on ``data_dir()/.locks/<name>.lock`` for the duration of a load, so two
+    processes loading a data set for the first time do not race on its files."""
+    locks = paths.data_dir() / ".locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with open(locks / f"{name}.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
