@@ -15,6 +15,7 @@ import copy
 import dataclasses
 import functools
 import hashlib
+import math
 import time
 import types
 import typing
@@ -154,14 +155,14 @@ def _check_field(cls_name: str, f: dataclasses.Field, hint, value):
     if int in kinds or float in kinds:
         if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
             raise ValueError(f"{where} must be a number, got {type(value).__name__} {value!r}")
+        if not math.isfinite(float(value)):
+            raise ValueError(f"{where} must be finite, got {value!r}")
         if int in kinds and float not in kinds:
             if float(value) != int(value):
                 raise ValueError(f"{where} must be a whole number, got {value!r}")
             value = int(value)
         else:
             value = float(value)
-        if not np.isfinite(value):
-            raise ValueError(f"{where} must be finite, got {value!r}")
         positive = f.name in _POSITIVE or f.name.endswith(tuple(f"_{p}" for p in _POSITIVE))
         if positive and value <= 0:
             raise ValueError(f"{where} must be positive, got {value!r}")
