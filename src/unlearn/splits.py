@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, Subset
 
+from .data.arrays import whole_labels
 from .seed import rng
 
 
@@ -74,7 +75,7 @@ class Split:
 
 
 def _targets(targets) -> np.ndarray:
-    return _check_labels(torch.as_tensor(targets).numpy() if not isinstance(targets, np.ndarray) else targets)
+    return whole_labels(torch.as_tensor(targets).numpy() if not isinstance(targets, np.ndarray) else targets)
 
 
 def _amount(value, name: str) -> float | int:
@@ -83,19 +84,6 @@ def _amount(value, name: str) -> float | int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, float, np.integer, np.floating)):
         raise ValueError(f"{name} must be a fraction (float) or a count (int), got {type(value).__name__} {value!r}")
     return int(value) if isinstance(value, (int, np.integer)) else float(value)
-
-
-def _check_labels(y: np.ndarray, name: str = "labels") -> np.ndarray:
-    """Integer class labels; float labels are accepted only when whole (2.0), never truncated (2.7)."""
-    y = np.asarray(y)
-    if y.dtype.kind == "f":
-        if not np.isfinite(y).all() or (y != np.round(y)).any():
-            raise ValueError(f"{name} must be whole class indices, got non-integer values such as "
-                             f"{y[~np.isfinite(y) | (y != np.round(y))][:3].tolist()}")
-        y = y.astype(np.int64)
-    elif y.dtype.kind not in "iub":
-        raise ValueError(f"{name} must be integer class indices, got dtype {y.dtype}")
-    return y
 
 
 def random_instances(n: int, forget: float | int, seed: int = 0) -> Split:

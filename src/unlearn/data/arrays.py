@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 from torch.utils.data import Dataset, Subset
 
@@ -16,13 +17,8 @@ class ArrayDataset(Dataset):
         x, y = torch.as_tensor(x), torch.as_tensor(y)
         if len(x) != len(y):
             raise ValueError(f"x has {len(x)} rows but y has {len(y)}")
-        if y.is_floating_point() and not (torch.isfinite(y).all() and torch.equal(y, y.round())):
-            bad = y[~torch.isfinite(y) | (y != y.round())][:3].tolist()
-            raise ValueError(f"labels must be whole class indices, got values such as {bad} (they would be truncated)")
-        if y.is_complex() or y.dtype == torch.bool:
-            raise ValueError(f"labels must be integer class indices, got dtype {y.dtype}")
         self.x = x
-        self.y = y.long()
+        self.y = torch.from_numpy(whole_labels(y.numpy()))
 
     @property
     def targets(self) -> torch.Tensor:
@@ -40,6 +36,19 @@ class ArrayDataset(Dataset):
     def take(self, idx: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """A batch by fancy indexing: ``(x[idx], y[idx])``."""
         return self._scale(self.x[idx]), self.y[idx]
+
+
+def whole_labels(y: np.ndarray, name: str = "labels") -> np.ndarray:
+    """Class labels as int64. Float labels are accepted only when whole (2.0), never truncated (2.7)."""
+    y = np.asarray(y)
+    if y.dtype.kind == "f":
+        bad = ~np.isfinite(y) | (y != np.round(y))
+        if bad.any():
+            raise ValueError(f"{name} must be whole class indices, got values such as {y[bad][:3].tolist()} "
+                             "(they would be truncated)")
+    elif y.dtype.kind not in "iub":
+        raise ValueError(f"{name} must be integer class indices, got dtype {y.dtype}")
+    return y.astype(np.int64)
 
 
 def as_arrays(dataset: Dataset) -> tuple[ArrayDataset, torch.Tensor] | None:

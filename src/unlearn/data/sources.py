@@ -72,8 +72,8 @@ def intact(path: Path) -> bool:
     return path.exists() and side.exists() and side.read_text().strip() == sha256(path)
 
 
-def _discard(path: Path, why: str) -> None:
-    warnings.warn(f"{path} {why}; fetching it again")
+def _discard(path: Path, why: str, then: str = "fetching it again") -> None:
+    warnings.warn(f"{path} {why}; {then}")
     path.unlink(missing_ok=True)
     path.with_name(path.name + ".sha256").unlink(missing_ok=True)
 
@@ -156,7 +156,7 @@ def converted(path: Path) -> bool:
     """Whether a converted cache file (an ``.npz`` decoded from the raw files) exists intact; a damaged
     one is removed so that the caller rebuilds it."""
     if path.exists() and not intact(path):
-        _discard(path, "is damaged or was written without a record")
+        _discard(path, "is damaged or was written without a record", "rebuilding it from the raw files")
     return path.exists()
 
 
