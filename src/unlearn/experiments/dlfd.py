@@ -11,6 +11,7 @@ Functions here do the work; the notebook calls them and tells the story.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -56,20 +57,13 @@ RELEASE_SETTINGS = {
 }
 ERROR_MAXIMISING = ("neggrad", "unsir", "bad_teacher", "scrub")  # push forget samples towards errors
 
-ABLATIONS = {  # name -> DLFDConfig overrides (notebook 03's ablation)
+ABLATIONS = {  # name -> DLFDConfig overrides (notebook 05's ablation)
     "DLFD (paper)": {},
     "no OT term": {"forget_weight": 0.0},
     "release arm": dict(DLFD_RELEASE),
     "no CE schedule": {"retain_weight_start": 1.0, "retain_weight_end": 1.0},
     "no dynamic stop": {"fs_threshold": 0.0},
 }
-
-
-CPU_PROFILE_NOTE = """cpu profile: all 7,547 UTKFace training faces at 32 px, ResNet-18 width 8, 30 epochs, no augmentation.
-Why no augmentation: with random crops and flips, 30 epochs left this network at training accuracy 0.64 and
-FS 0.05 (unseen accuracy 0.58): it had not memorised its training set, so there was nothing to forget and DLFD's
-stop rule (perturb while FS >= 0.15) would never fire. Without augmentation the same 30 epochs fit the training
-set (0.997) with FS 0.24, close to MUFAC's original (FS 0.19). Wider networks (width 16) cost 3x more per epoch."""
 
 
 @dataclass
@@ -101,7 +95,7 @@ PROFILES = {
                          dlfd={"monitor_every": 3, "monitor_samples": 36, "val_samples": 100, "perturb_steps": 3},
                          ablation_splits=2, bootstrap=20, tsne_points=60),
     # MUFAC-sized: all 7,547 training images (1,132 forgotten), 943 + 944 test images, batch 32, so
-    # DLFD's epoch is ~200 batches as in the release (~266). CPU_PROFILE_NOTE explains width and epochs.
+    # DLFD's epoch is ~200 batches as in the release (~266). No augmentation: see memorisation_check.
     "cpu": DLFDProfile(resolution=32, width=8, n_train=None, n_test=None, n_unseen=None, forget_fraction=0.15,
                        epochs=30, lr=0.05, batch_size=64, augment=False,
                        dlfd={"monitor_every": 10, "monitor_samples": 400, "val_samples": None},
@@ -151,6 +145,33 @@ def with_forget_split(data: Data, P: DLFDProfile, seed: int) -> Data:
     split = splits.random_instances(len(data.train), P.forget_fraction, seed)
     forget, retain = split.subsets(data.train)
     return Data(data.train, forget, retain, data.test, data.unseen, split, data.classes)
+
+
+def memorisation_check(P: DLFDProfile, data: Data, seed: int = 0) -> pd.DataFrame:
+    """Why the cpu profile trains without augmentation: the original trained with and without random
+    crops and flips (same width, epochs and schedule), and whether it memorised its training set
+    (training accuracy, unseen accuracy, FS of forget vs unseen). Run by ``tools/dlfd_profile_check.py``;
+    notebook 03 prints the stored table."""
+    rows = {}
+    for augment in (True, False):
+        Pa = dataclasses.replace(P, augment=augment)
+        model, meta = train_original(Pa, data, seed)
+        pf, pu, pr = predict(model, data.forget), predict(model, data.unseen), predict(model, data.retain)
+        mia = metrics.mia_score(pf.losses, pu.losses, seed=seed)
+        train_acc = (pf.accuracy * len(data.forget) + pr.accuracy * len(data.retain)) / len(data.train)
+        rows[f"augment={augment}"] = {"train_acc": train_acc, "unseen_acc": pu.accuracy, "fs": metrics.forgetting_score(mia),
+                                      "train_seconds": meta["train_seconds"]}
+    return pd.DataFrame(rows).T
+
+
+def stored_memorisation_check(profile: str = "cpu") -> str:
+    """The table :func:`memorisation_check` stored for ``profile``, as text, or how to produce it."""
+    from .. import paths
+
+    path = paths.results_dir(profile) / "dlfd_profile_check.csv"
+    if not path.exists():
+        return f"no stored check at {profile}: run  python tools/dlfd_profile_check.py --profile {profile}"
+    return pd.read_csv(path, index_col=0).round(4).to_string()
 
 
 def describe_data(data: Data) -> pd.DataFrame:
@@ -335,8 +356,8 @@ def ablation_summary(per_split: pd.DataFrame, metrics_=("test_acc", "fs", "nomus
             if name == reference:
                 continue
             diff = (g[m] - ref.loc[g.index, m]).to_numpy(dtype=float)
-            half = stats.t.ppf(0.5 + level / 2, len(diff) - 1) * diff.std(ddof=1) / np.sqrt(len(diff)) if len(diff) > 1 else np.nan
-            row[f"d_{m}"], row[f"d_{m}_lo"], row[f"d_{m}_hi"] = diff.mean(), diff.mean() - half, diff.mean() + half
+            lo, hi = stats.ttest_1samp(diff, 0.0).confidence_interval(level) if len(diff) > 1 else (np.nan, np.nan)
+            row[f"d_{m}"], row[f"d_{m}_lo"], row[f"d_{m}_hi"] = diff.mean(), lo, hi
         rows[name] = row
     out = pd.DataFrame(rows).T
     return out[["n_splits", *[c for c in out.columns if c != "n_splits"]]]
