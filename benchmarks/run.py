@@ -99,15 +99,27 @@ def run_child(job: dict) -> dict:
         name = job["method"]
         kwargs = {"val": t["holdout"]} if name == "tmu" else {"val": t["val"]} if name == "dlfd" else {}
         config = vars(t["cfg"]) if name == "retrain" else None
-        model = methods.get(name)(t["original"], t["forget"], t["retain"], config=config, seed=job["seed"], **kwargs)
+        search = 0.0
+        if name.startswith("influence"):  # head only, step chosen on the validation set (searched apart, timed apart)
+            from unlearn.experiments import benchmark
+
+            model, search = benchmark.tuned_influence(t, benchmark.PROFILES["cpu"], job["seed"], names=(name,))[name]
+        else:
+            model = methods.get(name)(t["original"], t["forget"], t["retain"], config=config, seed=job["seed"], **kwargs)
         rec = model.unlearning_record
-        return {"seconds": rec.seconds, "grad_evals": rec.grad_evals, "n_forget": len(t["forget"])}
+        from torch.utils.data import ConcatDataset
+
+        from unlearn.experiments.benchmark import changed_share
+
+        changed = changed_share(model, t["original"], ConcatDataset([t["forget"], t["val"]]))
+        return {"seconds": rec.seconds, "grad_evals": rec.grad_evals, "n_forget": len(t["forget"]),
+                "search_seconds": search, "changed": changed}
     t = enron_task(job["n"], job["seed"])
     lam, a = t["lam"], t["affected"]
     theta = certified.fit(t["x"], t["y"], lam, seed=job["seed"]).theta  # the trained model (not timed)
     with counting() as c, Timer() as timer:
-        if job["method"] == "retrain":
-            certified.fit(t["x_tilde"], t["y"], lam, seed=job["seed"])
+        if job["method"] == "retrain":  # the authors' stopping rule (L-BFGS, pgtol 1e-5, at most 1000 iterations)
+            certified.fit_traced(t["x_tilde"], t["y"], lam, seed=job["seed"])
         else:
             G = certified.influence_gradient(theta, (t["x"][a], t["y"][a]), (t["x_tilde"][a], t["y"][a]))
             if job["method"] == "influence_first_order":
@@ -151,6 +163,8 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--report", action="store_true",
                     help="only redraw the figure and print the README's markdown table from the last results/bench.csv")
+    ap.add_argument("--methods", help="comma-separated methods to (re)run; their rows replace those in results/bench.csv "
+                                      "(include retrain, so that speed-ups compare runs of the same session)")
     ap.add_argument("--child", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.report:
@@ -174,15 +188,22 @@ def main(argv=None) -> int:
             if task == "cifar10-cnn":
                 cifar_task(n, args.seed)  # train (or find) the original once, in the parent's cache
             for name in names:
+                if args.methods and name not in args.methods.split(","):
+                    continue
                 r = spawn({"task": task, "n": n, "method": name, "seed": args.seed})
                 print(f"{task:13s} n={n:6d} {name:24s} {r['seconds']:9.2f} s  {r['peak_rss_mb']:7.0f} MB", flush=True)
                 rows.append(r)
     df = pd.DataFrame(rows)
+    out = ROOT / "results" / ("bench_quick.csv" if args.quick else "bench.csv")
+    if args.methods and out.exists():  # keep the other methods' rows of the last full run
+        old = pd.read_csv(out)
+        old = old[~old.method.isin(args.methods.split(","))]
+        df = pd.concat([old[[c for c in old.columns if c in df.columns or c in ("search_seconds", "changed")]], df],
+                       ignore_index=True)
     retrain = df[df.method == "retrain"].set_index(["task", "n"]).seconds
     df["retrain_seconds"] = [retrain[(t, n)] for t, n in zip(df.task, df.n)]
     df["speedup"] = df.retrain_seconds / df.seconds
     df["machine"] = f"{platform.machine()} {os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}"
-    out = ROOT / "results" / ("bench_quick.csv" if args.quick else "bench.csv")
     out.parent.mkdir(exist_ok=True)
     df.to_csv(out, index=False)
     print(df[["task", "n", "method", "seconds", "speedup", "grad_evals", "peak_rss_mb"]].round(2).to_string(index=False))
@@ -197,11 +218,18 @@ def markdown(df) -> str:
     for task, sub in df.groupby("task", sort=False):
         ns = sorted(sub.n.unique())
         head = ["method"] + [f"{k} (n={n})" for n in ns for k in ("seconds", "speed-up")] + [f"grad evals (n={ns[-1]})"]
+        has_changed = "changed" in sub and sub["changed"].notna().any()
+        if has_changed:
+            head.append(f"predictions changed (n={ns[-1]})")
         out += ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
         for method, rows in sub.groupby("method", sort=False):
             by_n = rows.set_index("n")
             cells = [method] + [f"{by_n.loc[n, c]:.2f}" for n in ns for c in ("seconds", "speedup")]
-            out.append("| " + " | ".join(cells + [str(int(by_n.loc[ns[-1], "grad_evals"]))]) + " |")
+            cells.append(str(int(by_n.loc[ns[-1], "grad_evals"])))
+            if has_changed:
+                ch = by_n.loc[ns[-1], "changed"]
+                cells.append("n/a" if ch != ch else f"{ch:.3f}" + (" (no-op)" if ch < 0.005 and method != "retrain" else ""))
+            out.append("| " + " | ".join(cells) + " |")
         out.append("")
     return "\n".join(out)
 

@@ -165,3 +165,24 @@ def test_certificate_inputs_are_checked(data, fitted):
         C.second_order_update(torch.zeros(20, dtype=torch.float64), C.normalize_rows(wide), few, 0.0, torch.ones(20, dtype=torch.float64), solver="cg")
     with pytest.raises(ValueError, match="not positive definite"):
         C.conjugate_gradient(lambda v: torch.zeros_like(v), torch.ones(3, dtype=torch.float64))
+
+
+def test_traced_retraining_stops_at_the_authors_tolerance_and_reads_its_path(data, fitted):
+    x, y = data
+    from scipy.optimize import minimize
+
+    model, path = C.fit_traced(x, y, LAM, seed=3)
+    # the authors' call (LRUnlearner): scipy's L-BFGS-B with options={'maxiter': 1000} and its default tolerances
+    # from an N(0, I) start; not polished to machine precision as C.fit is
+    theta0 = torch.randn(x.shape[1], generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    fun = lambda t: (C.objective(torch.from_numpy(t), x, y, LAM), C.gradient(torch.from_numpy(t), x, y, LAM).numpy())
+    ref = minimize(fun, theta0.numpy(), jac=True, method="L-BFGS-B", options={"maxiter": 1000})
+    assert np.allclose(model.theta.numpy(), ref.x, rtol=0, atol=1e-12)
+    assert C.gradient_residual(model.theta, x, y, LAM) > 1e-9 > C.gradient_residual(C.fit(x, y, LAM, seed=3).theta, x, y, LAM)
+    secs = [s for s, _ in path]
+    assert secs == sorted(secs) and len(path) > 3
+    # the first time the path was at or below a residual, nan if it never got there
+    mid = path[len(path) // 2][1]
+    first = next(i for i, (_, r) in enumerate(path) if r <= mid)
+    assert C.seconds_to_residual(path, mid) == path[first][0]
+    assert np.isnan(C.seconds_to_residual(path, 0.0))

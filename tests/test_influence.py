@@ -192,3 +192,105 @@ def test_canary_helpers_log_perplexity_by_hand():
     names = E.first_names()
     assert len(names) == len(set(names)) > 300 and "mary" in names
     assert E.enron_names({"mary": 0, "meeting": 1, "vince": 2}) == ["mary", "vince"]
+
+
+# --- head scope, tuning and the authors' repair loop -------------------------------------------------------
+def small_cnn(seed=0):
+    from unlearn.models import build
+
+    torch.manual_seed(seed)
+    return build("small_cnn", in_channels=1, num_classes=10, width=4, hidden=16).double().eval()
+
+
+def test_head_scope_changes_only_the_head_and_equals_the_full_update_there(digits):
+    x, y = digits
+    img = x.reshape(-1, 1, 8, 8)
+    model = small_cnn()
+    z, zt = (img[:30], y[:30]), (img[:30], (y[:30] + 3) % 10)
+    head = I.first_order(model, z, zt, 0.05, params="head")
+    full = I.first_order(model, z, zt, 0.05, params="all")
+    for (name, p0), p1, p2 in zip(model.named_parameters(), head.parameters(), full.parameters()):
+        if name.startswith("head."):  # in the head both updates take the same step (features are fixed either way)
+            assert not torch.equal(p0, p1) and torch.allclose(p1, p2, atol=1e-12)
+        else:  # the body is untouched, bit for bit, and BatchNorm statistics too
+            assert torch.equal(p0, p1)
+    for b0, b1 in zip(model.buffers(), head.buffers()):
+        assert torch.equal(b0, b1)
+    assert head.unlearning_info["params"] == "head"
+    with pytest.raises(ValueError, match="params='all'"):
+        I.first_order(mlp(), (x[:5], y[:5]), None, 0.1, params="head")
+    with pytest.raises(ValueError, match="params must be"):
+        I.first_order(model, z, zt, 0.1, params="dense")
+
+
+def test_head_second_order_equals_retraining_the_head_for_a_quadratic_loss(digits):
+    """For a squared loss the head's objective is quadratic, so one Newton step from the optimum on D is the
+    optimum on the corrected D~ exactly (ridge regression on the fixed features, solved in closed form)."""
+    x, y = digits
+    img = x.reshape(-1, 1, 8, 8)
+    model = small_cnn()
+    l2 = 0.5
+
+    def sq(m, f, t):  # summed 0.5 ||logits - onehot||^2
+        return 0.5 * ((m(f) - nn.functional.one_hot(t, 10).double()) ** 2).sum()
+
+    with torch.no_grad():
+        feats = model.features(img)
+    design = torch.cat([feats, torch.ones(len(feats), 1, dtype=torch.float64)], 1)
+
+    def ridge(labels):  # closed form, bias penalised like the weights ((l2/2)||theta||^2 on every head parameter)
+        t = nn.functional.one_hot(labels, 10).double()
+        return torch.linalg.solve(design.T @ design + l2 * torch.eye(design.shape[1], dtype=torch.float64), design.T @ t)
+
+    w = ridge(y)
+    with torch.no_grad():
+        model.head.weight.copy_(w[:-1].T)
+        model.head.bias.copy_(w[-1])
+    y2 = y.clone()
+    y2[:25] = (y[:25] + 1) % 10
+    new = I.second_order(model, (img[:25], y[:25]), (img[:25], y2[:25]), (img, y2), l2=l2, solver="exact",
+                         params="head", loss_fn=sq)
+    gold = ridge(y2)
+    assert torch.allclose(new.head.weight, gold[:-1].T, atol=1e-8) and torch.allclose(new.head.bias, gold[-1], atol=1e-8)
+
+
+def test_tune_scores_each_grid_value_on_validation_and_keeps_the_best(digits):
+    x, y = digits
+    img = x.reshape(-1, 1, 8, 8)
+    model = small_cnn()
+    z, zt, val = (img[:40], y[:40]), (img[:40], (y[:40] + 1) % 10), (img[200:], y[200:])
+    grid = [1e-3, 1e-2, 1e-1]
+    t = I.tune(lambda tau: I.first_order(model, z, zt, tau, params="head"), grid, val)
+    by_hand = []
+    for tau in grid:
+        m = I.first_order(model, z, zt, tau, params="head")
+        with torch.no_grad():
+            by_hand.append(float((m(val[0]).argmax(1) == val[1]).double().mean()))
+    assert [r["val_acc"] for r in t.table] == pytest.approx(by_hand)
+    assert t.value == grid[int(np.argmax(by_hand))] and t.seconds > 0 and t.grad_evals == 3 * 80  # G over Z and Z~ per grid value
+    # a damping that leaves negative curvature is never chosen while a positive-definite one exists
+    t2 = I.tune(lambda d: I.second_order(model, z, zt, (img, y), params="all", solver="cg", damping=d), [1e-6, 1e4], val)
+    assert t2.table[0]["diverged"] and not t2.table[1]["diverged"] and t2.value == 1e4
+
+
+def test_repair_rounds_take_misclassified_points_with_predicted_labels(digits):
+    x, y = digits
+    img = x.reshape(-1, 1, 8, 8)
+    model = small_cnn()
+    with torch.no_grad():
+        pred = model(img).argmax(1)
+    # nothing misclassified: no round runs and the model is unchanged
+    same = I.repair(model, (img, pred), steps=3, order=1, tau=0.1, params="head")
+    assert same.unlearning_info["steps"] == 0 and torch.equal(I.get_vector(same), I.get_vector(model))
+    # one round over at most 50 of the misclassified points equals the first-order update on exactly those
+    wrong = torch.nonzero(pred != y).flatten().numpy()
+    one = I.repair(model, (img, y), steps=1, max_points=50, order=1, tau=0.1, params="head", seed=3)
+    idx = torch.as_tensor(np.sort(np.random.default_rng(3).choice(wrong, 50, replace=False)))
+    direct = I.first_order(model, (img[idx], pred[idx]), (img[idx], y[idx]), 0.1, params="head")
+    assert torch.allclose(I.get_vector(one), I.get_vector(direct), atol=1e-12)
+    # the second-order loop lowers the number of mistakes on the corrected set
+    two = I.repair(model, (img, y), steps=3, order=2, params="head", solver="cg", damping=1.0)
+    with torch.no_grad():
+        assert int((two(img).argmax(1) != y).sum()) < len(wrong)
+    with pytest.raises(ValueError):
+        I.repair(model, (img, y), steps=0)

@@ -33,6 +33,18 @@ def test_label_flips_change_every_flipped_label():
     assert (poisoned.numpy()[s.retain] == y[s.retain]).all()
 
 
+def test_pairwise_label_flips_send_each_class_to_its_mirror_in_equal_numbers():
+    y = np.random.default_rng(0).permutation(np.repeat(np.arange(10), 30))
+    s, poisoned = splits.label_flips(y, 0.2, 10, seed=1, pairwise=True)
+    p = poisoned.numpy()
+    assert (p[s.forget] == 9 - y[s.forget]).all() and (p[s.retain] == y[s.retain]).all()
+    assert np.bincount(y[s.forget], minlength=10).tolist() == [6] * 10  # budget / 10 of every class
+    again, _ = splits.label_flips(y, 0.2, 10, seed=1, pairwise=True)
+    assert np.array_equal(again.forget, s.forget) and s.params["pairwise"]
+    with pytest.raises(ValueError, match="even"):
+        splits.label_flips(np.arange(9) % 3, 3, 3, pairwise=True)
+
+
 def test_feature_subset_and_canary():
     names = [f"f{i}" for i in range(10)]
     assert len(splits.feature_subset(names, 3, seed=0)) == 3

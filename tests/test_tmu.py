@@ -219,3 +219,56 @@ def test_tmu_refuses_bad_inputs(digits_problem):
         tmu(P["original"], P["forget"], P["retain"], val=P["holdout"], config=SMALL | {"noise_on": "retain"})
     with pytest.raises(ValueError, match="features"):
         tmu(P["original"], P["forget"], P["retain"], val=P["holdout"], config=SMALL | {"features": ("xx",)})
+
+
+# --- issue 13: reuse across requests, calibration, controls ------------------------------------------
+def test_a_second_request_of_the_class_reuses_the_twin_and_curriculum_models(digits_problem):
+    """The twin and curriculum models depend on D and D_h, not on which class-c samples are forgotten."""
+    P = digits_problem
+    from unlearn.methods.tmu import training_set
+
+    other = splits.class_fraction(targets_of(P["data"].train), P["c"], 0.1, seed=5)  # another D_f of class 3
+    f2, r2 = other.subsets(P["data"].train)
+    assert not np.array_equal(other.forget, np.asarray(P["forget"].indices))
+    d1, d2 = training_set(P["forget"], P["retain"]), training_set(f2, r2)
+    assert torch.equal(d1.x, d2.x) and torch.equal(d1.y, d2.y)  # the same D, in the root data set's order
+    methods.get("tmu")(P["original"], P["forget"], P["retain"], val=P["holdout"], config=SMALL, seed=2)
+    b = methods.get("tmu")(P["original"], f2, r2, val=P["holdout"], config=SMALL, seed=2)
+    info = b.unlearning_record.info
+    assert info["twin_cached"] and info["curriculum_cached"]
+    assert info["request_seconds"] < info["pipeline_seconds"]
+
+
+def test_decision_thresholds_of_each_calibration():
+    from unlearn.methods.tmu import TMUConfig, decision_threshold
+
+    scores = torch.tensor([0.1, 0.2, 0.3, 0.4, 0.6, 0.7, 0.8, 0.9])
+    labels = torch.tensor([0, 0, 0, 0, 0, 0, 1, 1])  # 25 % easy
+    assert decision_threshold(TMUConfig(), scores, labels) == 0.5
+    assert decision_threshold(TMUConfig(calibration="release"), scores, labels) == pytest.approx(1 / (1 + math.exp(-0.5)))
+    t = decision_threshold(TMUConfig(calibration="base_rate"), scores, labels)
+    assert float((scores >= t).float().mean()) == pytest.approx(0.25)  # the predicted-easy rate equals the base rate
+
+
+def test_tmu_refuses_unknown_calibration_and_scaling(digits_problem):
+    P = digits_problem
+    for bad, msg in (({"calibration": "platt"}, "calibration must be"), ({"scaling": "global"}, "scaling must be")):
+        with pytest.raises(ValueError, match=msg):
+            methods.get("tmu")(P["original"], P["forget"], P["retain"], val=P["holdout"], config=SMALL | bad)
+
+
+def test_controls_share_tmus_fine_tuning(digits_problem):
+    """TMU's step 4 given TMU's own easy mask reproduces TMU's model exactly: the controls differ only in the mask."""
+    import copy
+
+    from unlearn.methods.tmu import TMUConfig, finetune_with_labels
+
+    P = digits_problem
+    u = methods.get("tmu")(P["original"], P["forget"], P["retain"], val=P["holdout"], config=SMALL, seed=3)
+    m = copy.deepcopy(P["original"])
+    y_new = finetune_with_labels(m, P["forget"], P["retain"], torch.as_tensor(u.unlearning_record.info["easy_mask"]),
+                                 methods.make_config(TMUConfig, SMALL), seed=3)
+    assert np.array_equal(y_new.numpy(), u.unlearning_record.info["new_labels"])
+    assert all(torch.equal(p, q) for p, q in zip(m.parameters(), u.parameters()))
+    with pytest.raises(ValueError, match="one flag per forget sample"):
+        finetune_with_labels(m, P["forget"], P["retain"], torch.ones(3, dtype=torch.bool), TMUConfig(), 0)

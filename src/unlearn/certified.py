@@ -196,6 +196,45 @@ def fit(x, y, lam: float, sigma: float = 0.0, seed: int = 0, b: torch.Tensor | N
     return LinearModel(theta, lam, b, sigma)
 
 
+def fit_traced(x, y, lam: float, b: torch.Tensor | None = None, seed: int = 0, tol: float = 1e-5,
+               max_iter: int = 1000) -> tuple[LinearModel, list[tuple[float, float]]]:
+    """Retraining as the authors run it (``DPLRUnlearner``: scipy's L-BFGS-B from an N(0, I) start with
+    ``options={'maxiter': 1000}``, i.e. scipy's default stopping rule, pgtol 1e-5 or a relative decrease below
+    ftol 2.2e-9; no polish), with its path: [(seconds so far, gradient residual ||grad L||), ...] after every
+    iteration. The residuals are computed in a callback whose time is excluded, so ``seconds`` is the
+    optimiser's own. Use :func:`seconds_to_residual` to read off when it reached a given residual."""
+    import time
+
+    from scipy.optimize import minimize
+
+    x, y = torch.as_tensor(x, dtype=DTYPE), pm1(y)
+    d = x.shape[1]
+    gen = torch.Generator().manual_seed(int(seed))
+    b = torch.zeros(d, dtype=DTYPE) if b is None else b
+    theta0 = torch.randn(d, generator=gen, dtype=DTYPE)
+    trace, excluded = [], [0.0]
+    start = time.perf_counter()
+
+    def fun(t):
+        th = torch.from_numpy(t)
+        return objective(th, x, y, lam, b), gradient(th, x, y, lam, b).numpy()
+
+    def callback(t):
+        c0 = time.perf_counter()
+        r = float(gradient(torch.from_numpy(t), x, y, lam, b).norm())
+        trace.append((c0 - start - excluded[0], r))
+        excluded[0] += time.perf_counter() - c0
+
+    res = minimize(fun, theta0.numpy().astype(np.float64), jac=True, method="L-BFGS-B", callback=callback,
+                   options={"maxiter": max_iter, "gtol": tol})
+    return LinearModel(torch.from_numpy(res.x), lam, b, 0.0), trace
+
+
+def seconds_to_residual(trace: list[tuple[float, float]], residual: float) -> float:
+    """The first time on a :func:`fit_traced` path at which the residual was at most ``residual`` (nan if never)."""
+    return next((s for s, r in trace if r <= residual), float("nan"))
+
+
 # --- unlearning updates --------------------------------------------------------------------------------
 def influence_gradient(theta, z: tuple, z_tilde: tuple) -> torch.Tensor:
     """G = sum grad l(z~) - sum grad l(z) at theta. ``z``/``z_tilde`` are (x, y) pairs (y in {-1, +1});

@@ -39,6 +39,30 @@ class SmallCNN(Classifier):
         self.head = nn.Linear(hidden, num_classes)
 
 
+class VGGNet(Classifier):
+    """A narrow version of the CNN of Warnecke et al.'s label-poisoning experiment (``get_VGG_CIFAR10``: six
+    128-filter 3x3 convolutions with BatchNorm in three blocks, Dense 512, BatchNorm, Dense 10). Here: five
+    convolutions of width w, w | 2w, 2w | 4w with BatchNorm, max-pooled to 2x2, and the same kind of head, two
+    dense layers (hidden units, then the classes), which is what the authors' influence updates act on
+    (``params="head"`` in :mod:`unlearn.methods.influence`). No dropout, so it can memorise flipped labels."""
+
+    def __init__(self, in_channels: int = 3, num_classes: int = 10, width: int = 16, hidden: int = 128):
+        super().__init__()
+        self.num_classes = num_classes
+
+        def conv(i, o):
+            return [nn.Conv2d(i, o, 3, padding=1), nn.BatchNorm2d(o), nn.ReLU()]
+
+        w = width
+        self.body = nn.Sequential(
+            *conv(in_channels, w), *conv(w, w), nn.MaxPool2d(2),
+            *conv(w, 2 * w), *conv(2 * w, 2 * w), nn.MaxPool2d(2),
+            *conv(2 * w, 4 * w), nn.MaxPool2d(2),
+            nn.AdaptiveAvgPool2d(2), nn.Flatten(),  # (B, 16w)
+        )
+        self.head = nn.Sequential(nn.Linear(16 * w, hidden), nn.ReLU(), nn.Linear(hidden, num_classes))
+
+
 def _cifar_resnet18(width: int) -> ResNet:
     """torchvision's ResNet-18 with a 3x3 stride-1 stem, no max-pool, and stage widths w, 2w, 4w, 8w."""
     net = ResNet(BasicBlock, [2, 2, 2, 2])
@@ -85,6 +109,17 @@ class DLFDNet(Classifier):
         )
 
 
+class MLP(Classifier):
+    """A fully connected network on flattened images (two hidden ReLU layers): it memorises a few thousand
+    Fashion-MNIST images in seconds on a CPU, which notebook 01's cpu regime needs (M_o must fit D_f)."""
+
+    def __init__(self, in_features: int = 784, num_classes: int = 10, hidden: int = 512):
+        super().__init__()
+        self.num_classes = num_classes
+        self.body = nn.Sequential(nn.Flatten(), nn.Linear(in_features, hidden), nn.ReLU(), nn.Linear(hidden, hidden // 2), nn.ReLU())
+        self.head = nn.Linear(hidden // 2, num_classes)
+
+
 class LogisticRegression(Classifier):
     """Multinomial (or, with 2 classes, softmax-binary) logistic regression: one linear layer."""
 
@@ -111,8 +146,8 @@ class CharLSTM(nn.Module):
 
 
 def build(name: str, **kwargs) -> nn.Module:
-    """Build a model by name (``small_cnn``, ``resnet18``, ``dlfd``, ``logreg``, ``char_lstm``)."""
-    table = {"small_cnn": SmallCNN, "resnet18": ResNet18, "dlfd": DLFDNet, "logreg": LogisticRegression, "char_lstm": CharLSTM}
+    """Build a model by name (``small_cnn``, ``vgg``, ``mlp``, ``resnet18``, ``dlfd``, ``logreg``, ``char_lstm``)."""
+    table = {"small_cnn": SmallCNN, "vgg": VGGNet, "mlp": MLP, "resnet18": ResNet18, "dlfd": DLFDNet, "logreg": LogisticRegression, "char_lstm": CharLSTM}
     if name not in table:
         raise ValueError(f"unknown model {name!r}; choose one of {sorted(table)}")
     model = table[name](**kwargs)

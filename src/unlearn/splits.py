@@ -131,20 +131,40 @@ def whole_class(targets, cls: int, test_targets=None) -> Split:
     return Split(forget, np.flatnonzero(y != cls), len(y), "whole_class", {"class": cls}, test)
 
 
-def label_flips(targets, budget: float | int, num_classes: int, seed: int = 0) -> tuple[Split, torch.Tensor]:
-    """Label poisoning (Warnecke et al.): flip ``budget`` (fraction or count) labels to a random other
-    class. Returns the split (forget = flipped samples) and the poisoned label vector."""
+def label_flips(targets, budget: float | int, num_classes: int, seed: int = 0,
+                pairwise: bool = False) -> tuple[Split, torch.Tensor]:
+    """Label poisoning (Warnecke et al.): flip ``budget`` (fraction or count) labels. Returns the split
+    (forget = flipped samples) and the poisoned label vector.
+
+    ``pairwise=False``: random samples, each to a random other class. ``pairwise=True``: the authors'
+    ``flip_labels``: budget / num_classes samples of every class c (seeded) become class num_classes - 1 - c,
+    so the poison is a consistent confusion a model can learn, not label noise."""
     y = _targets(targets).copy()
     if isinstance(num_classes, (bool, np.bool_)) or not isinstance(num_classes, (int, np.integer)) or num_classes < 2:
         raise ValueError(f"num_classes must be an int >= 2, got {num_classes!r}")
     if y.min() < 0 or y.max() >= num_classes:
         raise ValueError(f"labels must lie in [0, {num_classes}), got {y.min()}..{y.max()}")
-    split = random_instances(len(y), budget, seed)
-    g = rng(seed + 1)
-    offsets = g.integers(1, num_classes, size=len(split.forget))  # never the true class
-    poisoned = y.copy()
-    poisoned[split.forget] = (y[split.forget] + offsets) % num_classes
-    split.kind, split.params = "label_flips", {"budget": budget, "num_classes": num_classes, "seed": seed}
+    if pairwise:
+        if num_classes % 2:
+            raise ValueError(f"pairwise flips pair c with {num_classes} - 1 - c: num_classes must be even, got {num_classes}")
+        total = random_instances(len(y), budget, seed).forget.size  # the same amount checks as random flips
+        g = rng(seed)
+        order = g.permutation(len(y))
+        per_class = total // num_classes
+        forget = np.sort(np.concatenate([order[y[order] == c][:per_class] for c in range(num_classes)]))
+        if len(forget) == 0:
+            raise ValueError(f"a budget of {total} flips is fewer than one per class ({num_classes} classes)")
+        poisoned = y.copy()
+        poisoned[forget] = num_classes - 1 - y[forget]
+        split = Split(forget, np.setdiff1d(np.arange(len(y)), forget), len(y), "label_flips")
+    else:
+        split = random_instances(len(y), budget, seed)
+        g = rng(seed + 1)
+        offsets = g.integers(1, num_classes, size=len(split.forget))  # never the true class
+        poisoned = y.copy()
+        poisoned[split.forget] = (y[split.forget] + offsets) % num_classes
+    split.kind = "label_flips"
+    split.params = {"budget": budget, "num_classes": num_classes, "seed": seed, "pairwise": pairwise}
     return split, torch.as_tensor(poisoned)
 
 

@@ -40,15 +40,19 @@ def count_grads(n: int) -> None:
 
 
 class counting:
-    """``with counting() as c: ...; c.value`` counts gradient evaluations inside the block."""
+    """``with counting() as c: ...; c.value`` counts gradient evaluations inside the block. Blocks nest: an
+    inner block's count also goes to the enclosing one."""
 
     def __enter__(self):
         self._box = [0]
+        self._outer = _COUNTER.get()
         self._token = _COUNTER.set(self._box)
         return self
 
     def __exit__(self, *exc):
         _COUNTER.reset(self._token)
+        if self._outer is not None:
+            self._outer[0] += self._box[0]
 
     @property
     def value(self) -> int:

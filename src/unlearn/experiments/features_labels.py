@@ -11,8 +11,10 @@ Three parts, each a pipeline function returning DataFrames / dicts:
 2. :func:`run_canary` - unintended memorisation: a character LSTM on Alice in Wonderland with the canary
    "my telephone number is 0123456789!' said alice." inserted several times; Z~ replaces the ten digits by
    a 10-character string from the text. Exposure before/after first order, second order, fine-tune, retrain.
-3. :func:`run_poisoning` - label poisoning: a small CNN on a CIFAR-10 subset with random label flips;
-   unlearning restores the correct labels. Restoration fraction, gradient evaluations, seconds.
+3. :func:`run_poisoning` - label poisoning as the authors run it: pairwise flips c -> 9 - c on a CIFAR-10
+   subset, a VGG-style CNN that fits them, influence updates on its dense head (tau / damping chosen on a
+   validation split), fine-tuning, SISA and retraining, over several flip seeds. Restoration fraction with
+   bootstrap intervals (:func:`poison_summary`), seconds, gradient evaluations, speed-up over training.
 
 Person names: no public name list can be downloaded at run time here, so the package ships
 ``first_names.txt`` (common English first names, hand-compiled; see its header) and intersects it with the
@@ -49,7 +51,8 @@ NAMES_FILE = Path(__file__).with_name("first_names.txt")
 @dataclass
 class Profile:
     # --- part 1: linear models -----------------------------------------------------------------------
-    enron_features: int  # Enron bag-of-words vocabulary size (most frequent tokens)
+    enron_features: int  # Enron bag-of-words vocabulary size (most frequent tokens); cpu: 500 so that the
+    #                     3,879 training mails far outnumber the words (the authors: 4,902 words, 33k mails)
     enron_sizes: tuple  # how many person names to unlearn (paper: 10, 50, 100)
     reps: int  # random feature sets per setting (paper: 100-1000 combinations)
     lam: float  # L2 strength of the logistic-regression objective (summed loss)
@@ -61,7 +64,7 @@ class Profile:
     adult_replacements: int  # Adult rows whose marital/relationship/race one-hots are moved
     diabetes_features: int  # numeric Diabetes columns zeroed
     diabetes_replacements: int  # Diabetes rows in which they are zeroed
-    tau_grid: tuple  # first-order unlearning rates tried on a calibration set (lowest residual kept)
+    tau_grid: tuple  # first-order unlearning rates tried on a calibration change of each size (lowest residual kept)
     ft_lr_grid: tuple  # fine-tuning learning rates tried the same way
     sisa_shards: int  # shards of the SISA baseline (authors: 20 for linear models)
     # --- part 2: canary in a character LSTM ------------------------------------------------------------
@@ -74,26 +77,30 @@ class Profile:
     lstm_lr: float  # Adam learning rate
     n_candidates: int  # random 10-digit candidates for the exposure (authors: 1e5 per digit position)
     canary_tau: float  # first-order unlearning rate for the canary (summed losses)
-    canary_tau2: float  # second-order rate: LiSSA truncated at a CPU depth underestimates H^-1 G in flat
-    #                    directions, and the authors' code scales both orders by tau (``approx_retraining``)
-    canary_lissa_damping: float  # LiSSA damping for the LSTM
-    canary_lissa_batch: int  # LiSSA HVP batch (windows)
-    canary_lissa_depth: int  # LiSSA recursion steps
+    canary_tau2: float  # second-order step multiplier (the paper and the authors: 1, Newton's step)
+    canary_lissa_scale: float  # LiSSA scale (authors' canary run: 39,000)
+    canary_lissa_damping: float  # LiSSA damping for the LSTM (authors: 0.1)
+    canary_lissa_batch: int  # LiSSA HVP batch in windows (authors: 500 sequences of 24 characters = 188 windows of 64)
+    canary_lissa_depth: int  # LiSSA recursion steps (authors: 30)
     canary_ft_lr: float  # fine-tuning learning rate (SGD, one epoch on the corrected text)
     # --- part 3: label poisoning on CIFAR-10 -------------------------------------------------------------
-    cifar_train: int  # training images (subset of the 50k)
-    cifar_test: int  # test images (subset of the 10k)
-    flip_budget: float  # fraction of training labels flipped (authors: 2.5k-10k of 50k)
-    cnn_width: int  # small CNN width
-    cnn_epochs: int  # training epochs
-    poison_tau: float  # first-order unlearning rate (summed losses)
-    poison_tau2: float  # second-order rate (see canary_tau2)
-    poison_lissa_damping: float  # LiSSA damping
-    poison_lissa_batch: int  # LiSSA HVP batch (authors: 1024)
-    poison_lissa_depth: int  # LiSSA recursion steps
-    poison_ft_epochs: int  # fine-tuning epochs on the corrected labels (authors: 1 and 10)
-    poison_shards: int  # SISA shards (authors: 5, 10, 20)
-
+    cifar_train: int  # training images (a seeded subset of the 50k)
+    cifar_val: int  # validation images (from the rest of the 50k; chooses tau and the damping)
+    cifar_test: int  # test images (0 = the whole 10k test set)
+    flip_budget: float  # fraction of training labels flipped pairwise, c -> 9 - c (authors: 5-20 % of 50k)
+    cnn_width: int  # VGG-style CNN width (authors: 128 filters)
+    cnn_hidden: int  # dense units of the head (authors: 512)
+    cnn_epochs: int  # Adam epochs without weight decay: long enough to fit the flipped labels
+    cnn_lr: float  # Adam learning rate
+    poison_seeds: tuple  # flip draws (and poisoned-model initialisations); authors: seeds 42-46
+    poison_tau_grid: tuple  # first-order rates tried on validation (authors: 2e-5)
+    poison_damping_grid: tuple  # second-order dampings tried on validation (CG on the head's Hessian)
+    poison_steps: int  # rounds of the authors' repair loop (authors: 10)
+    poison_points: int  # misclassified points per round (authors: 1,024)
+    poison_ft_epochs: tuple  # fine-tuning epochs on the corrected labels (authors: 1 and 10, SGD 0.01)
+    poison_shards: tuple  # SISA shard counts run in the notebook (authors: 5, 10, 20). Each costs a whole training
+    #                       (the flips touch every shard), so at cpu they run in tools/poison_sisa.py instead
+    poison_bootstrap: int  # bootstrap replicates over test images for the intervals
 
 PROFILES = {
     "smoke": Profile(
@@ -101,30 +108,37 @@ PROFILES = {
         enron_solver="cg", adult_rows=3000, adult_replacements=100, diabetes_features=2, diabetes_replacements=50,
         tau_grid=(1e-3, 1e-2), ft_lr_grid=(0.1, 1.0), sisa_shards=4,
         alice_chars=8000, canary_copies=4, seq_len=64, lstm_hidden=64, lstm_layers=1, lstm_epochs=2, lstm_lr=3e-3,
-        n_candidates=200, canary_tau=0.1, canary_tau2=100.0, canary_lissa_damping=1e-2, canary_lissa_batch=64, canary_lissa_depth=3,
+        n_candidates=200, canary_tau=0.1, canary_tau2=1.0, canary_lissa_scale=39000.0, canary_lissa_damping=0.1,
+        canary_lissa_batch=64, canary_lissa_depth=3,
         canary_ft_lr=0.05,
-        cifar_train=600, cifar_test=300, flip_budget=0.2, cnn_width=8, cnn_epochs=2, poison_tau=1e-6, poison_tau2=1.0,
-        poison_lissa_damping=1e-2, poison_lissa_batch=200, poison_lissa_depth=3, poison_ft_epochs=1, poison_shards=3,
+        cifar_train=600, cifar_val=200, cifar_test=500, flip_budget=0.2, cnn_width=4, cnn_hidden=32, cnn_epochs=3,
+        cnn_lr=2e-3, poison_seeds=(0, 1), poison_tau_grid=(1e-4, 1e-3), poison_damping_grid=(1e2, 1e3), poison_steps=3,
+        poison_points=100, poison_ft_epochs=(1,), poison_shards=(2,), poison_bootstrap=50,
     ),
     "cpu": Profile(
-        enron_features=5000, enron_sizes=(10, 50, 100), reps=4, lam=1.0, sigma=0.01, eps=0.1, delta=0.01,
-        enron_solver="cg", adult_rows=0, adult_replacements=1000, diabetes_features=2, diabetes_replacements=100,
-        tau_grid=(3e-3, 1e-2, 3e-2, 1e-1), ft_lr_grid=(0.1, 0.3, 1.0, 3.0), sisa_shards=20,
+        enron_features=500, enron_sizes=(5, 10, 20), reps=4, lam=1.0, sigma=0.01, eps=0.1, delta=0.01,
+        enron_solver="exact", adult_rows=0, adult_replacements=1000, diabetes_features=2, diabetes_replacements=100,
+        tau_grid=(1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1), ft_lr_grid=(0.1, 0.3, 1.0, 3.0), sisa_shards=20,
         alice_chars=40000, canary_copies=8, seq_len=64, lstm_hidden=256, lstm_layers=1, lstm_epochs=10, lstm_lr=3e-3,
-        n_candidates=2000, canary_tau=0.1, canary_tau2=200.0, canary_lissa_damping=1e-2, canary_lissa_batch=64, canary_lissa_depth=6,
+        n_candidates=2000, canary_tau=0.1, canary_tau2=1.0, canary_lissa_scale=39000.0, canary_lissa_damping=0.1,
+        canary_lissa_batch=188, canary_lissa_depth=30,
         canary_ft_lr=0.05,
-        cifar_train=5000, cifar_test=2000, flip_budget=0.2, cnn_width=16, cnn_epochs=8, poison_tau=1e-7, poison_tau2=1.0,
-        poison_lissa_damping=1e-2, poison_lissa_batch=500, poison_lissa_depth=8, poison_ft_epochs=1, poison_shards=5,
+        cifar_train=5000, cifar_val=1000, cifar_test=0, flip_budget=0.2, cnn_width=16, cnn_hidden=128, cnn_epochs=40,
+        cnn_lr=2e-3, poison_seeds=(0, 1, 2), poison_tau_grid=(1e-5, 3e-5, 1e-4), poison_damping_grid=(1e3, 3e3, 1e4, 3e4),
+        poison_steps=10, poison_points=1024, poison_ft_epochs=(1, 10), poison_shards=(), poison_bootstrap=1000,
     ),
     "paper": Profile(
         enron_features=5000, enron_sizes=(10, 50, 100), reps=100, lam=1.0, sigma=0.01, eps=0.1, delta=0.01,
         enron_solver="exact", adult_rows=0, adult_replacements=5000, diabetes_features=2, diabetes_replacements=100,
-        tau_grid=(1e-3, 3e-3, 1e-2, 3e-2, 1e-1), ft_lr_grid=(0.03, 0.1, 0.3, 1.0, 3.0), sisa_shards=20,
+        tau_grid=(1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1), ft_lr_grid=(0.03, 0.1, 0.3, 1.0, 3.0), sisa_shards=20,
         alice_chars=0, canary_copies=29, seq_len=64, lstm_hidden=512, lstm_layers=2, lstm_epochs=50, lstm_lr=1e-3,
-        n_candidates=100000, canary_tau=0.1, canary_tau2=100.0, canary_lissa_damping=1e-2, canary_lissa_batch=512, canary_lissa_depth=50,
+        n_candidates=100000, canary_tau=0.1, canary_tau2=1.0, canary_lissa_scale=39000.0, canary_lissa_damping=0.1,
+        canary_lissa_batch=188, canary_lissa_depth=30,
         canary_ft_lr=0.05,
-        cifar_train=50000, cifar_test=10000, flip_budget=0.1, cnn_width=32, cnn_epochs=30, poison_tau=1e-5, poison_tau2=1.0,
-        poison_lissa_damping=1e-4, poison_lissa_batch=1024, poison_lissa_depth=50, poison_ft_epochs=10, poison_shards=10,
+        cifar_train=49000, cifar_val=1000, cifar_test=0, flip_budget=0.2, cnn_width=128, cnn_hidden=512, cnn_epochs=100,
+        cnn_lr=1e-3, poison_seeds=(42, 43, 44, 45, 46), poison_tau_grid=(1e-5, 2e-5, 5e-5, 1e-4),
+        poison_damping_grid=(1e3, 1e4, 1e5, 1e6), poison_steps=10, poison_points=1024, poison_ft_epochs=(1, 10),
+        poison_shards=(5, 10, 20), poison_bootstrap=1000,
     ),
 }
 
@@ -270,9 +284,10 @@ def run_linear(task: LinearTask, sizes, P: Profile, seed: int = 0, sisa: bool = 
     """For every size and ``P.reps`` random feature sets: each method's gradient residual on D~, test accuracy,
     change of the mean test loss (approximate vs retrained), seconds and gradient evaluations."""
     base = C.fit(task.x, task.y, P.lam, sigma=P.sigma, seed=seed)
-    cal = calibrate(task, base, sizes[0], P, seed)
+    cals = {size: calibrate(task, base, size, P, seed) for size in sizes}  # a rate per request size, as by hand
     rows_out = []
     for size in sizes:
+        cal = cals[size]
         rng = np.random.default_rng(seed * 1000 + size)
         for rep in range(P.reps):
             x2, xt2, rows, cols = make_change(task, size, P, rng)
@@ -286,15 +301,17 @@ def run_linear(task: LinearTask, sizes, P: Profile, seed: int = 0, sisa: bool = 
             upd["finetune"] = _timed(lambda: C.finetune_update(base.theta, x2, y, P.lam, b, cal["ft_lr"]))
             upd["first"] = _timed(lambda: C.first_order_update(base.theta, C.influence_gradient(base.theta, z, zt), cal["tau"]))
             upd["second"] = _timed(lambda: C.second_order_update(base.theta, x2, y, P.lam, C.influence_gradient(base.theta, z, zt), solver=solver, tol=1e-10))
-            # retraining: the authors' fit from a fresh N(0, I) start on the same perturbed objective
-            rt, rt_s, rt_g = _timed(lambda: C.fit(x2, y, P.lam, b=b, seed=seed + 1 + rep))
+            # retraining as the authors run it: L-BFGS from a fresh N(0, I) start on the same perturbed objective,
+            # stopped by scipy's default rule as the authors call it; its path says when it matched each update's residual
+            (rt, path), rt_s, rt_g = _timed(lambda: C.fit_traced(x2, y, P.lam, b=b, seed=seed + 1 + rep))
             upd["retrain"] = (rt.theta, rt_s, rt_g)
             l0 = _mean_loss(base.theta, xt2, task.yt)
             exact = _mean_loss(rt.theta, xt2, task.yt) - l0
             for m, (th, s, g) in upd.items():
+                r = C.gradient_residual(th, x2, y, P.lam, b)
                 rows_out.append({
                     "dataset": task.name, "size": size, "rep": rep, "method": m, "affected": len(rows),
-                    "residual": C.gradient_residual(th, x2, y, P.lam, b),
+                    "residual": r, "retrain_seconds_to_residual": C.seconds_to_residual(path, r),
                     "test_acc": float((torch.where(xt2 @ th >= 0, 1.0, -1.0).double() == task.yt).double().mean()),
                     "loss_change": _mean_loss(th, xt2, task.yt) - l0, "loss_change_exact": exact,
                     "seconds": s, "grad_evals": g,
@@ -310,7 +327,8 @@ def run_linear(task: LinearTask, sizes, P: Profile, seed: int = 0, sisa: bool = 
                                  "grad_evals": rec.info["unlearn_grad_evals"]})
     df = pd.DataFrame(rows_out)
     info = {"dataset": task.name, "base_test_acc": base.accuracy(task.xt, task.yt), "n_train": len(task.y),
-            "dims": task.x.shape[1], **cal, "sigma": P.sigma, "lam": P.lam}
+            "dims": task.x.shape[1], "tau": {k: v["tau"] for k, v in cals.items()},
+            "ft_lr": {k: v["ft_lr"] for k, v in cals.items()}, "sigma": P.sigma, "lam": P.lam}
     return df, info
 
 
@@ -433,10 +451,11 @@ def run_canary(P: Profile, seed: int = 0) -> tuple[pd.DataFrame, dict]:
              "grad_evals": 0}]
     runs = {
         "finetune": ("finetune", S.fixed, None, {"epochs": 1, "lr": P.canary_ft_lr, "batch_size": 32, "weight_decay": 0.0}),
-        "first": ("influence_first_order", rest, z_tilde, {"tau": P.canary_tau, "batch_size": 64}),
+        "first": ("influence_first_order", rest, z_tilde, {"tau": P.canary_tau, "batch_size": 64, "params": "all"}),
         "second": ("influence_second_order", rest, z_tilde, {
-            "tau": P.canary_tau2, "solver": "lissa", "lissa_damping": P.canary_lissa_damping, "lissa_batch_size": P.canary_lissa_batch,
-            "lissa_depth": P.canary_lissa_depth, "lissa_patience": 20, "batch_size": 64}),
+            "tau": P.canary_tau2, "solver": "lissa", "lissa_scale": P.canary_lissa_scale, "lissa_damping": P.canary_lissa_damping,
+            "lissa_batch_size": P.canary_lissa_batch, "lissa_depth": P.canary_lissa_depth, "lissa_patience": 20,
+            "batch_size": 64, "params": "all"}),
         "retrain": ("retrain", S.fixed, None, asdict(cfg)),
     }
     info = {"windows": len(S.corpus), "affected_windows": len(S.affected), "replacement": S.replacement,
@@ -447,7 +466,8 @@ def run_canary(P: Profile, seed: int = 0) -> tuple[pd.DataFrame, dict]:
         row = {"method": name, **canary_exposure(out, S.corpus, cands), "test_loss": test_loss(out), "seconds": rec.seconds,
                "grad_evals": rec.grad_evals}
         if name == "second":
-            info["second_info"] = {k: v for k, v in rec.info.items() if k in ("converged", "diverged", "iterations", "step_norm")}
+            info["second_info"] = {k: v for k, v in rec.info.items()
+                                   if k in ("converged", "diverged", "stopped_early", "iterations", "step_norm", "G_norm")}
         rows.append(row)
     return pd.DataFrame(rows), info
 
@@ -455,59 +475,280 @@ def run_canary(P: Profile, seed: int = 0) -> tuple[pd.DataFrame, dict]:
 # ============================================================================================================
 # Part 3: label poisoning on CIFAR-10
 # ============================================================================================================
-def cnn_config(P: Profile) -> TrainConfig:
-    return TrainConfig(epochs=P.cnn_epochs, batch_size=64, lr=2e-3, optimizer="adam", momentum=0.9,
-                       weight_decay=5e-4, schedule="cosine")
+@dataclass
+class PoisonData:
+    clean: ArrayDataset  # the training subset with its true labels (the corrected data D~)
+    val: ArrayDataset  # held out from training and test: chooses tau and the damping
+    test: ArrayDataset
 
 
-def run_poisoning(P: Profile, seed: int = 0) -> tuple[pd.DataFrame, dict]:
-    """Clean and poisoned CNNs on a CIFAR-10 subset; each method repairs the flipped labels. Test accuracy,
-    restoration fraction (acc - acc_poisoned) / (acc_clean - acc_poisoned), seconds, gradient evaluations."""
+def poison_data(P: Profile, seed: int = 0) -> PoisonData:
+    """A seeded CIFAR-10 training subset, a disjoint validation subset of the other training images, and the
+    test set (all of it unless ``P.cifar_test``)."""
     b = load_dataset("cifar10")
-    rng = np.random.default_rng(seed)
-    tr = np.sort(rng.choice(len(b.train), P.cifar_train, replace=False))
-    te = np.sort(rng.choice(len(b.test), P.cifar_test, replace=False))
-    x, y = b.train.x[tr], b.train.y[tr]
-    test = ArrayDataset(b.test.x[te], b.test.y[te])
-    split, y_poison = splits.label_flips(y, P.flip_budget, 10, seed)
-    clean, poisoned = ArrayDataset(x, y), ArrayDataset(x, y_poison)
-    cfg = cnn_config(P)
-    arch = models.build("small_cnn", in_channels=3, num_classes=10, width=P.cnn_width, hidden=4 * P.cnn_width)
-    model, meta = train_or_load(arch, poisoned, cfg, seed, tag="cifar_poisoned", progress=False)
-    # the clean model is the gold retrain on the corrected data: trained under the retrain method's cache tag
-    gold, gmeta = train_or_load(arch, clean, cfg, seed, tag="gold", progress=False)
-    acc_p, acc_c = predict(model, test).accuracy, predict(gold, test).accuracy
-    forget = Subset(poisoned, split.forget.tolist())
-    z_tilde = Subset(clean, split.forget.tolist())
-    rest = Subset(poisoned, split.retain.tolist())
-    runs = {
-        "finetune": ("finetune", clean, None, {"epochs": P.poison_ft_epochs, "lr": 0.01, "batch_size": 64}),
-        "first": ("influence_first_order", rest, z_tilde, {"tau": P.poison_tau, "batch_size": 256}),
-        "second": ("influence_second_order", rest, z_tilde, {
-            "tau": P.poison_tau2, "solver": "lissa", "lissa_damping": P.poison_lissa_damping, "lissa_batch_size": P.poison_lissa_batch,
-            "lissa_depth": P.poison_lissa_depth, "lissa_patience": 20, "batch_size": 256}),
-        "retrain": ("retrain", clean, None, asdict(cfg)),
+    perm = np.random.default_rng(seed).permutation(len(b.train))
+    tr, va = np.sort(perm[: P.cifar_train]), np.sort(perm[P.cifar_train : P.cifar_train + P.cifar_val])
+    test = b.test
+    if P.cifar_test:
+        te = np.sort(np.random.default_rng(seed + 1).choice(len(b.test), P.cifar_test, replace=False))
+        test = ArrayDataset(b.test.x[te], b.test.y[te])
+    return PoisonData(ArrayDataset(b.train.x[tr], b.train.y[tr]), ArrayDataset(b.train.x[va], b.train.y[va]), test)
+
+
+def cnn(P: Profile):
+    return models.build("vgg", in_channels=3, num_classes=10, width=P.cnn_width, hidden=P.cnn_hidden)
+
+
+def cnn_config(P: Profile) -> TrainConfig:
+    """Adam without weight decay, as the authors (amsgrad aside), for long enough to fit the flipped labels."""
+    return TrainConfig(epochs=P.cnn_epochs, batch_size=64, lr=P.cnn_lr, optimizer="adam", weight_decay=0.0, schedule="cosine")
+
+
+def influence_configs(P: Profile, tau: float, damping: float) -> dict:
+    """The four influence updates compared: the authors' repair loop (``P.poison_steps`` rounds over at most
+    ``P.poison_points`` misclassified points, their stored configuration) and a single update on the known
+    flipped points; all on the dense head. CG stops at a relative residual of 1e-3 (the authors' LiSSA is
+    coarser still) and HVPs take the whole feature matrix as one batch (features are small)."""
+    head = {"params": "head", "batch_size": 8192}
+    second = {**head, "solver": "cg", "cg_tol": 1e-3, "cg_iters": 200, "damping": damping}
+    loop = {"steps": P.poison_steps, "select": "misclassified", "max_points": P.poison_points}
+    return {
+        "first": ("influence_first_order", {**head, **loop, "tau": tau}),
+        "second": ("influence_second_order", {**second, **loop}),
+        "first_one_step": ("influence_first_order", {**head, "tau": tau}),
+        "second_one_step": ("influence_second_order", second),
     }
-    if "sisa" in methods.available():
-        # SISA deletes the poisoned points: forget and retain must be Subsets of one data set (``poisoned``)
-        runs["sisa"] = ("sisa", rest, None, {**asdict(cfg), "shards": P.poison_shards})
-    rows = [{"method": "poisoned (none)", "test_acc": acc_p, "restored": 0.0, "seconds": 0.0, "grad_evals": 0}]
-    info = {"acc_clean": acc_c, "acc_poisoned": acc_p, "flipped": len(split.forget), "n_train": len(tr),
-            "train_seconds": meta["train_seconds"]}
-    for name, (mname, retain, val, conf) in runs.items():
-        try:
-            out = methods.get(mname)(model, forget, retain, val=val, config=conf, seed=seed)
-        except Exception as exc:  # a concurrently written baseline with another API: report, keep going
-            print(f"{name} skipped: {type(exc).__name__}: {exc}")
-            continue
-        rec = out.unlearning_record
-        acc = predict(out, test).accuracy
-        secs, evals = rec.seconds, rec.grad_evals
-        if name == "sisa":  # the record also holds building the ensemble; report the unlearning step alone
-            secs, evals = rec.info["unlearn_seconds"], rec.info["unlearn_grad_evals"]
-            info["sisa_build_seconds"] = rec.info["built_ensemble_seconds"]
-        rows.append({"method": name, "test_acc": acc, "restored": metrics.restoration_fraction(acc, acc_p, acc_c) + 0.0,
-                     "seconds": secs, "grad_evals": evals})
-        if name == "second":
-            info["second_info"] = {k: v for k, v in rec.info.items() if k in ("converged", "diverged", "iterations", "step_norm")}
-    return pd.DataFrame(rows), info
+
+
+def _correct(model, test) -> np.ndarray:
+    return predict(model, test).correct.numpy().astype(bool)
+
+
+def _features_of(model, data, batch_size: int = 1000) -> torch.Tensor:
+    from ..train import batches
+
+    model.eval()
+    with torch.no_grad():
+        return torch.cat([model.features(x) for x, _ in batches(data, batch_size)])
+
+
+def _head_correct(model, feats: torch.Tensor, data) -> np.ndarray:
+    model.eval()
+    with torch.no_grad():
+        pred = torch.cat([model.head(feats[i : i + 4096]).argmax(-1) for i in range(0, len(feats), 4096)])
+    return (pred == data.targets).numpy().astype(bool)
+
+
+def run_poisoning(P: Profile, seed: int = 0) -> dict:
+    """Label repair with pairwise flips, for every seed in ``P.poison_seeds``.
+
+    Per seed: flip ``P.flip_budget`` of the labels c -> 9 - c, train the poisoned CNN (cached), then repair it
+    with the influence updates (tau / damping chosen on validation on the first seed, reused after), fine-tuning
+    for each of ``P.poison_ft_epochs`` (SGD 0.01 on the corrected labels, the authors' baseline) and
+    retraining (the clean model: the poisoned model's recipe on the corrected labels; one model for all seeds,
+    since it does not depend on the flips). SISA: flips touch every shard, so unlearning retrains every shard on
+    corrected labels, i.e. trains an ensemble on the clean data; that cost and accuracy do not depend on the
+    seed, so each shard count runs once.
+
+    Returns a dict of DataFrames: ``runs`` (seed x method: test accuracy, restoration, seconds, gradient
+    evaluations, speed-up over training the poisoned model, share of test predictions changed), ``regime`` (per
+    seed: clean / poisoned accuracy, gap, how well the poisoned model fits its flipped labels), ``tuning`` (every
+    grid value's validation accuracy) and ``correct`` (per-test-image correctness, for :func:`poison_summary`)."""
+    from ..methods.influence import tune
+    from ..methods.sisa import SISAConfig, SISAEnsemble
+
+    data = poison_data(P, seed)
+    cfg, arch = cnn_config(P), cnn(P)
+    y = data.clean.targets
+    gold, gmeta = train_or_load(arch, data.clean, cfg, seed, tag="cifar_clean", progress=True)
+    correct = {("all", "clean"): _correct(gold, data.test)}
+    runs, regime, tuning, chosen = [], [], [], {}
+    for ps in P.poison_seeds:
+        split, y_poison = splits.label_flips(y, P.flip_budget, 10, seed=ps, pairwise=True)
+        poisoned = ArrayDataset(data.clean.x, y_poison)
+        model, meta = train_or_load(arch, poisoned, cfg, ps, tag="cifar_poisoned", progress=True)
+        flips = split.forget.tolist()
+        forget, z_tilde = Subset(poisoned, flips), Subset(data.clean, flips)
+        rest = Subset(poisoned, split.retain.tolist())
+        # head-only updates leave the body bit-identical, so their test predictions come from the poisoned model's
+        # test features, computed once (exact, and it spares four passes over the 10,000 test images)
+        test_feats = _features_of(model, data.test)
+        c_p = _head_correct(model, test_feats, data.test)
+        correct[(ps, "poisoned")] = c_p
+        acc_p, acc_c = float(c_p.mean()), float(correct[("all", "clean")].mean())
+        regime.append({"seed": ps, "flipped": len(flips), "acc_clean": acc_c, "acc_poisoned": acc_p, "gap": acc_c - acc_p,
+                       "gap_images": int(round((acc_c - acc_p) * len(data.test))),
+                       "flip_fit": predict(model, forget).accuracy, "train_seconds": meta["train_seconds"],
+                       "cached": meta.get("cached", False)})
+        if not chosen:  # tau and damping: chosen once on validation, reused for every seed
+            for name, (mname, conf) in influence_configs(P, 0.0, 0.0).items():
+                key, grid = ("tau", P.poison_tau_grid) if "first" in name else ("damping", P.poison_damping_grid)
+                upd = lambda v, m=mname, c=conf, k=key: methods.get(m)(model, forget, rest, val=z_tilde, config={**c, k: v}, seed=ps)
+                t = tune(upd, grid, data.val)
+                chosen[name] = (key, t.value)
+                tuning += [{"method": name, "parameter": key, **r, "chosen": r["value"] == t.value,
+                            "search_seconds": t.seconds, "search_grad_evals": t.grad_evals} for r in t.table]
+        jobs = {}
+        for name, (mname, conf) in influence_configs(P, 0.0, 0.0).items():
+            key, v = chosen[name]
+            jobs[name] = (mname, forget, rest, z_tilde, {**conf, key: v})
+        for e in P.poison_ft_epochs:
+            jobs["finetune" if e == 1 else f"finetune_{e}"] = (
+                "finetune", forget, data.clean, None,
+                {"epochs": e, "lr": 0.01, "batch_size": 64, "momentum": 0.0, "weight_decay": 0.0})
+        for name, (mname, fg, rt, val, conf) in jobs.items():
+            out = methods.get(mname)(model, fg, rt, val=val, config=conf, seed=ps)
+            rec = out.unlearning_record
+            head_only = getattr(out, "unlearning_info", {}).get("params") == "head"
+            correct[(ps, name)] = _head_correct(out, test_feats, data.test) if head_only else _correct(out, data.test)
+            runs.append(_poison_row(ps, name, correct, rec.seconds, rec.grad_evals, meta["train_seconds"], out))
+        runs.append(_poison_row(ps, "retrain", {**correct, (ps, "retrain"): correct[("all", "clean")]},
+                                gmeta["train_seconds"], P.cnn_epochs * len(y), meta["train_seconds"]))
+        correct[(ps, "retrain")] = correct[("all", "clean")]
+    for k in P.poison_shards:
+        with counting() as c, Timer() as t:
+            ens = SISAEnsemble.fit(arch, data.clean, SISAConfig(**asdict(cfg), shards=k), seed=seed)
+        c_s = _correct(ens, data.test)
+        for ps in P.poison_seeds:
+            correct[(ps, f"sisa_{k}")] = c_s
+            train_s = next(r["train_seconds"] for r in regime if r["seed"] == ps)
+            runs.append(_poison_row(ps, f"sisa_{k}", correct, t.seconds, c.value, train_s))
+    return {"runs": pd.DataFrame(runs), "regime": pd.DataFrame(regime), "tuning": pd.DataFrame(tuning), "correct": correct,
+            "n_test": len(data.test), "n_train": len(y), "clean_train_seconds": gmeta["train_seconds"]}
+
+
+def sisa_repair(P: Profile, seed: int = 0, shards=(5, 10, 20)) -> pd.DataFrame:
+    """SISA's label repair for each shard count, against the same clean and poisoned models as
+    :func:`run_poisoning` (both from the cache when it ran): flips touch every shard, so repairing retrains every
+    shard on corrected labels, i.e. trains the ensemble on the clean data. One row per (seed, shard count)."""
+    from ..methods.sisa import SISAConfig, SISAEnsemble
+
+    data = poison_data(P, seed)
+    cfg, arch = cnn_config(P), cnn(P)
+    gold, gmeta = train_or_load(arch, data.clean, cfg, seed, tag="cifar_clean", progress=True)
+    correct, train_s = {("all", "clean"): _correct(gold, data.test)}, {}
+    for ps in P.poison_seeds:
+        _, y_poison = splits.label_flips(data.clean.targets, P.flip_budget, 10, seed=ps, pairwise=True)
+        model, meta = train_or_load(arch, ArrayDataset(data.clean.x, y_poison), cfg, ps, tag="cifar_poisoned", progress=True)
+        correct[(ps, "poisoned")] = _correct(model, data.test)
+        train_s[ps] = meta["train_seconds"]
+    rows = []
+    for k in shards:
+        with counting() as c, Timer() as t:
+            ens = SISAEnsemble.fit(arch, data.clean, SISAConfig(**asdict(cfg), shards=k), seed=seed)
+        c_s = _correct(ens, data.test)
+        for ps in P.poison_seeds:
+            correct[(ps, f"sisa_{k}")] = c_s
+            rows.append(_poison_row(ps, f"sisa_{k}", correct, t.seconds, c.value, train_s[ps]))
+    return pd.DataFrame(rows)
+
+
+def stored_sisa(profile: str) -> pd.DataFrame | None:
+    """The table ``tools/poison_sisa.py`` wrote for this profile (mean over seeds), or None."""
+    from .. import paths
+
+    f = paths.results_dir(profile) / "02_poisoning_sisa.csv"
+    if not f.exists():
+        return None
+    df = pd.read_csv(f)
+    return df.groupby("method", sort=False)[["restored", "test_acc", "seconds", "speedup"]].mean()
+
+
+def _poison_row(ps, name, correct, seconds, grad_evals, train_seconds, model=None) -> dict:
+    c_p, c_m, c_c = correct[(ps, "poisoned")], correct[(ps, name)], correct[("all", "clean")]
+    acc_p, acc_m, acc_c = c_p.mean(), c_m.mean(), c_c.mean()
+    info = getattr(model, "unlearning_info", {}) if model is not None else {}
+    return {"seed": ps, "method": name, "test_acc": float(acc_m),
+            "restored": float(metrics.restoration_fraction(acc_m, acc_p, acc_c)),
+            "images": int(round((acc_m - acc_p) * len(c_m))), "seconds": float(seconds), "grad_evals": int(grad_evals),
+            "speedup": float(train_seconds / seconds), "changed": float((c_m != c_p).mean()),
+            "rounds": info.get("steps", 1 if info else 0)}
+
+
+def poison_summary(res: dict, level: float = 0.95, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Per method: restoration averaged over seeds, with a percentile interval from resampling the test images
+    (the same draws for every method and seed, so differences are paired), mean seconds, speed-up over training
+    the poisoned model, gradient evaluations, share of test predictions changed, and ``no_op`` for an update
+    that changed fewer than 0.5 % of the test predictions (its row says nothing about repair)."""
+    reps = poison_replicates(res, n_boot, seed)
+    q = [(1 - level) / 2, (1 + level) / 2]
+    runs = res["runs"]
+    out = []
+    for name, g in runs.groupby("method", sort=False):
+        lo, hi = np.nanquantile(reps[name], q) if np.isfinite(reps[name]).any() else (np.nan, np.nan)
+        out.append({"method": name, "restored": g["restored"].mean(), "restored_lo": lo, "restored_hi": hi,
+                    "restored_min_seed": g["restored"].min(), "images": g["images"].mean(), "test_acc": g["test_acc"].mean(),
+                    "seconds": g["seconds"].mean(), "speedup": g["speedup"].mean(), "grad_evals": g["grad_evals"].mean(),
+                    "changed": g["changed"].mean(), "no_op": bool(g["changed"].mean() < 0.005)})
+    return pd.DataFrame(out)
+
+
+def poison_replicates(res: dict, n_boot: int = 1000, seed: int = 0) -> dict:
+    """Bootstrap replicates of each method's seed-mean restoration fraction (test images resampled)."""
+    runs, correct = res["runs"], res["correct"]
+    seeds = sorted(runs["seed"].unique())
+    names = list(dict.fromkeys(runs["method"]))
+    n = res["n_test"]
+    rng = np.random.default_rng(seed)
+    acc = lambda c, idx: c[idx].mean(1)
+    out = {m: [] for m in names}
+    for s in range(0, n_boot, 100):  # chunks keep the index matrix small
+        idx = rng.integers(0, n, (min(100, n_boot - s), n))
+        a_c = acc(correct[("all", "clean")], idx)
+        per = {m: [] for m in names}
+        for ps in seeds:
+            a_p = acc(correct[(ps, "poisoned")], idx)
+            with np.errstate(divide="ignore", invalid="ignore"):  # a replicate without a gap: undefined, dropped
+                for m in names:
+                    per[m].append((acc(correct[(ps, m)], idx) - a_p) / (a_c - a_p))
+        for m in names:
+            out[m].append(np.mean(per[m], 0))
+    reps = {m: np.concatenate(v) for m, v in out.items()}
+    return {m: np.where(np.isfinite(v), v, np.nan) for m, v in reps.items()}  # no gap in a replicate: undefined
+
+
+def poison_difference(res: dict, a: str, b: str, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> dict:
+    """``a`` minus ``b`` in seed-mean restoration, paired over the same bootstrap draws of test images."""
+    reps = poison_replicates(res, n_boot, seed)
+    d = reps[a] - reps[b]
+    d = d[np.isfinite(d)]
+    runs = res["runs"].set_index(["seed", "method"])["restored"]
+    point = float(np.mean([runs[(s, a)] - runs[(s, b)] for s in res["runs"]["seed"].unique()]))
+    lo, hi = np.quantile(d, [(1 - level) / 2, (1 + level) / 2]) if len(d) else (np.nan, np.nan)
+    return {"diff": point, "lo": float(lo), "hi": float(hi)}
+
+
+def restoration_figure(summary: pd.DataFrame, runs: pd.DataFrame):
+    """Restoration per method: bars with the bootstrap interval, one dot per seed; retraining's 1 as a line."""
+    import matplotlib.pyplot as plt
+
+    order = [m for m in summary["method"] if m != "retrain"]
+    fig, ax = plt.subplots(figsize=(9, 3.8))
+    s = summary.set_index("method").loc[order]
+    x = np.arange(len(order))
+    ax.bar(x, s["restored"], color=["#bbbbbb" if no else "#4c72b0" for no in s["no_op"]])
+    ax.errorbar(x, s["restored"], yerr=[s["restored"] - s["restored_lo"], s["restored_hi"] - s["restored"]],
+                fmt="none", ecolor="k", capsize=3)
+    for i, m in enumerate(order):
+        r = runs.loc[runs.method == m, "restored"]
+        ax.scatter(np.full(len(r), i) + np.linspace(-0.15, 0.15, len(r)), r, s=12, color="k", zorder=3)
+    ax.axhline(1, color="g", ls="--", lw=1, label="retraining (1 by definition)")
+    ax.axhline(0, color="k", lw=1)
+    ax.set_xticks(x, order, rotation=30, ha="right")
+    ax.set_ylabel("restoration fraction")
+    ax.set_title("Label repair: mean over seeds, 95 % interval over test images, dots = seeds (grey: no-op)")
+    ax.legend(loc="lower left")
+    return fig
+
+
+def speed_table(linear: pd.DataFrame) -> pd.DataFrame:
+    """Per (dataset, method): mean seconds and gradient evaluations, the speed-up over retraining to the
+    authors' tolerance, and over retraining only until it matched the method's gradient residual
+    (``x_at_equal_residual``; nan when retraining never got that close)."""
+    df = linear[linear.method != "none"].copy()
+    rt = df[df.method == "retrain"].set_index(["dataset", "size", "rep"])["seconds"]
+    key = list(zip(df["dataset"], df["size"], df["rep"]))
+    df["speedup"] = rt.loc[key].to_numpy() / df["seconds"]
+    df["x_at_equal_residual"] = df["retrain_seconds_to_residual"] / df["seconds"]
+    cols = ["residual", "seconds", "grad_evals", "speedup", "x_at_equal_residual"]
+    return df.groupby(["dataset", "method"])[cols].mean()

@@ -42,7 +42,7 @@ import torch
 from torch.utils.data import Subset
 
 from ..cache import train_or_load
-from ..data.arrays import ArrayDataset, targets_of
+from ..data.arrays import ArrayDataset, as_arrays, targets_of
 from ..train import TrainConfig, count_grads, cross_entropy, get_device
 from .. import tmu_features as tf
 from .base import register
@@ -67,7 +67,14 @@ class TMUConfig:
     predictor_epochs: int = 200  # BCE epochs (release: 200)
     predictor_lr: float = 0.01  # Adam learning rate (release: 0.01)
     predictor_hidden: int = 16  # CHOICE: hidden width of the 2-layer MLP (release's pure_model unpublished)
-    threshold: float = 0.5  # score >= threshold -> predicted easy (release: 0.5)
+    threshold: float = 0.5  # calibration="fixed": P(easy) >= threshold -> predicted easy
+    # how P(easy) becomes a decision (compared in notebook 01):
+    #   "fixed"     P >= threshold;
+    #   "base_rate" the threshold at which the predicted-easy rate on D_h equals D_h's easy rate;
+    #   "release"   the release compares the raw network output (a logit, trained through a sigmoid) with
+    #               0.5, i.e. P >= sigmoid(0.5) = 0.62
+    calibration: str = "fixed"
+    scaling: str = "twin"  # "twin": both problems scaled with D_h's statistics (the transfer argument); "per_set": each with its own
     # noise-perturbed fine-tuning (release: 5 epochs, SGD 0.01, momentum 0.9, wd 5e-4, batch 64)
     epochs: int = 5  # passes over retain + relabelled forget (release: 5)
     lr: float = 0.01  # SGD learning rate, constant (release: 0.01)
@@ -98,12 +105,43 @@ def _check(forget, retain, val, cfg: TMUConfig, num_classes: int) -> tuple[int, 
         raise ValueError(f"noise_on must be 'forget' or 'all', got {cfg.noise_on!r}")
     if cfg.noise_sigma < 0:
         raise ValueError(f"noise_sigma must be >= 0, got {cfg.noise_sigma}")
+    if cfg.calibration not in CALIBRATIONS:
+        raise ValueError(f"calibration must be one of {CALIBRATIONS}, got {cfg.calibration!r}")
+    if cfg.scaling not in ("twin", "per_set"):
+        raise ValueError(f"scaling must be 'twin' or 'per_set', got {cfg.scaling!r}")
     unknown = [f for f in cfg.features if f not in tf.FEATURES]
     if unknown or not cfg.features:
         raise ValueError(f"features must be a non-empty subset of {tf.FEATURES}, got {cfg.features}")
     if num_classes < 2:
         raise ValueError("random relabelling needs at least two classes")
     return c, ref
+
+
+CALIBRATIONS = ("fixed", "base_rate", "release")
+
+
+def decision_threshold(cfg: TMUConfig, twin_scores: torch.Tensor, twin_labels: torch.Tensor) -> float:
+    """The P(easy) threshold of ``cfg.calibration`` (see :class:`TMUConfig`)."""
+    if cfg.calibration == "fixed":
+        return float(cfg.threshold)
+    if cfg.calibration == "release":
+        return float(torch.sigmoid(torch.tensor(0.5)))
+    rate = float(twin_labels.float().mean())  # base_rate: D_h's share of easy samples
+    if rate <= 0:
+        return float("inf")
+    if rate >= 1:
+        return float("-inf")
+    return float(torch.quantile(twin_scores.double(), 1 - rate))
+
+
+def training_set(forget, retain) -> ArrayDataset:
+    """D = D_f + D_r as one data set in the root data set's order when both are views of it, so that it (and the
+    twin and curriculum models trained on it) is the same whichever D_f of the class is requested."""
+    a, b = as_arrays(forget), as_arrays(retain)
+    if a is not None and b is not None and a[0] is b[0]:
+        idx = torch.sort(torch.cat([a[1], b[1]])).values
+        return ArrayDataset(a[0].x[idx], a[0].y[idx])
+    return tf.concat_arrays(forget, retain)
 
 
 def problem_features(model, curriculum, ds, reference, cfg: TMUConfig) -> dict[str, torch.Tensor]:
@@ -152,8 +190,9 @@ def tmu(model, forget, retain, *, val=None, config: TMUConfig, seed=0):
     phases: dict[str, float] = {}
     t0 = time.perf_counter()
 
-    # 1. the twin model and the curriculum model (cached: a re-run loads them)
-    twin_data = tf.concat_arrays(forget, retain, val)  # training set + D_h
+    # 1. the twin model and the curriculum model (cached: a re-run, or another request of the same class with
+    # the same D_h, loads them: they depend on D and D_h, not on which samples of D are forgotten)
+    twin_data = tf.concat_arrays(training_set(forget, retain), val)  # training set + D_h
     twin_cfg = TrainConfig(cfg.twin_epochs, cfg.twin_batch_size, cfg.twin_lr, "adam", 0.9, 0.0, "constant")
     twin, twin_meta = train_or_load(copy.deepcopy(model), twin_data, twin_cfg, seed, tag="tmu-twin",
                                     progress=False, from_scratch=False)
@@ -171,7 +210,8 @@ def tmu(model, forget, retain, *, val=None, config: TMUConfig, seed=0):
     raw_twin = problem_features(twin, curriculum, val, reference, cfg)
     raw_orig = problem_features(model, curriculum, forget, reference, cfg)
     scaler = tf.FeatureScaler().fit(raw_twin)
-    f_twin, f_orig = scaler.transform(raw_twin), scaler.transform(raw_orig)
+    f_twin = scaler.transform(raw_twin)
+    f_orig = scaler.transform(raw_orig) if cfg.scaling == "twin" else tf.FeatureScaler().fit(raw_orig).transform(raw_orig)
     phases["features"] = time.perf_counter() - t1
 
     # 3. the generalization-label predictor, trained on the twin problem, applied to D_f
@@ -181,22 +221,15 @@ def tmu(model, forget, retain, *, val=None, config: TMUConfig, seed=0):
     predictor = tf.train_predictor(x_twin, y_twin, epochs=cfg.predictor_epochs, lr=cfg.predictor_lr,
                                    hidden=cfg.predictor_hidden, seed=seed)
     scores = predictor.scores(x_orig)
-    easy = scores >= cfg.threshold
-    twin_fit = ((predictor.scores(x_twin) >= cfg.threshold).long() == y_twin).float().mean().item()
+    twin_scores = predictor.scores(x_twin)
+    threshold = decision_threshold(cfg, twin_scores, y_twin)
+    easy = scores >= threshold
+    twin_fit = ((twin_scores >= threshold).long() == y_twin).float().mean().item()
     phases["predictor"] = time.perf_counter() - t2
 
     # 4. noise-perturbed fine-tuning from M_o: easy keep labels, hard get a random other label
     t3 = time.perf_counter()
-    yf = targets_of(forget)
-    y_new = tf.relabel_hard(yf, ~easy, num_classes, seed)
-    xr, yr = tf.to_arrays(retain)
-    xf, _ = tf.to_arrays(forget)
-    data = tf.concat_arrays(ArrayDataset(xr, yr), ArrayDataset(xf, y_new))
-    noisy = torch.zeros(len(data), dtype=torch.bool)
-    noisy[len(yr):] = True
-    if cfg.noise_on == "all":
-        noisy[:] = True
-    noisy_finetune(model, data, noisy, cfg, seed)
+    y_new = finetune_with_labels(model, forget, retain, easy, cfg, seed, num_classes)
     phases["finetune"] = time.perf_counter() - t3
 
     np_ = lambda d: {k: v.detach().cpu().numpy() for k, v in d.items()}
@@ -204,6 +237,8 @@ def tmu(model, forget, retain, *, val=None, config: TMUConfig, seed=0):
         "forget_class": c,
         "easy_mask": easy.numpy(),  # predicted-easy forget samples (kept their labels)
         "scores": scores.numpy(),  # predictor's P(easy) per forget sample
+        "twin_scores": twin_scores.numpy(),  # and per D_h sample
+        "threshold": threshold,  # the P(easy) threshold the calibration chose
         "new_labels": y_new.numpy(),  # labels D_f was fine-tuned with
         "features": np_(f_orig),  # scaled DF/AF/CF of D_f (under M_o)
         "features_raw": np_(raw_orig),
@@ -222,7 +257,31 @@ def tmu(model, forget, retain, *, val=None, config: TMUConfig, seed=0):
         # the whole pipeline's cost as if nothing were cached: twin + curriculum training + the rest
         "pipeline_seconds": float(twin_meta["train_seconds"] + cur_meta["train_seconds"]
                                   + phases["features"] + phases["predictor"] + phases["finetune"]),
+        # one more request of the class with the twin and curriculum models reused
+        "request_seconds": float(phases["features"] + phases["predictor"] + phases["finetune"]),
         "pipeline_grad_evals": int(cfg.twin_epochs * len(twin_data) + cfg.curriculum_epochs * len(twin_data)
-                                   + cfg.pgd_steps * (len(val) + len(forget)) + cfg.epochs * len(data)),
+                                   + cfg.pgd_steps * (len(val) + len(forget)) + cfg.epochs * (len(retain) + len(forget))),
     }
     return model
+
+
+def finetune_with_labels(model, forget, retain, easy: torch.Tensor, cfg: TMUConfig, seed: int = 0,
+                         num_classes: int | None = None) -> torch.Tensor:
+    """TMU's step 4 for any easy/hard split of D_f (in place on ``model``): the easy samples keep their labels,
+    the hard ones get a random other label, and the model is fine-tuned on them with the retain set, noise on the
+    forget inputs. Returns the labels D_f was fine-tuned with. Notebook 01's controls call it with random easy
+    labels at the predicted rate ("rate-only TMU") and with the gold model's own split ("oracle TMU")."""
+    easy = torch.as_tensor(easy, dtype=torch.bool)
+    if len(easy) != len(forget):
+        raise ValueError(f"easy must have one flag per forget sample ({len(forget)}), got {len(easy)}")
+    num_classes = int(num_classes or getattr(model, "num_classes"))
+    y_new = tf.relabel_hard(targets_of(forget), ~easy, num_classes, seed)
+    xr, yr = tf.to_arrays(retain)
+    xf, _ = tf.to_arrays(forget)
+    data = tf.concat_arrays(ArrayDataset(xr, yr), ArrayDataset(xf, y_new))
+    noisy = torch.zeros(len(data), dtype=torch.bool)
+    noisy[len(yr):] = True
+    if cfg.noise_on == "all":
+        noisy[:] = True
+    noisy_finetune(model, data, noisy, cfg, seed)
+    return y_new
