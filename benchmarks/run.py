@@ -195,15 +195,17 @@ def main(argv=None) -> int:
                 rows.append(r)
     df = pd.DataFrame(rows)
     out = ROOT / "results" / ("bench_quick.csv" if args.quick else "bench.csv")
-    if args.methods and out.exists():  # keep the other methods' rows of the last full run
-        old = pd.read_csv(out)
-        old = old[~old.method.isin(args.methods.split(","))]
-        df = pd.concat([old[[c for c in old.columns if c in df.columns or c in ("search_seconds", "changed")]], df],
-                       ignore_index=True)
     retrain = df[df.method == "retrain"].set_index(["task", "n"]).seconds
     df["retrain_seconds"] = [retrain[(t, n)] for t, n in zip(df.task, df.n)]
-    df["speedup"] = df.retrain_seconds / df.seconds
+    df["speedup"] = df.retrain_seconds / df.seconds  # against the retraining of this same run
     df["machine"] = f"{platform.machine()} {os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}"
+    df["run"] = str(__import__("datetime").date.today())
+    if args.methods and out.exists():  # keep the other methods' rows, each with the speed-up of its own run
+        old = pd.read_csv(out)
+        if "run" not in old:
+            old["run"] = "earlier"
+        old = old[~old.method.isin(args.methods.split(","))]
+        df = pd.concat([old, df], ignore_index=True)
     out.parent.mkdir(exist_ok=True)
     df.to_csv(out, index=False)
     print(df[["task", "n", "method", "seconds", "speedup", "grad_evals", "peak_rss_mb"]].round(2).to_string(index=False))
@@ -213,7 +215,8 @@ def main(argv=None) -> int:
 
 
 def markdown(df) -> str:
-    """One markdown table per task: seconds and speed-up at each size, gradient evaluations at the largest."""
+    """One markdown table per task: seconds and speed-up at each size, gradient evaluations at the largest (each
+    speed-up is against the retraining of the run that produced the row: see the ``run`` column)."""
     out = []
     for task, sub in df.groupby("task", sort=False):
         ns = sorted(sub.n.unique())
