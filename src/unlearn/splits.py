@@ -86,16 +86,22 @@ def _amount(value, name: str) -> float | int:
     return int(value) if isinstance(value, (int, np.integer)) else float(value)
 
 
-def random_instances(n: int, forget: float | int, seed: int = 0) -> Split:
-    """A random ``forget`` fraction (float in (0, 1)) or count (int) of all n samples."""
+def _forget_count(n: int, forget: float | int) -> int:
+    """How many of n samples a fraction (float in (0, 1)) or count (int) means, checked."""
     forget = _amount(forget, "forget")
     k = int(round(forget * n)) if isinstance(forget, float) else int(forget)
     if isinstance(forget, float) and not 0 < forget < 1:
         raise ValueError(f"forget fraction must lie in (0, 1), got {forget}")
     if not 0 < k < n:
         raise ValueError(f"forget count must lie in [1, {n - 1}], got {k}")
+    return k
+
+
+def random_instances(n: int, forget: float | int, seed: int = 0) -> Split:
+    """A random ``forget`` fraction (float in (0, 1)) or count (int) of all n samples."""
+    k = _forget_count(n, forget)
     perm = rng(seed).permutation(n)
-    return Split(perm[:k], perm[k:], n, "random", {"forget": forget, "seed": seed})
+    return Split(perm[:k], perm[k:], n, "random", {"forget": _amount(forget, "forget"), "seed": seed})
 
 
 def _check_class(y: np.ndarray, cls: int) -> None:
@@ -147,7 +153,7 @@ def label_flips(targets, budget: float | int, num_classes: int, seed: int = 0,
     if pairwise:
         if num_classes % 2:
             raise ValueError(f"pairwise flips pair c with {num_classes} - 1 - c: num_classes must be even, got {num_classes}")
-        total = random_instances(len(y), budget, seed).forget.size  # the same amount checks as random flips
+        total = _forget_count(len(y), budget)
         g = rng(seed)
         order = g.permutation(len(y))
         per_class = total // num_classes

@@ -134,6 +134,7 @@ def tuned_influence(ctx: dict, P: BenchProfile, seed: int, names=INFLUENCE) -> d
 
     params = "head" if P.influence_scope == "last_layer" else "all"
     forget_acc = lambda m: predict(m, ctx["forget"]).accuracy
+    val_acc = predict(ctx["original"], ctx["val"]).accuracy  # the level to aim the forget accuracy at
     out = {}
     for m, key, grid, extra in (("influence_first_order", "tau", TAU_GRID, {}),
                                 ("influence_second_order", "damping", DAMPING_GRID, {"solver": "cg", "cg_tol": 1e-3})):
@@ -142,7 +143,6 @@ def tuned_influence(ctx: dict, P: BenchProfile, seed: int, names=INFLUENCE) -> d
         conf = {"params": params, **extra}
         upd = lambda v, m=m, conf=conf, key=key: methods.get(m)(ctx["original"], ctx["forget"], ctx["retain"],
                                                                 config={**conf, key: v}, seed=seed)
-        val_acc = predict(ctx["original"], ctx["val"]).accuracy  # the level to aim the forget accuracy at
         t = tune(upd, grid, ctx["val"], score=lambda model: -abs(forget_acc(model) - val_acc))
         out[m] = (upd(t.value), t.seconds)
     return out

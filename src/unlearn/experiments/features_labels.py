@@ -35,6 +35,7 @@ from torch.utils.data import Subset
 
 from .. import certified as C
 from .. import methods, metrics, models, splits
+from .. import tmu_features as tf
 from ..cache import train_or_load
 from ..data import ArrayDataset, load_dataset
 from ..metrics import Timer
@@ -524,14 +525,6 @@ def _correct(model, test) -> np.ndarray:
     return predict(model, test).correct.numpy().astype(bool)
 
 
-def _features_of(model, data, batch_size: int = 1000) -> torch.Tensor:
-    from ..train import batches
-
-    model.eval()
-    with torch.no_grad():
-        return torch.cat([model.features(x) for x, _ in batches(data, batch_size)])
-
-
 def _head_correct(model, feats: torch.Tensor, data) -> np.ndarray:
     model.eval()
     with torch.no_grad():
@@ -572,7 +565,7 @@ def run_poisoning(P: Profile, seed: int = 0) -> dict:
         rest = Subset(poisoned, split.retain.tolist())
         # head-only updates leave the body bit-identical, so their test predictions come from the poisoned model's
         # test features, computed once (exact, and it spares four passes over the 10,000 test images)
-        test_feats = _features_of(model, data.test)
+        test_feats = tf.penultimate(model, data.test)
         c_p = _head_correct(model, test_feats, data.test)
         correct[(ps, "poisoned")] = c_p
         acc_p, acc_c = float(c_p.mean()), float(correct[("all", "clean")].mean())
