@@ -109,7 +109,7 @@ def run_child(job: dict) -> dict:
         rec = model.unlearning_record
         from torch.utils.data import ConcatDataset
 
-        from unlearn.experiments.benchmark import changed_share
+        from unlearn.evaluate import changed_share
 
         changed = changed_share(model, t["original"], ConcatDataset([t["forget"], t["val"]]))
         return {"seconds": rec.seconds, "grad_evals": rec.grad_evals, "n_forget": len(t["forget"]),

@@ -37,3 +37,9 @@ def evaluate(model: nn.Module, *, forget: Dataset, retain: Dataset, test: Datase
         out["seconds"] = record.seconds
         out["grad_evals"] = record.grad_evals
     return out
+
+
+def changed_share(model: nn.Module, original: nn.Module, data: Dataset) -> float:
+    """Share of ``data``'s predictions that ``model`` changed relative to ``original`` (a method that changes
+    almost none did not unlearn anything, whatever its other numbers say)."""
+    return float((predict(model, data).logits.argmax(-1) != predict(original, data).logits.argmax(-1)).double().mean())

@@ -20,7 +20,7 @@ from torch.utils.data import ConcatDataset, Subset
 from .. import claims, methods, models, splits
 from ..cache import train_or_load
 from ..data import load_dataset, targets_of
-from ..evaluate import evaluate
+from ..evaluate import changed_share, evaluate
 from ..train import TrainConfig, predict
 from . import dlfd as dlfd_exp
 from . import tmu as tmu_exp
@@ -146,11 +146,6 @@ def tuned_influence(ctx: dict, P: BenchProfile, seed: int, names=INFLUENCE) -> d
         t = tune(upd, grid, ctx["val"], score=lambda model: -abs(forget_acc(model) - val_acc))
         out[m] = (upd(t.value), t.seconds)
     return out
-
-
-def changed_share(model, original, data) -> float:
-    """Share of ``data``'s predictions that ``model`` changed relative to ``original``."""
-    return float((predict(model, data).logits.argmax(-1) != predict(original, data).logits.argmax(-1)).double().mean())
 
 
 def run_task(name: str, ctx: dict, P: BenchProfile, seed: int) -> list[dict]:

@@ -14,12 +14,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import Subset
+from torch.utils.data import ConcatDataset, Subset
 
 from .. import methods, metrics, models, splits, tmu_features as tf
 from ..cache import train_or_load
 from ..data import load_dataset, targets_of
-from ..evaluate import evaluate
+from ..evaluate import changed_share, evaluate
 from ..train import TrainConfig, predict
 
 
@@ -290,6 +290,8 @@ def run_seeds(P: TMUProfile, base_seed: int = 0, progress: bool = True) -> dict:
         unl |= controls(P, ctx, unl["TMU"], seed)
         t = table1(unl, ctx, seed)
         t["agreement"] = [agreement(m, ctx) for m in unl.values()]
+        both = ConcatDataset([ctx["forget"], ctx["test"]])
+        t["changed"] = [changed_share(m, ctx["original"], both) for m in unl.values()]
         t.insert(0, "seed", seed)
         tables.append(t.rename_axis("method").reset_index())
         regimes.append({"seed": seed, **regime(ctx, unl)})
@@ -309,10 +311,12 @@ def run_seeds(P: TMUProfile, base_seed: int = 0, progress: bool = True) -> dict:
 
 def delta_summary(table: pd.DataFrame) -> pd.DataFrame:
     """Delta per method: mean and sd over seeds, the per-seed values, whether TMU's Delta is below the method's on
-    every seed, and a one-sided sign test of TMU < method over seeds (scipy's exact binomial test)."""
+    every seed, a one-sided sign test of TMU < method over seeds (scipy's exact binomial test), and the share of
+    forget + test predictions the method changed (``no_op`` below 0.5 %)."""
     from scipy.stats import binomtest
 
     wide = table.pivot(index="seed", columns="method", values="delta").astype(float)
+    changed = table.groupby("method")["changed"].mean() if "changed" in table else None
     tmu_d = wide["TMU"]
     out = {}
     for m in wide.columns:
@@ -324,6 +328,9 @@ def delta_summary(table: pd.DataFrame) -> pd.DataFrame:
                   "per_seed": ", ".join(f"{v:.3f}" for v in d),
                   "tmu_below_every_seed": bool((tmu_d < d).all()) if m != "TMU" else False,
                   "sign_test_p": binomtest(wins, n, 0.5, alternative="greater").pvalue if m != "TMU" and n else float("nan")}
+        if changed is not None:  # < 0.5 % of forget + test predictions changed: not unlearning, never a loss for TMU
+            out[m]["changed"] = float(changed[m])
+            out[m]["no_op"] = bool(changed[m] < 0.005) and m != "original"
     return pd.DataFrame(out).T
 
 
