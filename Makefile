@@ -9,16 +9,19 @@ export UNLEARN_DATA_MIRROR ?= $(abspath ../shared/data)
 export PYTHONHASHSEED := 0
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: help setup test unit notebooks reproduce bench lab clean
+SMOKE_REF := tests/smoke_reference
+SITE_NOTEBOOKS ?= executed/cpu
+
+.PHONY: help setup test unit notebooks refresh-smoke reproduce bench site site-check lab clean
 
 help: ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 setup: $(STAMP) ## create .venv (Python 3.11) with the pinned packages and the package in editable mode
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q -e ".[notebooks,test]" 2>&1 | grep -v "is ignored: it is neither" || true
+	$(BIN)/pip install -q -e ".[notebooks,test,docs]" 2>&1 | grep -v "is ignored: it is neither" || true
 	$(BIN)/python -c "import unlearn, torch, torchvision, ot, papermill, nbval"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	mkdir -p $(dir $@) && touch $@
@@ -28,15 +31,25 @@ test: unit notebooks ## unit tests, then every notebook at the smoke profile che
 unit: $(STAMP) ## unit tests only
 	$(BIN)/pytest tests -q
 
-notebooks: $(STAMP) ## papermill runs every notebook at PROFILE=smoke; nbval re-executes and compares
+notebooks: $(STAMP) ## every notebook at PROFILE=smoke (papermill), then nbval re-runs the committed smoke references and compares
 	$(BIN)/python tools/run_notebooks.py --profile smoke --out build/smoke $(NOTEBOOKS)
-	$(BIN)/pytest -q --nbval-lax --nbval-current-env -p no:cacheprovider build/smoke/*.ipynb
+	$(BIN)/pytest -q --nbval-lax --nbval-current-env -p no:cacheprovider $(SMOKE_REF)/*.ipynb
 
-reproduce: $(STAMP) ## every notebook at the cpu profile; figures/ and results/cpu/ are rewritten
-	$(BIN)/python tools/run_notebooks.py --profile cpu --out build/cpu $(NOTEBOOKS)
+refresh-smoke: $(STAMP) ## re-run the smoke notebooks and store them as the references nbval checks (on purpose only)
+	$(BIN)/python tools/run_notebooks.py --profile smoke --out build/smoke --keep $(SMOKE_REF) $(NOTEBOOKS)
+
+reproduce: $(STAMP) ## every notebook at the cpu profile; rewrites figures/, results/cpu/, executed/cpu/ and the README findings
+	$(BIN)/python tools/run_notebooks.py --profile cpu --out build/cpu --keep executed/cpu $(NOTEBOOKS)
+	$(BIN)/python tools/findings.py
 
 bench: $(STAMP) ## time every method against retraining; writes results/bench.csv and figures/bench.png
 	$(BIN)/python benchmarks/run.py
+
+site: $(STAMP) ## the HTML book of the executed notebooks (SITE_NOTEBOOKS=executed/cpu) and the README -> build/site/html
+	$(BIN)/python tools/build_site.py --notebooks $(SITE_NOTEBOOKS) --out build/site
+
+site-check: site ## open every page of the book in headless chromium: pages, images, console errors, a screenshot
+	$(BIN)/python tools/check_site.py --site build/site
 
 lab: $(STAMP) ## open JupyterLab on notebooks/
 	$(BIN)/jupyter lab notebooks/

@@ -3,7 +3,9 @@
     python tools/run_notebooks.py --profile smoke --out build/smoke notebooks/*.ipynb
 
 Executed copies go to ``--out`` (never back into notebooks/, whose files stay output-free);
-``results/<profile>/notebook_times.csv`` records the timings.
+``results/<profile>/notebook_times.csv`` records the timings. ``--keep DIR`` also writes a copy with the volatile
+metadata stripped (papermill's timings, execution stamps) into DIR, for the repository: ``make reproduce`` keeps
+the cpu runs in ``executed/cpu/``, where GitHub renders them.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import threading
 import time
 from pathlib import Path
 
+import nbformat
 import papermill as pm
 import psutil
 
@@ -55,6 +58,7 @@ def main(argv=None) -> int:
     ap.add_argument("--profile", choices=["smoke", "cpu", "paper"], required=True)
     ap.add_argument("--out", required=True, help="folder for the executed copies")
     ap.add_argument("--seed", type=int, default=None, help="override each notebook's SEED")
+    ap.add_argument("--keep", default=None, help="also write copies without volatile metadata here (for git)")
     ap.add_argument("notebooks", nargs="+")
     args = ap.parse_args(argv)
     out = ROOT / args.out
@@ -87,8 +91,22 @@ def main(argv=None) -> int:
         record_time(times, {"notebook": nb.name, "profile": args.profile, "seconds": round(seconds, 1),
                             "peak_rss_mb": round(rss.peak)})  # at once: a later failure keeps this time
         print(f"    {nb.name}: {seconds:.1f} s, kernel peak RSS {rss.peak:.0f} MB", flush=True)
+        if args.keep:
+            keep = ROOT / args.keep
+            keep.mkdir(parents=True, exist_ok=True)
+            nbformat.write(strip_volatile(nbformat.read(out / nb.name, as_version=4)), keep / nb.name)
     print(f"total: {total:.1f} s for {len(notebooks)} notebook(s)")
     return 0
+
+
+def strip_volatile(nb):
+    """Drop what changes on every run without changing what a reader sees: papermill's per-cell and per-notebook
+    timings and environment, jupyter's execution stamps. Outputs and execution counts stay."""
+    nb.metadata.pop("papermill", None)
+    for cell in nb.cells:
+        cell.metadata.pop("papermill", None)
+        cell.metadata.pop("execution", None)
+    return nb
 
 
 def record_time(times: Path, row: dict) -> None:

@@ -1,49 +1,78 @@
-"""How far can the unlearning step move notebook 01's cpu model? Random label and the oracle TMU control (TMU's
-fine-tuning with the gold model's own easy/hard split) at several (epochs, lr) budgets, on one seed.
+"""Choose the learning rate of notebook 01's shared unlearning step (TMU's fine-tuning, fine-tune, random label)
+on a *validation request*: one draw of D_f, D_h and every initialisation (seed 100) that the notebook's
+evaluation seeds (0, 1, 2) never see.
 
-Issue 13's regime asks that random label reach ~0 on D_f and, implicitly, that TMU's fine-tuning can reach the
-gold level when it keeps the right samples (the oracle). At the profile's budget (5 epochs, SGD 0.01) neither
-happens on the Fashion-MNIST MLP; this script measures the budgets around it.
+Why: at the release's step (5 epochs of SGD 0.01) the Fashion-MNIST MLP of the cpu profile hardly moves: even the
+oracle control (TMU's fine-tuning with the gold model's own easy/hard split, the best any predictor could do)
+leaves D_f at 0.94 against a gold level of 0.65, so TMU's Delta would measure the step, not the predictor.
 
-    python tools/tmu_budget_probe.py [--profile cpu] [--seed 0]
+Rule: among the budgets (epochs x learning rate) whose oracle-control model keeps test accuracy within 2 points
+of the original's, take the one whose oracle forget accuracy is closest to the gold model's (ties: fewer epochs,
+then the smaller rate). A first run with the release's 5 epochs only found no rate that both kept test accuracy
+and moved the oracle (0.875 against a gold level of 0.67 at 0.05; 0.505 at 0.1 with test accuracy down 3
+points), so 10 epochs joined the grid. TMU itself is not run here: its Delta plays no part in the choice.
+Random label and fine-tune are measured at each rate for the record (they share the step).
+
+    python tools/tmu_budget_probe.py [--profile cpu] [--seed 100]   # writes results/<profile>/tmu_budget.csv
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
+from pathlib import Path
 
 import pandas as pd
 import torch
+from tqdm.auto import tqdm
 
 from unlearn import methods, profiles
 from unlearn.experiments import tmu
 from unlearn.methods.tmu import TMUConfig, finetune_with_labels
 from unlearn.train import predict
 
-BUDGETS = ((5, 0.01), (5, 0.1), (10, 0.1), (10, 0.3))
+LRS = (0.01, 0.02, 0.05, 0.1)
+EPOCHS = (5, 10)
+TEST_DROP = 0.02  # the oracle may cost at most this much test accuracy
+
+
+def probe(P, seed: int, lrs=LRS, epochs=EPOCHS) -> pd.DataFrame:
+    ctx = tmu.setup(P, seed)
+    gold = torch.as_tensor(ctx["gold_correct"].astype(bool))
+    acc = lambda m, d: predict(m, ctx[d]).accuracy
+    base_test = acc(ctx["original"], "test")
+    rows = []
+    for ep, lr in tqdm([(e, r) for e in epochs for r in lrs], desc="budgets"):
+        cfg = {"epochs": ep, "lr": lr}
+        rl = methods.get("random_label")(ctx["original"], ctx["forget"], ctx["retain"], config=cfg, seed=seed)
+        ft = methods.get("finetune")(ctx["original"], ctx["forget"], ctx["retain"], config=cfg, seed=seed)
+        oracle = copy.deepcopy(ctx["original"])
+        finetune_with_labels(oracle, ctx["forget"], ctx["retain"], gold,
+                             methods.make_config(TMUConfig, tmu.tmu_config(P, epochs=ep, lr=lr)), seed)
+        rows.append({"seed": seed, "epochs": ep, "lr": lr, "gold_forget": float(gold.float().mean()),
+                     "original_forget": acc(ctx["original"], "forget"), "original_test": base_test,
+                     "oracle_forget": acc(oracle, "forget"), "oracle_test": acc(oracle, "test"),
+                     "random_label_forget": acc(rl, "forget"), "random_label_test": acc(rl, "test"),
+                     "finetune_forget": acc(ft, "forget"), "finetune_test": acc(ft, "test")})
+    df = pd.DataFrame(rows)
+    df["oracle_gap"] = (df["oracle_forget"] - df["gold_forget"]).abs()
+    df["eligible"] = df["oracle_test"] >= df["original_test"] - TEST_DROP
+    pick = df[df["eligible"]].sort_values(["oracle_gap", "epochs", "lr"]).index[0] if df["eligible"].any() else None
+    df["chosen"] = df.index == pick
+    return df
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--profile", default="cpu", choices=profiles.PROFILES)
-    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--seed", type=int, default=100)
     args = ap.parse_args(argv)
-    P = profiles.pick(tmu.PROFILES, args.profile)
-    ctx = tmu.setup(P, args.seed)
-    gold = torch.as_tensor(ctx["gold_correct"].astype(bool))
-    acc = lambda m, d: predict(m, ctx[d]).accuracy
-    rows = []
-    for epochs, lr in BUDGETS:
-        rl = methods.get("random_label")(ctx["original"], ctx["forget"], ctx["retain"], config={"epochs": epochs, "lr": lr},
-                                         seed=args.seed)
-        oracle = copy.deepcopy(ctx["original"])
-        finetune_with_labels(oracle, ctx["forget"], ctx["retain"], gold, methods.make_config(TMUConfig, {"epochs": epochs, "lr": lr}),
-                             args.seed)
-        rows.append({"epochs": epochs, "lr": lr, "random_label_forget": acc(rl, "forget"), "random_label_test": acc(rl, "test"),
-                     "oracle_forget": acc(oracle, "forget"), "oracle_test": acc(oracle, "test"),
-                     "gold_forget": float(gold.float().mean())})
-    print(pd.DataFrame(rows).round(3).to_string(index=False))
+    df = probe(profiles.pick(tmu.PROFILES, args.profile), args.seed)
+    print(df.round(3).to_string(index=False))
+    out = Path("results") / args.profile / "tmu_budget.csv"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    df.to_csv(out, index=False)
+    print("wrote", out)
     return 0
 
 

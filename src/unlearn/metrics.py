@@ -97,9 +97,13 @@ def exposure(canary_logppl: float, candidate_logppls, method: str = "extrapolate
         rank = 1 + int((c < canary_logppl).sum())
         return float(np.log2(len(c) + 1) - np.log2(rank))
     if method == "extrapolate":
+        import warnings
+
         from scipy.stats import skewnorm
 
-        params = skewnorm.fit(c)
+        with warnings.catch_warnings():  # the MLE's optimiser warns (overflow) on near-degenerate candidate sets
+            warnings.simplefilter("ignore", RuntimeWarning)
+            params = skewnorm.fit(c)
         p = skewnorm.cdf(canary_logppl, *params)
         return float(-np.log2(max(p, np.finfo(float).tiny)))
     raise ValueError(f"method must be 'rank' or 'extrapolate', got {method!r}")

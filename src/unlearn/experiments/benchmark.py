@@ -212,3 +212,63 @@ def claims_table(profile: str) -> pd.DataFrame:
     df["numbers"] = [", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in n.items())
                      for n in df.numbers]
     return df[["paper", "claim", "holds", "timing", "numbers"]]
+
+
+# --- figures -------------------------------------------------------------------------------------------------
+def heatmap_figure(summ: pd.DataFrame):
+    """Every metric for every method, one panel per task, annotated with the mean over seeds. Colour: each column
+    scaled to [0, 1] with "better" at 1 (forget_acc: closeness to the gold row; mia: closeness to 0.5); a no-op
+    row (fewer than 0.5 % of predictions changed) is grey, never coloured as a win."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    tasks = list(dict.fromkeys(summ.index.get_level_values("task")))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(8 * len(tasks), 8), squeeze=False, gridspec_kw={"wspace": 0.55})
+    for ax, task in zip(axes[0], tasks):
+        t = summ.loc[task][list(METRICS)]
+        labels = t.map(lambda v: "" if not np.isfinite(v) else f"{v:.0f}" if abs(v) >= 10 else f"{v:.2f}")
+        score = t.copy()
+        score["forget_acc"] = -(t["forget_acc"] - t.loc["retrain", "forget_acc"]).abs()
+        score["mia"] = -(t["mia"] - 0.5).abs()
+        score["speedup"] = np.log10(t["speedup"])
+        for c, higher in METRICS.items():
+            if higher is False:
+                score[c] = -score[c]
+        score = (score - score.min()) / (score.max() - score.min()).replace(0, 1)
+        no_op = summ.loc[task]["no_op"].reindex(score.index).fillna(False).astype(bool)
+        score.loc[no_op] = np.nan
+        score.index = [f"{m} (no-op)" if n else m for m, n in zip(score.index, no_op)]
+        sns.heatmap(score, annot=labels.to_numpy(), fmt="", cmap="RdYlGn", cbar=False, ax=ax, vmin=0, vmax=1)
+        ax.set_facecolor("#d9d9d9")
+        ax.set(title=f"{task}: mean over seeds (green = better, grey = no-op)", xlabel="", ylabel="")
+    return fig
+
+
+def tradeoff_figure(summ: pd.DataFrame):
+    """Test accuracy against the forgetting score per method and task; marker area ~ wall time."""
+    import matplotlib.pyplot as plt
+
+    tasks = list(dict.fromkeys(summ.index.get_level_values("task")))
+    fig, axes = plt.subplots(1, len(tasks), figsize=(6 * len(tasks), 5), squeeze=False)
+    for ax, task in zip(axes[0], tasks):
+        t = summ.loc[task].reset_index()
+        sizes = 30 + 400 * t.seconds.fillna(0) / max(t.seconds.max(), 1e-9)
+        ax.scatter(t.fs, t.test_acc, s=sizes, alpha=0.6)
+        for _, r in t.iterrows():
+            ax.annotate(r.method, (r.fs, r.test_acc), fontsize=8, xytext=(3, 3), textcoords="offset points")
+        ax.set(title=f"{task}: utility vs forgetting (marker area ~ time)",
+               xlabel="forgetting score |MIA - 0.5| (lower is better)", ylabel="test accuracy")
+    return fig
+
+
+def speedup_figure(df: pd.DataFrame):
+    """Speed-up against retraining per method, bars per task (sd over seeds)."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    fig, ax = plt.subplots(figsize=(10, 6))
+    sp = df[~df.method.isin(["original", "retrain"])]
+    sns.barplot(data=sp, y="method", x="speedup", hue="task", ax=ax, orient="h", errorbar="sd")
+    ax.set(xscale="log", xlabel="speed-up against retraining (retrain time / method time)", ylabel="")
+    ax.axvline(1, c="k", lw=1)
+    return fig

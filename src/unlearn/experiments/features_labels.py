@@ -745,3 +745,56 @@ def speed_table(linear: pd.DataFrame) -> pd.DataFrame:
     df["x_at_equal_residual"] = df["retrain_seconds_to_residual"] / df["seconds"]
     cols = ["residual", "seconds", "grad_evals", "speedup", "x_at_equal_residual"]
     return df.groupby(["dataset", "method"])[cols].mean()
+
+
+# --- figures of the linear (sensitive-feature) experiments -------------------------------------------------
+FEATURE_METHODS = ("none", "occlusion", "finetune", "first", "second")
+CHANGE_AXIS = {"enron": "names removed", "adult": "rows changed", "diabetes": "columns zeroed"}
+
+
+def residual_figure(linear: pd.DataFrame, order=FEATURE_METHODS):
+    """Gradient residual on the corrected data per data set, change size and method (log scale)."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4), gridspec_kw={"width_ratios": [3, 1, 1]})
+    palette = dict(zip(order, sns.color_palette("colorblind", len(order))))  # one colour per method in every panel
+    for ax, (name, g) in zip(axes, linear[linear.method.isin(order)].groupby("dataset", sort=False)):
+        sns.boxplot(data=g, x="size", y="residual", hue="method", hue_order=[m for m in order if m in set(g.method)],
+                    palette=palette, ax=ax)
+        ax.set_yscale("log")
+        ax.set_title(name)
+        ax.set_xlabel(CHANGE_AXIS[name])
+        if ax is not axes[0]:
+            ax.get_legend().remove()
+    fig.suptitle("Gradient residual on the corrected data (log scale)")
+    fig.tight_layout()
+    return fig
+
+
+def loss_scatter_figure(linear: pd.DataFrame):
+    """Each update's change of test loss against retraining's (the diagonal = exact)."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    sc = linear[linear.method.isin(["none", "finetune", "first", "second"])]
+    sns.scatterplot(data=sc, x="loss_change_exact", y="loss_change", hue="method", style="dataset", ax=ax)
+    cols = sc[["loss_change_exact", "loss_change"]]
+    lim = [cols.min().min(), cols.max().max()]
+    ax.plot(lim, lim, "k--", lw=1)
+    ax.set_xlabel("exact change of test loss (retraining)")
+    ax.set_ylabel("approximate change of test loss")
+    return fig
+
+
+def runtime_figure(linear: pd.DataFrame):
+    """Wall time per unlearning request and method, per data set (log scale)."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    fig, ax = plt.subplots(figsize=(8, 3.5))
+    sns.barplot(data=linear[linear.method != "none"], x="dataset", y="seconds", hue="method", ax=ax)
+    ax.set_yscale("log")
+    ax.set_title("Runtime per unlearning request (same process, same threads)")
+    return fig

@@ -88,3 +88,23 @@ def neggrad_sweep(P: TourProfile, ctx: dict, seed: int) -> pd.DataFrame:
         r = evaluate(m, forget=ctx["forget"], retain=ctx["retain"], test=ctx["data"].test, gold=ctx["gold"], seed=seed)
         rows.append({"lr": lr} | {k: r[k] for k in ("forget_acc", "retain_acc", "test_acc", "mia", "delta")})
     return pd.DataFrame(rows)
+
+
+def figure(losses: pd.DataFrame, sweep: pd.DataFrame, results: pd.DataFrame):
+    """Left: the original model's per-sample losses on forget vs unseen data (what a membership attack sees).
+    Right: NegGrad's forget and test accuracy against its step size, with the gold forget accuracy."""
+    import matplotlib.pyplot as plt
+    import seaborn as sns
+
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4))
+    shown = losses[losses.model == "original"]
+    sns.histplot(data=shown, x="loss", hue="set", ax=ax1, bins=30, stat="density", common_norm=False, element="step",
+                 fill=False, log_scale=(True, False))
+    ax1.set(title="original model: per-sample loss, forget vs unseen", xlabel="cross-entropy (log scale)")
+    gold_acc = results.loc["gold (retrain)", "forget_acc"]
+    ax2.plot(sweep.lr, sweep.forget_acc, "o-", label="forget accuracy")
+    ax2.plot(sweep.lr, sweep.test_acc, "s-", label="test accuracy")
+    ax2.axhline(gold_acc, ls="--", c="k", label=f"gold forget accuracy ({gold_acc:.3f})")
+    ax2.set(xscale="log", xlabel="NegGrad step size", ylabel="accuracy", title="NegGrad: forget and test accuracy fall together")
+    ax2.legend()
+    return fig

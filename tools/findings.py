@@ -1,0 +1,152 @@
+"""Write the README's findings from the recorded results, never by hand: the headline figure, the claims table
+(from ``results/cpu/claims.json``, which notebooks 01-03 and 05 write) and each notebook's cpu runtime and peak
+memory (from ``results/cpu/notebook_times.csv``, which ``tools/run_notebooks.py`` writes). The same runtimes go
+into each notebook's "at a glance" cell. ``make reproduce`` runs it last.
+
+    python tools/findings.py           # rewrite README.md between its findings markers, the notebooks' runtime lines
+    python tools/findings.py --check   # exit 1 if either is out of date (a unit test runs this)
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+START, END = "<!-- findings:start (written by tools/findings.py) -->", "<!-- findings:end -->"
+HEADLINE = ("01_tmu_delta_seeds", "02_poisoning_restoration", "03_accuracy_vs_fs")  # one result per paper
+BUDGET_S = {"00": 60}  # every other notebook: 15 minutes at the cpu profile
+NOTEBOOK_OF = {"TMU": "01", "Warnecke et al. 2023": "02", "DLFD": "03"}
+
+
+def _fmt(v) -> str:
+    if isinstance(v, bool) or not isinstance(v, float):
+        return str(v)
+    return f"{v:.3g}" if abs(v) < 1000 else f"{v:.0f}"
+
+
+def claims_table(root: Path = ROOT) -> str:
+    path = root / "results" / "cpu" / "claims.json"
+    rows = json.loads(path.read_text()) if path.exists() else []
+    if not rows:
+        return "No claims recorded at the cpu profile yet: run `make reproduce`."
+    held = sum(r["holds"] for r in rows)
+    out = [f"**{held} of {len(rows)} claims hold at the cpu profile.** Each row is checked by its notebook against "
+           "the numbers that run computed (`results/cpu/claims.json`); a claim that does not hold is reported with "
+           "the same numbers, not dropped.", "",
+           "| paper | claim | holds at cpu | numbers |", "|---|---|---|---|"]
+    for r in sorted(rows, key=lambda r: (r["paper"], not r["holds"])):
+        nums = ", ".join(f"{k} = {_fmt(v)}" for k, v in list(r["numbers"].items())[:6])
+        verdict = "yes" if r["holds"] else "**no**"
+        out.append(f"| {r['paper']} | {r['claim'].replace('|', '/')} | {verdict} | {nums} |")
+    return "\n".join(out)
+
+
+def times(root: Path = ROOT) -> dict[str, dict]:
+    path = root / "results" / "cpu" / "notebook_times.csv"
+    return {r["notebook"]: r for r in csv.DictReader(open(path))} if path.exists() else {}
+
+
+def runtime_text(row: dict | None) -> str | None:
+    if not row:
+        return None
+    s = float(row["seconds"])
+    t = f"{s:.0f} s" if s < 90 else f"{s / 60:.0f} min"
+    return f"`cpu` {t} from an empty cache (peak memory {float(row['peak_rss_mb']) / 1024:.1f} GB)"
+
+
+def runtime_table(root: Path = ROOT) -> str:
+    rows = times(root)
+    out = ["| notebook | cpu wall time, empty cache | budget | peak memory |", "|---|---|---|---|"]
+    for name, r in sorted(rows.items()):
+        s = float(r["seconds"])
+        budget = BUDGET_S.get(name[:2], 900)
+        flag = "" if s <= budget else " (**over**)"
+        out.append(f"| `{name}` | {s / 60:.1f} min{flag} | {budget / 60:.0f} min | {float(r['peak_rss_mb']) / 1024:.1f} GB |")
+    return "\n".join(out)
+
+
+def headline_figure(root: Path = ROOT) -> Path | None:
+    """The three papers' result figures side by side, from the PNGs the last cpu run saved."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = [root / "figures" / f"{n}.png" for n in HEADLINE]
+    if not all(p.exists() for p in paths):
+        return None
+    fig, axes = plt.subplots(1, 3, figsize=(21, 5.2), gridspec_kw={"width_ratios": [1.2, 1.2, 1]})
+    for ax, p, title in zip(axes, paths, ("TMU (01): Delta to gold per seed", "Influence updates (02): label repair",
+                                          "DLFD (03): utility vs forgetting")):
+        ax.imshow(plt.imread(p))
+        ax.set_title(title, fontsize=13)
+        ax.axis("off")
+    fig.tight_layout()
+    out = root / "figures" / "headline.png"
+    fig.savefig(out, dpi=100, metadata={"Software": None})
+    plt.close(fig)
+    return out
+
+
+def findings(root: Path = ROOT) -> str:
+    fig = "![The three papers' main results at the cpu profile](figures/headline.png)\n\n" \
+        if (root / "figures" / "headline.png").exists() else ""
+    return "\n".join([START, "", fig + claims_table(root), "", "Per notebook, measured by `make reproduce` on two "
+                      "cores (`results/cpu/notebook_times.csv`):", "", runtime_table(root), "", END])
+
+
+def updated_readme(root: Path = ROOT) -> str:
+    text = (root / "README.md").read_text()
+    if START not in text or END not in text:
+        raise SystemExit(f"README.md lacks the markers {START!r} ... {END!r}")
+    head, rest = text.split(START, 1)
+    return head + findings(root) + rest.split(END, 1)[1]
+
+
+def updated_notebooks(root: Path = ROOT) -> dict[Path, str]:
+    """Each notebook's text with its runtime line set from notebook_times.csv (only notebooks that change)."""
+    rows, out = times(root), {}
+    for path in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        text = runtime_text(rows.get(path.name))
+        if text is None:
+            continue
+        nb = nbformat.read(path, as_version=4)
+        before = nbformat.writes(nb)
+        for cell in nb.cells:
+            if "<!-- runtime -->" in cell.source:
+                head, rest = cell.source.split("<!-- runtime -->", 1)
+                cell.source = head + "<!-- runtime -->" + text + "<!-- /runtime -->" + rest.split("<!-- /runtime -->", 1)[1]
+        after = nbformat.writes(nb)
+        if after != before:
+            out[path] = after
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--check", action="store_true", help="only report whether README.md and the notebooks are current")
+    args = ap.parse_args(argv)
+    if not args.check:
+        headline_figure()
+    readme = updated_readme()
+    stale = ([] if readme == (ROOT / "README.md").read_text() else ["README.md"])
+    notebooks = updated_notebooks()
+    stale += [p.name for p in notebooks]
+    if args.check:
+        print("out of date: " + ", ".join(stale) if stale else "README.md and notebooks are current")
+        return 1 if stale else 0
+    (ROOT / "README.md").write_text(readme)
+    for p, text in notebooks.items():
+        nbformat.write(nbformat.reads(text, as_version=4), p)
+    print("rewrote: " + (", ".join(stale) or "nothing"))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
