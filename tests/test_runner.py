@@ -39,3 +39,17 @@ def test_a_failure_keeps_earlier_times_and_names_what_did_not_run(tmp_path, monk
     noseed = _notebook(tmp_path / "04_noseed.ipynb", "x = 1", params='PROFILE = "cpu"  # profile')
     assert run_notebooks.main(["--profile", "smoke", "--seed", "1", "--out", str(out), str(good), str(noseed)]) == 2
     assert "04_noseed.ipynb: parameters cell lacks ['SEED']" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_keep_writes_copies_without_volatile_metadata(tmp_path, monkeypatch):
+    monkeypatch.setenv("UNLEARN_RESULTS", str(tmp_path / "results"))
+    nb = _notebook(tmp_path / "01_keep.ipynb", "print(6 * 7)")
+    assert run_notebooks.main(["--profile", "smoke", "--out", str(tmp_path / "out"), "--keep", str(tmp_path / "kept"), str(nb)]) == 0
+    executed = nbformat.read(tmp_path / "out" / "01_keep.ipynb", as_version=4)
+    kept = nbformat.read(tmp_path / "kept" / "01_keep.ipynb", as_version=4)
+    assert "papermill" in executed.metadata and "papermill" not in kept.metadata
+    assert all("papermill" not in c.metadata and "execution" not in c.metadata for c in kept.cells)
+    last = kept.cells[-1]
+    assert last.outputs[0]["text"] == "42\n"  # the outputs stay
+    assert last.execution_count == executed.cells[-1].execution_count

@@ -25,7 +25,8 @@ def layout(notebooks: Path, src: Path) -> list[str]:
     if src.exists():
         shutil.rmtree(src)
     (src / "notebooks").mkdir(parents=True)
-    shutil.copy(ROOT / "docs" / "conf.py", src / "conf.py")
+    for f in ("conf.py", "favicon.svg"):
+        shutil.copy(ROOT / "docs" / f, src / f)
     shutil.copytree(ROOT / "figures", src / "figures")
     names = []
     for nb in sorted(notebooks.glob("[0-9][0-9]_*.ipynb")):
@@ -36,6 +37,7 @@ def layout(notebooks: Path, src: Path) -> list[str]:
     readme = (ROOT / "README.md").read_text()
     # links into the repository that the book holds as pages of its own
     readme = re.sub(r"\]\((?:executed/cpu|notebooks)/([0-9][0-9]_[^)]+\.ipynb)\)", r"](notebooks/\1)", readme)
+    readme = readme.replace("](executed/cpu/)", f"](notebooks/{names[0]}.ipynb)")  # the folder: its first page
     toc = "\n".join(f"notebooks/{n}" for n in names)
     (src / "index.md").write_text(readme + f"\n\n```{{toctree}}\n:hidden:\n:caption: Notebooks\n\n{toc}\n```\n")
     # the notebooks link to the README with ../README.md; in the book that page is the index

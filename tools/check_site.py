@@ -84,6 +84,7 @@ def check(site: Path, screenshot_page: str) -> dict:
                     report["problems"].append(f"{page}: console error: {entry['message']}")
             report["pages"] += 1
             if page == screenshot_page:
+                driver.execute_script("window.scrollTo(0, 0)")  # the page as a reader first sees it
                 driver.save_screenshot(str(site / "screenshot.png"))
                 report["screenshot"] = str((site / "screenshot.png").relative_to(ROOT))
     finally:

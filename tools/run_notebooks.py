@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import os
 import sys
 import threading
 import time
@@ -63,6 +64,7 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     out = ROOT / args.out
     out.mkdir(parents=True, exist_ok=True)
+    os.environ["UNLEARN_PROGRESS"] = "text"  # the kernels inherit it: text progress bars in stored outputs
     params = {"PROFILE": args.profile} | ({"SEED": args.seed} if args.seed is not None else {})
     notebooks = list(map(Path, args.notebooks))
     for nb in notebooks:  # a typo in a parameter name is an error, not a warning: check all before running any

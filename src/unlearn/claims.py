@@ -21,8 +21,9 @@ def _fmt(v):
     return f"{v:.4f}" if isinstance(v, float) else str(v)
 
 
-def check(paper: str, claim: str, holds: bool, numbers: dict, profile: str) -> bool:
-    """Record and print whether ``claim`` of ``paper`` ``holds``; ``numbers`` are the evidence."""
+def check(paper: str, claim: str, holds: bool, numbers: dict, profile: str) -> None:
+    """Record and print whether ``claim`` of ``paper`` ``holds``; ``numbers`` are the evidence. Returns nothing, so
+    a check as a cell's last line adds no stray ``True`` / ``False`` to the notebook."""
     bad = [k for k, v in numbers.items() if isinstance(v, float) and not math.isfinite(v)]
     if bad:
         raise ValueError(f"claim {claim!r}: non-finite evidence {bad}")
@@ -34,7 +35,6 @@ def check(paper: str, claim: str, holds: bool, numbers: dict, profile: str) -> b
     path.write_text(json.dumps(rows, indent=1, default=float))
     verdict = "HOLDS" if holds else "DOES NOT HOLD at this scale"
     print(f"[{verdict}] {claim}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in numbers.items()))
-    return holds
 
 
 def reset(paper: str, profile: str) -> None:

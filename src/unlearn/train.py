@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
+from .progress import tqdm
 
 from .data.arrays import as_arrays
 from .seed import set_seed

@@ -148,19 +148,27 @@ def tuned_influence(ctx: dict, P: BenchProfile, seed: int, names=INFLUENCE) -> d
     return out
 
 
-def run_task(name: str, ctx: dict, P: BenchProfile, seed: int) -> list[dict]:
+def run_task(name: str, ctx: dict, P: BenchProfile, seed: int, progress: bool = True) -> list[dict]:
     """Every applicable method on one task and seed; one row of metrics each."""
+    from ..progress import tqdm
+
     args = (ctx["original"], ctx["forget"], ctx["retain"])
     runs = {"original": ctx["original"], "retrain": ctx["gold"]}
     budget = ctx.get("budgets", {}).get
-    for m in BASELINES:
-        runs[m] = methods.get(m)(*args, config=budget(m), seed=seed)
-    if ctx.get("holdout") is not None:  # TMU is defined for sub-class forgetting (D_h from the class)
-        runs["tmu"] = methods.get("tmu")(*args, val=ctx["holdout"], config=budget("tmu"), seed=seed)
-    runs["dlfd"] = methods.get("dlfd")(*args, val=ctx["val"], config=budget("dlfd"), seed=seed)
+    steps = list(BASELINES) + (["tmu"] if ctx.get("holdout") is not None else []) + ["dlfd", "influence (tuned)"]
+    bar = tqdm(steps, desc=f"{name} seed {seed}", leave=False, disable=not progress)
     search = {}
-    for m, (model, secs) in tuned_influence(ctx, P, seed).items():
-        runs[m], search[m] = model, secs
+    for m in bar:
+        bar.set_postfix_str(m)
+        if m == "tmu":  # defined for sub-class forgetting (D_h from the class)
+            runs[m] = methods.get(m)(*args, val=ctx["holdout"], config=budget(m), seed=seed)
+        elif m == "dlfd":
+            runs[m] = methods.get(m)(*args, val=ctx["val"], config=budget(m), seed=seed)
+        elif m == "influence (tuned)":
+            for name_, (model, secs) in tuned_influence(ctx, P, seed).items():
+                runs[name_], search[name_] = model, secs
+        else:
+            runs[m] = methods.get(m)(*args, config=budget(m), seed=seed)
     gold_seconds = ctx["gold"].unlearning_record.seconds
     both = ConcatDataset([ctx["forget"], ctx["test"]])
     rows = []
@@ -173,12 +181,15 @@ def run_task(name: str, ctx: dict, P: BenchProfile, seed: int) -> list[dict]:
     return rows
 
 
-def run(P: BenchProfile, profile: str, base_seed: int = 0) -> pd.DataFrame:
-    """Every task at every seed (``base_seed`` + the profile's seeds); one row per method."""
+def run(P: BenchProfile, profile: str, base_seed: int = 0, progress: bool = True) -> pd.DataFrame:
+    """Every task at every seed (``base_seed`` + the profile's seeds); one row per method. Two progress bars: the
+    (task, seed) runs, and the methods within the current one."""
+    from ..progress import tqdm
+
     rows = []
-    for task in P.tasks:
-        for seed in (base_seed + s for s in P.seeds):
-            rows += run_task(task, build_task(task, P, profile, seed), P, seed)
+    for task, seed in tqdm([(t, base_seed + s) for t in P.tasks for s in P.seeds], desc="tasks x seeds",
+                           disable=not progress):
+        rows += run_task(task, build_task(task, P, profile, seed), P, seed, progress)
     return pd.DataFrame(rows)
 
 

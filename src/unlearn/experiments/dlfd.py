@@ -20,7 +20,7 @@ import torch
 from scipy import stats
 from sklearn.model_selection import train_test_split
 from torch.utils.data import Subset
-from tqdm.auto import tqdm
+from ..progress import tqdm
 
 from .. import methods, metrics, models, splits
 from ..cache import train_or_load

@@ -305,7 +305,7 @@ def run_seeds(P: TMUProfile, base_seed: int = 0, progress: bool = True) -> dict:
     and every initialisation). Returns the per-seed Table 1 (``table``), ``regime`` and ``costs`` per seed,
     ``predictor`` records (scores, labels, raw features) for :func:`calibration_table`, and the first seed's
     ``ctx`` and ``unlearned`` models for the single-seed sections of the notebook."""
-    from tqdm.auto import tqdm
+    from ..progress import tqdm
 
     tables, regimes, costs, records, first = [], [], [], [], None
     for s in tqdm(P.seeds, desc="seeds", disable=not progress):
