@@ -23,18 +23,17 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import Subset
 
 from unlearn import cache, methods, models, paths, profiles, splits, train
 from unlearn.data import load_dataset, targets_of
 from unlearn.evaluate import evaluate
-from unlearn.metrics import Timer
 from unlearn.methods.sisa import SISAConfig, SISAEnsemble
+from unlearn.metrics import Timer
 
 
 @dataclass
@@ -87,7 +86,7 @@ def run(profile: str, split_kind: str = "random", only: list[str] | None = None)
         gold_seconds = t.seconds
         assert all(torch.equal(a, b) for a, b in zip(again.state_dict().values(), gold.state_dict().values())), \
             "the cached gold model differs from a fresh retrain with the same seed"
-        gold_forget = train.accuracy(gold, forget)
+        gold_forget = train.accuracy_on(gold, forget)
 
         def row(name, model, seconds, grad_evals):
             e = evaluate(model, forget=forget, retain=retain, test=bundle.test, seed=seed)
@@ -120,7 +119,7 @@ def run(profile: str, split_kind: str = "random", only: list[str] | None = None)
     return table
 
 
-def main(argv=None):
+def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--profile", default="cpu", choices=profiles.PROFILES)
     ap.add_argument("--split", default="random", choices=["random", "class_fraction", "whole_class"])

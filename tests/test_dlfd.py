@@ -15,8 +15,7 @@ from unlearn import methods, metrics, models
 from unlearn.data import ArrayDataset, load_dataset
 from unlearn.data.mufac import load_mufac, mufac_root, mufac_split
 from unlearn.data.sources import DatasetNotFoundError
-from unlearn.methods.dlfd import (RELEASE, DLFDConfig, cosine_cost, ot_loss, perturb, perturbation_objective,
-                                  perturbed_input, retain_weight)
+from unlearn.methods.dlfd import RELEASE, DLFDConfig, cosine_cost, ot_loss, perturb, perturbation_objective, perturbed_input, retain_weight
 from unlearn.train import TrainConfig, fit, predict
 
 

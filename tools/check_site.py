@@ -11,6 +11,11 @@ and images load the way they would from a web server. Needs Debian's ``chromium`
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # names for annotations only
+    from selenium import webdriver
+
 import argparse
 import functools
 import http.server
@@ -31,7 +36,7 @@ return imgs.map(i => ({src: i.currentSrc || i.src, complete: i.complete, width: 
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # one line per request would drown the report
+    def log_message(self, *args) -> None:  # one line per request would drown the report
         pass
 
 
@@ -42,7 +47,7 @@ def serve(folder: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
     return server, f"http://127.0.0.1:{server.server_address[1]}/"
 
 
-def browser():
+def browser() -> webdriver.Chrome:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

@@ -101,7 +101,7 @@ def main(argv=None) -> int:
     return 0
 
 
-def strip_volatile(nb):
+def strip_volatile(nb) -> nbformat.NotebookNode:
     """Drop what changes on every run without changing what a reader sees: papermill's per-cell and per-notebook
     timings and environment, jupyter's execution stamps. Outputs and execution counts stay."""
     nb.metadata.pop("papermill", None)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -146,11 +145,3 @@ class Timer:
 
     def __exit__(self, *exc):
         self.seconds = time.perf_counter() - self._start
-
-
-@contextmanager
-def timed(store: dict, key: str):
-    """Store a block's wall time in ``store[key]``."""
-    with Timer() as t:
-        yield t
-    store[key] = t.seconds

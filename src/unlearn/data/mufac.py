@@ -19,6 +19,11 @@ split. The role renaming (val CSV -> "test", test CSV -> "unseen") follows those
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # names for annotations only
+    from ..splits import Split
+
 import csv
 import hashlib
 import os
@@ -131,7 +136,7 @@ def load_mufac(root: str | os.PathLike | None = None, resolution: int = 128) -> 
     return DataBundle("mufac", train, test, classes, extra)
 
 
-def mufac_split(bundle: DataBundle, forget_count: int = FORGET_COUNT):
+def mufac_split(bundle: DataBundle, forget_count: int = FORGET_COUNT) -> Split:
     """The benchmark's split: the first ``forget_count`` training rows are forgotten, the rest retained."""
     from ..splits import Split
 

@@ -10,6 +10,11 @@ The sizes are smaller than in notebooks 01 and 03 because every task runs once p
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # names for annotations only
+    from matplotlib.figure import Figure
+
 import dataclasses
 from dataclasses import dataclass, field
 
@@ -56,7 +61,7 @@ PROFILES = {
 }
 
 
-def task_profiles(P: BenchProfile, profile: str):
+def task_profiles(P: BenchProfile, profile: str) -> tuple:
     """The TMU and DLFD experiment profiles this benchmark runs, with its overrides applied."""
     # the cifar10 task stays on CIFAR-10 (class 3, TMU's setting) whatever notebook 01's cpu regime is
     base = tmu_exp.CIFAR_CPU if profile == "cpu" else tmu_exp.PROFILES[profile]
@@ -226,7 +231,7 @@ def claims_table(profile: str) -> pd.DataFrame:
 
 
 # --- figures -------------------------------------------------------------------------------------------------
-def heatmap_figure(summ: pd.DataFrame):
+def heatmap_figure(summ: pd.DataFrame) -> Figure:
     """Every metric for every method, one panel per task, annotated with the mean over seeds. Colour: each column
     scaled to [0, 1] with "better" at 1 (forget_acc: closeness to the gold row; mia: closeness to 0.5); a no-op
     row (fewer than 0.5 % of predictions changed) is grey, never coloured as a win."""
@@ -255,7 +260,7 @@ def heatmap_figure(summ: pd.DataFrame):
     return fig
 
 
-def tradeoff_figure(summ: pd.DataFrame):
+def tradeoff_figure(summ: pd.DataFrame) -> Figure:
     """Test accuracy against the forgetting score per method and task; marker area ~ wall time."""
     import matplotlib.pyplot as plt
 
@@ -272,7 +277,7 @@ def tradeoff_figure(summ: pd.DataFrame):
     return fig
 
 
-def speedup_figure(df: pd.DataFrame):
+def speedup_figure(df: pd.DataFrame) -> Figure:
     """Speed-up against retraining per method, bars per task (sd over seeds)."""
     import matplotlib.pyplot as plt
     import seaborn as sns

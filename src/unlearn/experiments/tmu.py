@@ -9,6 +9,11 @@ pipeline function the notebook calls; the method itself lives in ``unlearn.metho
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # names for annotations only
+    from matplotlib.figure import Figure
+
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,10 +21,11 @@ import pandas as pd
 import torch
 from torch.utils.data import ConcatDataset, Subset
 
-from .. import methods, metrics, models, splits, tmu_features as tf
+from .. import methods, metrics, models, splits
 from ..cache import train_or_load
 from ..data import load_dataset, targets_of
 from ..evaluate import changed_share, evaluate
+from ..methods.tmu import features as tmu_features
 from ..paths import results_dir
 from ..train import TrainConfig, predict
 
@@ -367,13 +373,13 @@ def _variant_scores(rec: dict, variant: str, seed: int) -> tuple[np.ndarray, flo
     names = tuple(cfg.features)
     twin_raw = {k: torch.as_tensor(v) for k, v in rec["twin_features_raw"].items()}
     orig_raw = {k: torch.as_tensor(v) for k, v in rec["features_raw"].items()}
-    scaler = tf.FeatureScaler().fit(twin_raw)
+    scaler = tmu_features.FeatureScaler().fit(twin_raw)
     y_twin = torch.as_tensor(rec["twin_labels"])
-    own = tf.FeatureScaler().fit(orig_raw) if variant == "per-set scaling" else scaler
-    pred = tf.train_predictor(tf.stack(scaler.transform(twin_raw), names), y_twin, epochs=cfg.predictor_epochs,
+    own = tmu_features.FeatureScaler().fit(orig_raw) if variant == "per-set scaling" else scaler
+    pred = tmu_features.train_predictor(tmu_features.stack_features(scaler.transform(twin_raw), names), y_twin, epochs=cfg.predictor_epochs,
                               lr=cfg.predictor_lr, hidden=cfg.predictor_hidden, seed=rec["seed"])
-    scores = pred.scores(tf.stack(own.transform(orig_raw), names)).numpy()
-    twin_scores = pred.scores(tf.stack(scaler.transform(twin_raw), names))
+    scores = pred.scores(tmu_features.stack_features(own.transform(orig_raw), names)).numpy()
+    twin_scores = pred.scores(tmu_features.stack_features(scaler.transform(twin_raw), names))
     calibration = {"base rate": "base_rate", "release (P >= 0.62)": "release"}.get(variant, "fixed")
     thr = decision_threshold(methods.make_config(TMUConfig, {**rec["config"], "calibration": calibration}), twin_scores, y_twin)
     return scores, thr
@@ -414,7 +420,7 @@ def calibration_table(records: list, n_boot: int = 1000, seed: int = 0) -> pd.Da
     return pd.DataFrame(rows).T
 
 
-def seed_figure(table: pd.DataFrame):
+def seed_figure(table: pd.DataFrame) -> Figure:
     """Delta per method and seed (dots) with the mean (bar); TMU and its controls highlighted."""
     import matplotlib.pyplot as plt
 
@@ -448,10 +454,10 @@ def predictor_table(tmu_model, ctx: dict, seed: int) -> pd.DataFrame:
     fo = {k: torch.as_tensor(v) for k, v in info["features"].items()}
     rows = {}
     for names in SUBSETS:
-        pred = tf.train_predictor(tf.stack(ft, names), y_twin, epochs=cfg.predictor_epochs, lr=cfg.predictor_lr,
+        pred = tmu_features.train_predictor(tmu_features.stack_features(ft, names), y_twin, epochs=cfg.predictor_epochs, lr=cfg.predictor_lr,
                                   hidden=cfg.predictor_hidden, seed=seed)
-        easy_t = (pred.scores(tf.stack(ft, names)) >= cfg.threshold).long()
-        easy_o = (pred.scores(tf.stack(fo, names)) >= cfg.threshold).long()
+        easy_t = (pred.scores(tmu_features.stack_features(ft, names)) >= cfg.threshold).long()
+        easy_o = (pred.scores(tmu_features.stack_features(fo, names)) >= cfg.threshold).long()
         rows[" + ".join(n.upper() for n in names)] = {
             "twin_acc": (easy_t == y_twin).float().mean().item(),
             "forget_acc": (easy_o == truth).float().mean().item(),
@@ -481,7 +487,7 @@ def _labels(info: dict, ctx: dict):
     return np.asarray(info["twin_labels"]).astype(bool), np.asarray(ctx["gold_correct"]).astype(bool)
 
 
-def scatter_figure(tmu_model, ctx: dict):
+def scatter_figure(tmu_model, ctx: dict) -> Figure:
     """Easy/hard samples in (DF, CF) feature space (scaled with the twin statistics), for the twin
     problem (D_h under M_t, labels from M_o) and the original one (D_f under M_o, labels from M_g)."""
     import matplotlib.pyplot as plt
@@ -499,7 +505,7 @@ def scatter_figure(tmu_model, ctx: dict):
     return fig
 
 
-def feature_figure(tmu_model, ctx: dict):
+def feature_figure(tmu_model, ctx: dict) -> Figure:
     """Distributions of each scaled feature for easy and hard samples, twin (top) and original (bottom)."""
     import matplotlib.pyplot as plt
 
@@ -508,7 +514,7 @@ def feature_figure(tmu_model, ctx: dict):
     fig, axes = plt.subplots(2, 3, figsize=(12, 6), sharex="col")
     bins = np.linspace(0, 1, 16)
     for row, (feats, lab, name) in enumerate(((info["twin_features"], lt, "twin (D_h)"), (info["features"], lo, "original (D_f)"))):
-        for col, f in enumerate(tf.FEATURES):
+        for col, f in enumerate(tmu_features.FEATURES):
             ax = axes[row, col]
             v = np.clip(feats[f], 0, 1)  # D_f values outside the twin range sit at the edges
             for part, colour, label in ((lab, "tab:blue", "easy"), (~lab, "tab:red", "hard")):
@@ -521,7 +527,7 @@ def feature_figure(tmu_model, ctx: dict):
     return fig
 
 
-def forget_bars_figure(table: pd.DataFrame):
+def forget_bars_figure(table: pd.DataFrame) -> Figure:
     """Forget-set accuracy per method, with the gold model's level drawn across."""
     import matplotlib.pyplot as plt
 

@@ -6,6 +6,11 @@ simple unlearning methods (fine-tuning, gradient ascent) judged by every metric 
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # names for annotations only
+    from matplotlib.figure import Figure
+
 from dataclasses import dataclass
 
 import pandas as pd
@@ -90,7 +95,7 @@ def neggrad_sweep(P: TourProfile, ctx: dict, seed: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def figure(losses: pd.DataFrame, sweep: pd.DataFrame, results: pd.DataFrame):
+def figure(losses: pd.DataFrame, sweep: pd.DataFrame, results: pd.DataFrame) -> Figure:
     """Left: the original model's per-sample losses on forget vs unseen data (what a membership attack sees).
     Right: NegGrad's forget and test accuracy against its step size, with the gold forget accuracy."""
     import matplotlib.pyplot as plt

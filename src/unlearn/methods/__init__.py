@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from typing import Callable
+
+from torch import nn
 
 from .base import REGISTRY, UnlearningRecord, make_config, register
 
 for _mod in pkgutil.iter_modules(__path__):
-    if _mod.name != "base" and not _mod.name.startswith("_"):
+    if _mod.name not in ("base", "common") and not _mod.name.startswith("_"):
         importlib.import_module(f"{__name__}.{_mod.name}")
 
 
@@ -23,7 +26,7 @@ def available() -> list[str]:
     return sorted(REGISTRY)
 
 
-def get(name: str):
+def get(name: str) -> Callable[..., nn.Module]:
     """The method registered as ``name``."""
     if name not in REGISTRY:
         raise ValueError(f"unknown method {name!r}; available: {', '.join(available())}")

@@ -20,14 +20,14 @@ import time
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, RandomSampler, SequentialSampler, Subset
 
-from ..data.arrays import as_arrays, targets_of
+from ..data.arrays import as_arrays, root_indices, targets_of
 from ..seed import set_seed
 from ..train import counting
 
@@ -62,15 +62,7 @@ def as_dataset(data, name: str = "data") -> Dataset | None:
     return Subset(data.dataset, sorted(idx))
 
 
-def _base_indices(ds) -> tuple[object, np.ndarray]:
-    """(root dataset, indices into it) for a (nested) Subset, or (ds, all of it) for a plain dataset,
-    to detect shared samples."""
-    idx = None
-    while isinstance(ds, Subset):
-        sub = np.asarray(ds.indices)
-        idx = sub if idx is None else sub[idx]
-        ds = ds.dataset
-    return ds, (np.arange(len(ds)) if idx is None else idx)
+
 
 
 def _row_hashes(ds) -> set[bytes] | None:
@@ -86,7 +78,7 @@ def _row_hashes(ds) -> set[bytes] | None:
 
 
 def _check_disjoint(forget, retain) -> None:
-    (rf, f_idx), (rr, r_idx) = _base_indices(forget), _base_indices(retain)
+    (rf, f_idx), (rr, r_idx) = root_indices(forget), root_indices(retain)
     if rf is rr:
         shared = np.intersect1d(f_idx, r_idx)
         if len(shared):
@@ -178,7 +170,7 @@ def _check_field(cls_name: str, f: dataclasses.Field, hint, value):
                      f"got {type(value).__name__} {value!r}")
 
 
-def make_config(config_cls, config):
+def make_config(config_cls, config) -> Any:
     """None -> defaults; dict -> config_cls(**dict) (unknown keys refused); an instance as is. Every
     field is then checked against its annotation (type, finite, sign), its name in the message."""
     if config is None:
@@ -197,7 +189,7 @@ def make_config(config_cls, config):
     return dataclasses.replace(config, **checked)
 
 
-def register(name: str, config_cls):
+def register(name: str, config_cls) -> Callable[[Callable], Callable]:
     """Decorator: put a method in the registry behind the shared call shape."""
 
     def wrap(fn):

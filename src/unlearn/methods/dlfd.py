@@ -67,12 +67,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 from torch.utils.data import Subset
 
 from .. import metrics
 from ..data.arrays import as_arrays
 from ..seed import set_seed
-from ..train import count_grads, cross_entropy, get_device, predict
+from ..train import count_grads, cross_entropy, get_device, predict, step
 from .base import register
 
 
@@ -195,8 +196,8 @@ def perturb(model, x_r, y_r, x_f, w_r: float, config: DLFDConfig) -> torch.Tenso
     repeat = model.training
     target, clean = references()
     delta = torch.zeros_like(x_r, requires_grad=True)
-    for step in range(cfg.perturb_steps):
-        if repeat and step > 0:
+    for k in range(cfg.perturb_steps):
+        if repeat and k > 0:
             target, clean = references()
         loss, _, _ = perturbation_objective(model, x_r, y_r, delta, target, cfg.forget_weight, w_r, cfg, clean)
         (grad,) = torch.autograd.grad(loss, delta, allow_unused=True)
@@ -245,7 +246,7 @@ def monitor(model, forget, val, config: DLFDConfig, rng: np.random.Generator, se
 
 
 @register("dlfd", DLFDConfig)
-def dlfd(model, forget, retain, *, val=None, config: DLFDConfig, seed=0):
+def dlfd(model, forget, retain, *, val=None, config: DLFDConfig, seed=0) -> nn.Module:
     """Forget samples' losses rise towards those of unseen samples (FS falls) while test accuracy
     is kept: the retain data are pushed away from the forget data in output space, not the forget
     data towards errors."""
@@ -290,10 +291,7 @@ def dlfd(model, forget, retain, *, val=None, config: DLFDConfig, seed=0):
             x_train = x_r
         model.train(train_step)
         loss = cross_entropy(model(x_train), y_r)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        count_grads(len(idx))
+        step(opt, loss, len(idx))
         if not torch.isfinite(loss):
             diverged_at = t + 1
             break
