@@ -12,7 +12,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 SMOKE_REF := tests/smoke_reference
 SITE_NOTEBOOKS ?= executed/cpu
 
-.PHONY: help setup lint test unit notebooks refresh-smoke reproduce bench site site-check lab clean
+.PHONY: help setup lint test unit notebooks refresh-smoke reproduce bench baselines site site-check lab clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -47,6 +47,10 @@ reproduce: $(STAMP) ## every notebook at the cpu profile; rewrites figures/, res
 
 bench: $(STAMP) ## time every method against retraining; writes results/bench.csv and figures/bench.png
 	$(BIN)/python benchmarks/run.py
+
+baselines: $(STAMP) ## every baseline on digits (random 10 %, then all of class 3) against retraining -> results/cpu/baselines_digits*.csv
+	$(BIN)/python benchmarks/baselines_digits.py --profile cpu
+	$(BIN)/python benchmarks/baselines_digits.py --profile cpu --split whole_class
 
 site: $(STAMP) ## the HTML book of the executed notebooks (SITE_NOTEBOOKS=executed/cpu) and the README -> build/site/html
 	$(BIN)/python tools/build_site.py --notebooks $(SITE_NOTEBOOKS) --out build/site

@@ -143,11 +143,11 @@ def test_registry_adapters(digits):
     retain = torch.utils.data.Subset(base, list(range(10, 300)))
     fixed = ArrayDataset(x[:10].float(), (y[:10] + 1) % 10)
     assert {"influence_first_order", "influence_second_order"} <= set(methods.available())
-    f1 = methods.get("influence_first_order")(model, forget, retain, val=fixed, config={"tau": 0.01})
+    f1 = methods.get("influence_first_order")(model, forget, retain, corrected=fixed, config={"tau": 0.01})
     direct = I.first_order(model, (x[:10].float(), y[:10]), (x[:10].float(), (y[:10] + 1) % 10), 0.01)
     assert torch.allclose(I.get_vector(f1), I.get_vector(direct), atol=1e-6)
     assert f1.unlearning_record.grad_evals == 20 and f1.unlearning_record.method == "influence_first_order"
-    f2 = methods.get("influence_second_order")(model, forget, retain, val=None,
+    f2 = methods.get("influence_second_order")(model, forget, retain, corrected=None,
                                                config={"solver": "cg", "l2": 1.0, "cg_iters": 5}, seed=0)
     assert f2.unlearning_record.grad_evals == 10 + 5 * 2 * 290  # G on Z, then 5 CG iterations of one HVP over D~
     assert not torch.equal(I.get_vector(f2), I.get_vector(model))

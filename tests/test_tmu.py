@@ -161,7 +161,7 @@ SMALL = {"twin_epochs": 1, "twin_lr": 1e-3, "curriculum_epochs": 2, "curriculum_
 def test_tmu_pipeline_on_digits_gives_a_model_and_finite_delta(digits_problem):
     P = digits_problem
     before = [p.clone() for p in P["original"].parameters()]
-    u = methods.get("tmu")(P["original"], P["forget"], P["retain"], val=P["holdout"], config=SMALL, seed=0)
+    u = methods.get("tmu")(P["original"], P["forget"], P["retain"], holdout=P["holdout"], config=SMALL, seed=0)
     assert all(torch.equal(a, b) for a, b in zip(before, P["original"].parameters()))  # caller's model untouched
     delta = metrics.delta_to_gold(predict(u, P["forget"]).accuracy, predict(P["gold"], P["forget"]).accuracy)
     assert math.isfinite(delta) and 0 <= delta <= 1
@@ -186,8 +186,8 @@ def test_tmu_pipeline_on_digits_gives_a_model_and_finite_delta(digits_problem):
 
 def test_tmu_is_deterministic_and_reuses_cached_twin(digits_problem):
     P = digits_problem
-    a = methods.get("tmu")(P["original"], P["forget"], P["retain"], val=P["holdout"], config=SMALL, seed=1)
-    b = methods.get("tmu")(P["original"], P["forget"], P["retain"], val=P["holdout"], config=SMALL, seed=1)
+    a = methods.get("tmu")(P["original"], P["forget"], P["retain"], holdout=P["holdout"], config=SMALL, seed=1)
+    b = methods.get("tmu")(P["original"], P["forget"], P["retain"], holdout=P["holdout"], config=SMALL, seed=1)
     assert b.unlearning_record.info["twin_cached"] and b.unlearning_record.info["curriculum_cached"]
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
     assert np.array_equal(a.unlearning_record.info["scores"], b.unlearning_record.info["scores"])
@@ -195,8 +195,8 @@ def test_tmu_is_deterministic_and_reuses_cached_twin(digits_problem):
 
 def test_tmu_noise_changes_the_result(digits_problem):
     P = digits_problem
-    on = methods.get("tmu")(P["original"], P["forget"], P["retain"], val=P["holdout"], config=SMALL | {"noise_sigma": 0.5}, seed=0)
-    off = methods.get("tmu")(P["original"], P["forget"], P["retain"], val=P["holdout"], config=SMALL | {"noise_sigma": 0.0}, seed=0)
+    on = methods.get("tmu")(P["original"], P["forget"], P["retain"], holdout=P["holdout"], config=SMALL | {"noise_sigma": 0.5}, seed=0)
+    off = methods.get("tmu")(P["original"], P["forget"], P["retain"], holdout=P["holdout"], config=SMALL | {"noise_sigma": 0.0}, seed=0)
     assert np.array_equal(on.unlearning_record.info["easy_mask"], off.unlearning_record.info["easy_mask"])  # same prediction
     assert any(not torch.equal(p, q) for p, q in zip(on.parameters(), off.parameters()))
 
@@ -206,20 +206,24 @@ def test_tmu_refuses_bad_inputs(digits_problem):
     tmu = methods.get("tmu")
     with pytest.raises(ValueError, match="held-out set D_h"):
         tmu(P["original"], P["forget"], P["retain"], config=SMALL)
+    with pytest.raises(ValueError, match=r"tmu got val=; its one extra data set is holdout="):  # one name per input
+        tmu(P["original"], P["forget"], P["retain"], val=P["holdout"], config=SMALL)
+    with pytest.raises(ValueError, match=r"neggrad got holdout=; it takes no extra data set"):
+        methods.get("neggrad")(P["original"], P["forget"], P["retain"], holdout=P["holdout"])
     ytest = targets_of(P["data"].test)
     wrong = Subset(P["data"].test, torch.nonzero(ytest == 5).ravel().tolist())
     with pytest.raises(ValueError, match="only class-3"):
-        tmu(P["original"], P["forget"], P["retain"], val=wrong, config=SMALL)
+        tmu(P["original"], P["forget"], P["retain"], holdout=wrong, config=SMALL)
     ytrain = targets_of(P["data"].train)
     two = [int(torch.nonzero(ytrain == 3)[0]), int(torch.nonzero(ytrain == 4)[0])]  # classes 3 and 4
     mixed = Subset(P["data"].train, two)
     retain = Subset(P["data"].train, [i for i in range(len(ytrain)) if i not in two])
     with pytest.raises(ValueError, match="sub-class forgetting"):
-        tmu(P["original"], mixed, retain, val=P["holdout"], config=SMALL)
+        tmu(P["original"], mixed, retain, holdout=P["holdout"], config=SMALL)
     with pytest.raises(ValueError, match="noise_on"):
-        tmu(P["original"], P["forget"], P["retain"], val=P["holdout"], config=SMALL | {"noise_on": "retain"})
+        tmu(P["original"], P["forget"], P["retain"], holdout=P["holdout"], config=SMALL | {"noise_on": "retain"})
     with pytest.raises(ValueError, match="features"):
-        tmu(P["original"], P["forget"], P["retain"], val=P["holdout"], config=SMALL | {"features": ("xx",)})
+        tmu(P["original"], P["forget"], P["retain"], holdout=P["holdout"], config=SMALL | {"features": ("xx",)})
 
 
 # --- reuse across requests, calibration, controls ------------------------------------------
@@ -233,8 +237,8 @@ def test_a_second_request_of_the_class_reuses_the_twin_and_curriculum_models(dig
     assert not np.array_equal(other.forget, np.asarray(P["forget"].indices))
     d1, d2 = training_set(P["forget"], P["retain"]), training_set(f2, r2)
     assert torch.equal(d1.x, d2.x) and torch.equal(d1.y, d2.y)  # the same D, in the root data set's order
-    methods.get("tmu")(P["original"], P["forget"], P["retain"], val=P["holdout"], config=SMALL, seed=2)
-    b = methods.get("tmu")(P["original"], f2, r2, val=P["holdout"], config=SMALL, seed=2)
+    methods.get("tmu")(P["original"], P["forget"], P["retain"], holdout=P["holdout"], config=SMALL, seed=2)
+    b = methods.get("tmu")(P["original"], f2, r2, holdout=P["holdout"], config=SMALL, seed=2)
     info = b.unlearning_record.info
     assert info["twin_cached"] and info["curriculum_cached"]
     assert info["request_seconds"] < info["pipeline_seconds"]
@@ -255,7 +259,7 @@ def test_tmu_refuses_unknown_calibration_and_scaling(digits_problem):
     P = digits_problem
     for bad, msg in (({"calibration": "platt"}, "calibration must be"), ({"scaling": "global"}, "scaling must be")):
         with pytest.raises(ValueError, match=msg):
-            methods.get("tmu")(P["original"], P["forget"], P["retain"], val=P["holdout"], config=SMALL | bad)
+            methods.get("tmu")(P["original"], P["forget"], P["retain"], holdout=P["holdout"], config=SMALL | bad)
 
 
 def test_controls_share_tmus_fine_tuning(digits_problem):
@@ -265,7 +269,7 @@ def test_controls_share_tmus_fine_tuning(digits_problem):
     from unlearn.methods.tmu import TMUConfig, finetune_with_labels
 
     P = digits_problem
-    u = methods.get("tmu")(P["original"], P["forget"], P["retain"], val=P["holdout"], config=SMALL, seed=3)
+    u = methods.get("tmu")(P["original"], P["forget"], P["retain"], holdout=P["holdout"], config=SMALL, seed=3)
     m = copy.deepcopy(P["original"])
     y_new = finetune_with_labels(m, P["forget"], P["retain"], torch.as_tensor(u.unlearning_record.info["easy_mask"]),
                                  methods.make_config(TMUConfig, SMALL), seed=3)

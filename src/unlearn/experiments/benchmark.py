@@ -166,9 +166,9 @@ def run_task(name: str, ctx: dict, P: BenchProfile, seed: int, progress: bool = 
     for m in bar:
         bar.set_postfix_str(m)
         if m == "tmu":  # defined for sub-class forgetting (D_h from the class)
-            runs[m] = methods.get(m)(*args, val=ctx["holdout"], config=budget(m), seed=seed)
+            runs[m] = methods.get(m)(*args, holdout=ctx["holdout"], config=budget(m), seed=seed)
         elif m == "dlfd":
-            runs[m] = methods.get(m)(*args, val=ctx["val"], config=budget(m), seed=seed)
+            runs[m] = methods.get(m)(*args, monitor=ctx["val"], config=budget(m), seed=seed)
         elif m == "influence (tuned)":
             for name_, (model, secs) in tuned_influence(ctx, P, seed).items():
                 runs[name_], search[name_] = model, secs

@@ -213,9 +213,9 @@ def run_methods(original, P: DLFDProfile, data: Data, seed: int = 0) -> dict:
         if name == "retrain":
             out[name] = fn(original, data.forget, data.retain, config=P.train_config, seed=seed)
         elif name == "dlfd":
-            out[name] = fn(original, data.forget, data.retain, val=data.test, config=dlfd_config(P), seed=seed)
+            out[name] = fn(original, data.forget, data.retain, monitor=data.test, config=dlfd_config(P), seed=seed)
         else:
-            out[name] = fn(original, data.forget, data.retain, val=data.test, config=RELEASE_SETTINGS.get(name), seed=seed)
+            out[name] = fn(original, data.forget, data.retain, config=RELEASE_SETTINGS.get(name), seed=seed)
     return out
 
 
@@ -335,7 +335,7 @@ def run_ablation(original, P: DLFDProfile, data: Data, seed: int = 0, full=None)
         if k == 0 and name == "DLFD (paper)" and full is not None:
             m = full
         else:
-            m = methods.get("dlfd")(original, d.forget, d.retain, val=d.test, config=dlfd_config(P, **ABLATIONS[name]),
+            m = methods.get("dlfd")(original, d.forget, d.retain, monitor=d.test, config=dlfd_config(P, **ABLATIONS[name]),
                                     seed=seed + k)
         info, rec = m.unlearning_record.info, m.unlearning_record
         rows.append({"split": seed + k, "variant": name, **score(m, d, seed + k),

@@ -438,6 +438,11 @@ def lstm_config(P: Profile) -> TrainConfig:
                        weight_decay=0.0, schedule="cosine")
 
 
+def _corrected(points) -> dict:
+    """The corrected points Z~ as the influence updates take them; nothing for a method without them."""
+    return {} if points is None else {"corrected": points}
+
+
 def run_canary(P: Profile, seed: int = 0) -> tuple[pd.DataFrame, dict]:
     """Train (or load) the LSTM with canaries, then unlearn with every method; exposure before and after."""
     S = canary_setup(P, seed)
@@ -463,8 +468,8 @@ def run_canary(P: Profile, seed: int = 0) -> tuple[pd.DataFrame, dict]:
     }
     info = {"windows": len(S.corpus), "affected_windows": len(S.affected), "replacement": S.replacement,
             "train_seconds": meta["train_seconds"]}
-    for name, (mname, retain, val, conf) in runs.items():
-        out = methods.get(mname)(model, forget, retain, val=val, config=conf, seed=seed)
+    for name, (mname, retain, corrected, conf) in runs.items():
+        out = methods.get(mname)(model, forget, retain, config=conf, seed=seed, **_corrected(corrected))
         rec = out.unlearning_record
         row = {"method": name, **canary_exposure(out, S.corpus, cands), "test_loss": test_loss(out), "seconds": rec.seconds,
                "grad_evals": rec.grad_evals}
@@ -578,7 +583,7 @@ def run_poisoning(P: Profile, seed: int = 0) -> dict:
         if not chosen:  # tau and damping: chosen once on validation, reused for every seed
             for name, (mname, conf) in influence_configs(P, 0.0, 0.0).items():
                 key, grid = ("tau", P.poison_tau_grid) if "first" in name else ("damping", P.poison_damping_grid)
-                upd = lambda v, m=mname, c=conf, k=key: methods.get(m)(model, forget, rest, val=z_tilde, config={**c, k: v}, seed=ps)
+                upd = lambda v, m=mname, c=conf, k=key: methods.get(m)(model, forget, rest, corrected=z_tilde, config={**c, k: v}, seed=ps)
                 t = tune(upd, grid, data.val)
                 chosen[name] = (key, t.value)
                 tuning += [{"method": name, "parameter": key, **r, "chosen": r["value"] == t.value,
@@ -591,8 +596,8 @@ def run_poisoning(P: Profile, seed: int = 0) -> dict:
             jobs["finetune" if e == 1 else f"finetune_{e}"] = (
                 "finetune", forget, data.clean, None,
                 {"epochs": e, "lr": 0.01, "batch_size": 64, "momentum": 0.0, "weight_decay": 0.0})
-        for name, (mname, fg, rt, val, conf) in jobs.items():
-            out = methods.get(mname)(model, fg, rt, val=val, config=conf, seed=ps)
+        for name, (mname, fg, rt, corrected, conf) in jobs.items():
+            out = methods.get(mname)(model, fg, rt, config=conf, seed=ps, **_corrected(corrected))
             rec = out.unlearning_record
             head_only = getattr(out, "unlearning_info", {}).get("params") == "head"
             correct[(ps, name)] = _head_correct(out, test_feats, data.test) if head_only else _correct(out, data.test)

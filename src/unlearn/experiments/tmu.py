@@ -202,7 +202,7 @@ def unlearn_all(P: TMUProfile, ctx: dict, seed: int) -> dict:
         "random label": get("random_label")(*args, config=_step(P), seed=seed),
         "Bad Teacher": get("bad_teacher")(*args, config={"epochs": P.bad_teacher_epochs}, seed=seed),
         "SCRUB": get("scrub")(*args, config={"epochs": P.scrub_epochs, "msteps": P.scrub_msteps}, seed=seed),
-        "TMU": get("tmu")(*args, val=ctx["holdout"], config=tmu_config(P), seed=seed),
+        "TMU": get("tmu")(*args, holdout=ctx["holdout"], config=tmu_config(P), seed=seed),
     }
 
 
@@ -475,7 +475,7 @@ def predictor_table(tmu_model, ctx: dict, seed: int) -> pd.DataFrame:
 # --- Table 4: noise on / off --------------------------------------------------------------------
 def noise_ablation(P: TMUProfile, ctx: dict, tmu_model, seed: int) -> tuple[pd.DataFrame, object]:
     """TMU with and without the input noise of its fine-tuning (everything else identical)."""
-    quiet = methods.get("tmu")(ctx["original"], ctx["forget"], ctx["retain"], val=ctx["holdout"],
+    quiet = methods.get("tmu")(ctx["original"], ctx["forget"], ctx["retain"], holdout=ctx["holdout"],
                                config=tmu_config(P, noise_sigma=0.0), seed=seed)
     df = pd.DataFrame({f"TMU, noise sigma={P.noise_sigma}": score(tmu_model, ctx, seed),
                        "TMU, no noise": score(quiet, ctx, seed)}).T

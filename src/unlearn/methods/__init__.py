@@ -1,6 +1,6 @@
 """Unlearning methods, one file each, all behind one call shape (see ``base.py``):
 
-    method(model, forget, retain, *, val=None, config=None, seed=0) -> model
+    method(model, forget, retain, *, config=None, seed=0, **data) -> model
 
 ``available()`` lists them; ``get(name)`` fetches one. Every module in this package that
 registers a method is imported here automatically, so adding a method is adding a file.

@@ -33,7 +33,7 @@ class BadTeacherConfig:
 
 
 @register("bad_teacher", BadTeacherConfig)
-def bad_teacher(model, forget, retain, *, val=None, config: BadTeacherConfig, seed=0) -> nn.Module:
+def bad_teacher(model, forget, retain, *, config: BadTeacherConfig, seed=0) -> nn.Module:
     """Forget accuracy decreases (forget outputs are pulled towards a random network's near-uniform
     predictions, typically below the gold model's accuracy); retain accuracy is held by distilling
     from the original model on the retain share."""

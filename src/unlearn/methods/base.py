@@ -1,8 +1,10 @@
 """The one call shape every unlearning method shares, and the registry.
 
-    method(model, forget, retain, *, val=None, config=None, seed=0) -> model
+    method(model, forget, retain, *, config=None, seed=0, **data) -> model
 
-``forget``/``retain``/``val`` are datasets or DataLoaders. :func:`register` wraps a method so
+``forget``/``retain`` are datasets or DataLoaders. A method that needs one more data set names it when it
+registers, and callers pass it by that name: TMU's held-out set of the forgotten class ``holdout=``, DLFD's
+monitoring set ``monitor=``, the influence updates' corrected points ``corrected=``. :func:`register` wraps a method so
 that it (1) validates its inputs, (2) works on a deep copy (the model passed in is never
 mutated), (3) builds its config dataclass from None, a dict, or an instance (an unknown key is a
 ``ValueError``), (4) seeds everything, and (5) attaches an :class:`UnlearningRecord` (wall time,
@@ -189,20 +191,26 @@ def make_config(config_cls, config) -> Any:
     return dataclasses.replace(config, **checked)
 
 
-def register(name: str, config_cls) -> Callable[[Callable], Callable]:
-    """Decorator: put a method in the registry behind the shared call shape."""
+def register(name: str, config_cls, data: str | None = None) -> Callable[[Callable], Callable]:
+    """Decorator: put a method in the registry behind the shared call shape. ``data`` names the method's own
+    extra data set, if it takes one (passed to it under that keyword)."""
 
     def wrap(fn):
         @functools.wraps(fn)
-        def method(model: nn.Module, forget, retain, *, val=None, config=None, seed: int = 0) -> nn.Module:
-            forget, retain, val = as_dataset(forget, "forget"), as_dataset(retain, "retain"), as_dataset(val, "val")
+        def method(model: nn.Module, forget, retain, *, config=None, seed: int = 0, **inputs) -> nn.Module:
+            unknown = sorted(set(inputs) - {data})
+            if unknown:
+                takes = f"its one extra data set is {data}=" if data else "it takes no extra data set"
+                raise ValueError(f"{name} got {', '.join(k + '=' for k in unknown)}; {takes}")
+            forget, retain = as_dataset(forget, "forget"), as_dataset(retain, "retain")
+            extra = {data: as_dataset(inputs.get(data), data)} if data else {}
             check_inputs(model, forget, retain)
             cfg = make_config(config_cls, config)
             work = copy.deepcopy(model)  # never touch the caller's model
             set_seed(seed)
             start = time.perf_counter()
             with counting() as grads:
-                out = fn(work, forget, retain, val=val, config=cfg, seed=seed)
+                out = fn(work, forget, retain, config=cfg, seed=seed, **extra)
             seconds, evals = time.perf_counter() - start, grads.value
             info = getattr(out, "unlearning_info", {})
             if info.get("cached"):  # a cached retrain reports what the training cost when it ran
@@ -212,6 +220,7 @@ def register(name: str, config_cls) -> Callable[[Callable], Callable]:
 
         method.config_cls = config_cls
         method.method_name = name
+        method.data_name = data
         REGISTRY[name] = method
         return method
 

@@ -78,7 +78,7 @@ class CFkConfig:
 
 
 @register("cf_k", CFkConfig)
-def cf_k(model, forget, retain, *, val=None, config: CFkConfig, seed=0) -> nn.Module:
+def cf_k(model, forget, retain, *, config: CFkConfig, seed=0) -> nn.Module:
     """Forget accuracy decreases (the last k layers are fine-tuned on retain only; the frozen body
     keeps the features, so forgetting is partial)."""
     cfg = TrainConfig(epochs=config.epochs, batch_size=config.batch_size, lr=config.lr, optimizer="sgd",

@@ -30,7 +30,7 @@ class EUkConfig:
 
 
 @register("eu_k", EUkConfig)
-def eu_k(model, forget, retain, *, val=None, config: EUkConfig, seed=0) -> nn.Module:
+def eu_k(model, forget, retain, *, config: EUkConfig, seed=0) -> nn.Module:
     """Forget accuracy decreases (the top k layers never see a forget sample after re-initialisation)."""
     chosen = last_k(model, config.k)
     fresh = dict(fresh_copy(model, seed).named_modules())

@@ -22,7 +22,7 @@ class FinetuneConfig:
 
 
 @register("finetune", FinetuneConfig)
-def finetune(model, forget, retain, *, val=None, config: FinetuneConfig, seed=0) -> nn.Module:
+def finetune(model, forget, retain, *, config: FinetuneConfig, seed=0) -> nn.Module:
     """Forget accuracy decreases (slowly: only through catastrophic forgetting; for a whole forgotten
     class the class's outputs are never reinforced) while retain accuracy stays."""
     cfg = TrainConfig(epochs=config.epochs, batch_size=config.batch_size, lr=config.lr, optimizer="sgd",

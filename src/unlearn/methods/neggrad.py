@@ -22,7 +22,7 @@ class NegGradConfig:
 
 
 @register("neggrad", NegGradConfig)
-def neggrad(model, forget, retain, *, val=None, config: NegGradConfig, seed=0) -> nn.Module:
+def neggrad(model, forget, retain, *, config: NegGradConfig, seed=0) -> nn.Module:
     """Forget accuracy decreases (maximises the forget loss; retain is not used)."""
     gen = set_seed(seed)
     device = get_device()

@@ -31,7 +31,7 @@ class NegGradPlusConfig:
 
 
 @register("neggrad_plus", NegGradPlusConfig)
-def neggrad_plus(model, forget, retain, *, val=None, config: NegGradPlusConfig, seed=0) -> nn.Module:
+def neggrad_plus(model, forget, retain, *, config: NegGradPlusConfig, seed=0) -> nn.Module:
     """Forget accuracy decreases (the forget loss is maximised) while the retain term holds retain
     accuracy close to the original's."""
     if not 0 <= config.beta <= 1:

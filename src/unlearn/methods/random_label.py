@@ -36,7 +36,7 @@ class RandomLabelConfig:
 
 
 @register("random_label", RandomLabelConfig)
-def random_label(model, forget, retain, *, val=None, config: RandomLabelConfig, seed=0) -> nn.Module:
+def random_label(model, forget, retain, *, config: RandomLabelConfig, seed=0) -> nn.Module:
     """Forget accuracy decreases (the forget samples are trained towards wrong labels, usually
     below the gold model's level); retain accuracy is held by training on the retain set."""
     if not 0 < config.retain_fraction <= 1:

@@ -17,7 +17,7 @@ from .base import register
 
 
 @register("retrain", TrainConfig)
-def retrain(model, forget, retain, *, val=None, config: TrainConfig, seed=0) -> nn.Module:
+def retrain(model, forget, retain, *, config: TrainConfig, seed=0) -> nn.Module:
     """Gold model: from scratch on ``retain`` only. Forget accuracy decreases to what generalisation
     gives (for a whole forgotten class: to ~0)."""
     cfg = TrainConfig(**vars(config))

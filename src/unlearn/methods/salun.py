@@ -61,7 +61,7 @@ class SalUnConfig:
 
 
 @register("salun", SalUnConfig)
-def salun(model, forget, retain, *, val=None, config: SalUnConfig, seed=0) -> nn.Module:
+def salun(model, forget, retain, *, config: SalUnConfig, seed=0) -> nn.Module:
     """Forget accuracy decreases (random labels on the forget set, through the salient weights only);
     retain accuracy is held by the retain set and by the frozen non-salient weights."""
     gen = set_seed(seed)

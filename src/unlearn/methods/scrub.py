@@ -44,7 +44,7 @@ class ScrubConfig:
 
 
 @register("scrub", ScrubConfig)
-def scrub(model, forget, retain, *, val=None, config: ScrubConfig, seed=0) -> nn.Module:
+def scrub(model, forget, retain, *, config: ScrubConfig, seed=0) -> nn.Module:
     """Forget accuracy decreases (max steps push forget outputs away from the original's) while
     min steps keep retain accuracy near the original's."""
     if config.msteps > config.epochs:

@@ -140,7 +140,7 @@ class SISAEnsemble(nn.Module):
 
 
 @register("sisa", SISAConfig)
-def sisa(model, forget, retain, *, val=None, config: SISAConfig, seed=0) -> nn.Module:
+def sisa(model, forget, retain, *, config: SISAConfig, seed=0) -> nn.Module:
     """Forget accuracy decreases to the level of an ensemble that never saw the forget samples
     (exactly that ensemble: only the shards that held forget samples are retrained)."""
     built = None

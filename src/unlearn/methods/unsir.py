@@ -52,7 +52,7 @@ def _retain_subset(retain, per_class: int, gen: torch.Generator):
 
 
 @register("unsir", UnsirConfig)
-def unsir(model, forget, retain, *, val=None, config: UnsirConfig, seed=0) -> nn.Module:
+def unsir(model, forget, retain, *, config: UnsirConfig, seed=0) -> nn.Module:
     """Forget accuracy decreases (the impair pass with error-maximising noise destroys the forget
     classes' decision regions; repair restores the retain classes only). For a scattered forget set
     all classes are impaired and repaired, so the decrease is small."""

@@ -53,7 +53,7 @@ the same length (removal: ``z_tilde=None``). ``loss_fn(model, x, y)`` returns th
 (default: summed cross-entropy; for a sequence model a sample's loss is its mean over positions).
 
 Registry adapters (``unlearn.methods.get("influence_first_order")`` / ``"influence_second_order"``) fit the
-shared call shape: ``forget`` = Z (the affected points as they are in the training set), ``val`` = Z~ (the
+shared call shape: ``forget`` = Z (the affected points as they are in the training set), ``corrected`` = Z~ (the
 corrected points, any length; None means the points are removed), ``retain`` = the unaffected rest; the
 Hessian is taken on D~ = retain + Z~. ``select="misclassified"`` with ``steps=10`` is the authors' repair loop
 over D~ (their stored CIFAR-10 configuration).
@@ -519,31 +519,31 @@ def _check_select(config) -> None:
         raise ValueError(f"params must be one of {PARAMS}, got {config.params!r}")
 
 
-@register("influence_first_order", InfluenceFirstOrderConfig)
-def influence_first_order(model, forget, retain, *, val=None, config: InfluenceFirstOrderConfig, seed=0) -> nn.Module:
-    """forget = Z, val = Z~ (None: removal), retain = the unaffected rest. theta - tau G. With
+@register("influence_first_order", InfluenceFirstOrderConfig, data="corrected")
+def influence_first_order(model, forget, retain, *, corrected=None, config: InfluenceFirstOrderConfig, seed=0) -> nn.Module:
+    """forget = Z, corrected = Z~ (None: removal), retain = the unaffected rest. theta - tau G. With
     select="misclassified" the rounds run over retain + Z~ (the corrected training set), as the authors' repair."""
     _check_select(config)
     kw = dict(params=config.params, batch_size=config.batch_size)
     if config.select == "misclassified":
-        return repair(model, _hessian_set(retain, val), steps=config.steps, max_points=config.max_points, order=1,
+        return repair(model, _hessian_set(retain, corrected), steps=config.steps, max_points=config.max_points, order=1,
                       tau=config.tau, seed=seed, **kw)
     if config.steps > 1:
-        return iterative(model, forget, val, config.steps, 1, tau=config.tau, **kw)
-    return first_order(model, forget, val, config.tau, **kw)
+        return iterative(model, forget, corrected, config.steps, 1, tau=config.tau, **kw)
+    return first_order(model, forget, corrected, config.tau, **kw)
 
 
-@register("influence_second_order", InfluenceSecondOrderConfig)
-def influence_second_order(model, forget, retain, *, val=None, config: InfluenceSecondOrderConfig, seed=0) -> nn.Module:
-    """forget = Z, val = Z~ (None: removal), Hessian on retain + Z~. theta - tau H^{-1} G."""
+@register("influence_second_order", InfluenceSecondOrderConfig, data="corrected")
+def influence_second_order(model, forget, retain, *, corrected=None, config: InfluenceSecondOrderConfig, seed=0) -> nn.Module:
+    """forget = Z, corrected = Z~ (None: removal), Hessian on retain + Z~. theta - tau H^{-1} G."""
     _check_select(config)
     kw = dict(l2=config.l2, solver=config.solver, params=config.params, batch_size=config.batch_size, seed=seed,
               damping=config.damping, cg_tol=config.cg_tol, cg_iters=config.cg_iters, lissa_scale=config.lissa_scale,
               lissa_damping=config.lissa_damping, lissa_depth=config.lissa_depth,
               lissa_batch_size=config.lissa_batch_size, lissa_patience=config.lissa_patience)
-    hdata = _hessian_set(retain, val)
+    hdata = _hessian_set(retain, corrected)
     if config.select == "misclassified":
         return repair(model, hdata, steps=config.steps, max_points=config.max_points, order=2, tau=config.tau, **kw)
     if config.steps > 1:
-        return iterative(model, forget, val, config.steps, 2, tau=config.tau, hessian_data=hdata, **kw)
-    return second_order(model, forget, val, hdata, tau=config.tau, **kw)
+        return iterative(model, forget, corrected, config.steps, 2, tau=config.tau, hessian_data=hdata, **kw)
+    return second_order(model, forget, corrected, hdata, tau=config.tau, **kw)

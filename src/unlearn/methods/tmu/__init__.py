@@ -19,7 +19,7 @@ forget samples the gold model would still classify correctly and forgets only th
    random other label, and the model is fine-tuned on them together with the retain set for a few
    epochs with Gaussian noise on the (forget) inputs ("noise-perturbed fine-tuning").
 
-Call shape: ``tmu(model, forget, retain, val=D_h, config=None, seed=0)``. ``val`` is *required* and
+Call shape: ``tmu(model, forget, retain, holdout=D_h, config=None, seed=0)``. ``holdout`` is *required* and
 must hold only class-c samples that the model never saw (e.g. half of class c's test images);
 the class c is inferred from the forget labels (all forget samples must share it: TMU's setting is
 sub-class forgetting). The twin and curriculum models are trained inside through the checkpoint
@@ -95,9 +95,9 @@ class TMUConfig:
     noise_on: str = "forget"  # CHOICE: "forget" (only D_f samples, which the release flags apart) or "all"
 
 
-def _check(forget, retain, val, cfg: TMUConfig, num_classes: int) -> tuple[int, torch.Tensor]:
-    if val is None or len(val) == 0:
-        raise ValueError("TMU needs the held-out set D_h: pass class-c samples never used in training as val=")
+def _check(forget, retain, holdout, cfg: TMUConfig, num_classes: int) -> tuple[int, torch.Tensor]:
+    if holdout is None or len(holdout) == 0:
+        raise ValueError("TMU needs the held-out set D_h: pass class-c samples never used in training as holdout=")
     if retain is None or len(retain) == 0:
         raise ValueError("TMU fine-tunes on the retain set; it is empty")
     yf = targets_of(forget)
@@ -105,9 +105,9 @@ def _check(forget, retain, val, cfg: TMUConfig, num_classes: int) -> tuple[int, 
     if len(classes) != 1:
         raise ValueError(f"TMU is sub-class forgetting: every forget sample must share one class, got classes {classes}")
     c = int(classes[0])
-    yh = targets_of(val)
+    yh = targets_of(holdout)
     if (yh != c).any():
-        raise ValueError(f"val (D_h) must hold only class-{c} samples (the forgotten class), got classes {torch.unique(yh).tolist()}")
+        raise ValueError(f"holdout (D_h) must hold only class-{c} samples (the forgotten class), got classes {torch.unique(yh).tolist()}")
     ref = torch.nonzero(targets_of(retain) == c).ravel()
     if len(ref) < cfg.knn:
         raise ValueError(f"DF needs at least knn={cfg.knn} retained class-{c} training samples, the retain set has {len(ref)}")
@@ -186,19 +186,19 @@ def noisy_finetune(model, data, noisy: torch.Tensor, cfg: TMUConfig, seed: int) 
     return model.eval()
 
 
-@register("tmu", TMUConfig)
-def tmu(model, forget, retain, *, val=None, config: TMUConfig, seed=0) -> nn.Module:
+@register("tmu", TMUConfig, data="holdout")
+def tmu(model, forget, retain, *, holdout=None, config: TMUConfig, seed=0) -> nn.Module:
     """Forget accuracy moves to (about) the gold model's level rather than to zero."""
     cfg = config
     num_classes = int(getattr(model, "num_classes"))
-    c, ref_idx = _check(forget, retain, val, cfg, num_classes)
+    c, ref_idx = _check(forget, retain, holdout, cfg, num_classes)
     reference = Subset(retain, ref_idx.tolist())
     phases: dict[str, float] = {}
     t0 = time.perf_counter()
 
     # 1. the twin model and the curriculum model (cached: a re-run, or another request of the same class with
     # the same D_h, loads them: they depend on D and D_h, not on which samples of D are forgotten)
-    twin_data = concat_arrays(training_set(forget, retain), val)  # training set + D_h
+    twin_data = concat_arrays(training_set(forget, retain), holdout)  # training set + D_h
     twin_cfg = TrainConfig(epochs=cfg.twin_epochs, batch_size=cfg.twin_batch_size, lr=cfg.twin_lr, optimizer="adam",
                            weight_decay=0.0, schedule="constant")
     twin, twin_meta = train_or_load(copy.deepcopy(model), twin_data, twin_cfg, seed, tag="tmu-twin",
@@ -213,9 +213,9 @@ def tmu(model, forget, retain, *, val=None, config: TMUConfig, seed=0) -> nn.Mod
 
     # 2. twin labels and features of both problems
     t1 = time.perf_counter()
-    y_twin = twin_labels(model, val)  # M_o (the twin's gold) right or wrong on D_h
-    twin_holdout_acc = twin_labels(twin, val).float().mean().item()
-    raw_twin = problem_features(twin, curriculum, val, reference, cfg)
+    y_twin = twin_labels(model, holdout)  # M_o (the twin's gold) right or wrong on D_h
+    twin_holdout_acc = twin_labels(twin, holdout).float().mean().item()
+    raw_twin = problem_features(twin, curriculum, holdout, reference, cfg)
     raw_orig = problem_features(model, curriculum, forget, reference, cfg)
     scaler = FeatureScaler().fit(raw_twin)
     f_twin = scaler.transform(raw_twin)
@@ -268,7 +268,7 @@ def tmu(model, forget, retain, *, val=None, config: TMUConfig, seed=0) -> nn.Mod
         # one more request of the class with the twin and curriculum models reused
         "request_seconds": float(phases["features"] + phases["predictor"] + phases["finetune"]),
         "pipeline_grad_evals": int(cfg.twin_epochs * len(twin_data) + cfg.curriculum_epochs * len(twin_data)
-                                   + cfg.pgd_steps * (len(val) + len(forget)) + cfg.epochs * (len(retain) + len(forget))),
+                                   + cfg.pgd_steps * (len(holdout) + len(forget)) + cfg.epochs * (len(retain) + len(forget))),
     }
     return model
 
