@@ -44,12 +44,13 @@ def cifar_task(n: int, seed: int) -> dict:
     from unlearn import models, splits
     from unlearn.cache import train_or_load
     from unlearn.data import ArrayDataset, load_dataset
+    from unlearn.tasks import stratified_indices
     from unlearn.train import TrainConfig
 
     data = load_dataset("cifar10")
     g = np.random.default_rng(seed)
     y = data.train.y.numpy()
-    idx = np.sort(np.concatenate([g.choice(np.flatnonzero(y == c), n // 10, replace=False) for c in range(10)]))
+    idx = stratified_indices(y, n // 10, g, range(10))  # the sampler TMU's experiment uses
     train = ArrayDataset(data.train.x[idx], data.train.y[idx])
     yt = data.test.y.numpy()
     cls3 = g.permutation(np.flatnonzero(yt == 3))

@@ -11,11 +11,6 @@ and images load the way they would from a web server. Needs Debian's ``chromium`
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # names for annotations only
-    from selenium import webdriver
-
 import argparse
 import functools
 import http.server
@@ -24,6 +19,10 @@ import shutil
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # names for annotations only
+    from selenium import webdriver
 
 ROOT = Path(__file__).resolve().parents[1]
 

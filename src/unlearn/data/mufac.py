@@ -19,16 +19,12 @@ split. The role renaming (val CSV -> "test", test CSV -> "unseen") follows those
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # names for annotations only
-    from ..splits import Split
-
 import csv
 import hashlib
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -37,6 +33,9 @@ from .. import paths
 from .arrays import ArrayDataset, DataBundle
 from .images import AGE_GROUPS
 from .sources import DatasetNotFoundError
+
+if TYPE_CHECKING:  # names for annotations only
+    from ..splits import Split
 
 AGE_CLASS_LETTERS = "abcdefgh"  # age_class letter -> label index (MUFAC's alpha2idx)
 PARTS = {  # our role: (CSV, image folder)

@@ -10,25 +10,23 @@ The sizes are smaller than in notebooks 01 and 03 because every task runs once p
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # names for annotations only
-    from matplotlib.figure import Figure
-
 import dataclasses
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from torch.utils.data import ConcatDataset, Subset
 
-from .. import claims, methods, models, splits
-from ..cache import train_or_load
-from ..data import load_dataset, targets_of
+from .. import claims, methods, tasks
+from ..data import targets_of
 from ..evaluate import changed_share, evaluate
 from ..train import TrainConfig, predict
 from . import dlfd as dlfd_exp
 from . import tmu as tmu_exp
+
+if TYPE_CHECKING:  # names for annotations only
+    from matplotlib.figure import Figure
 
 BASELINES = ("finetune", "neggrad", "neggrad_plus", "random_label", "bad_teacher", "scrub", "cf_k", "eu_k", "unsir", "salun")
 INFLUENCE = ("influence_first_order", "influence_second_order")
@@ -71,24 +69,20 @@ def task_profiles(P: BenchProfile, profile: str) -> tuple:
 
 def digits_task(P: BenchProfile, seed: int) -> dict:
     """Sub-class forgetting on digits, with D_h (half of class 3's test images) for TMU."""
-    data = load_dataset("digits")
-    split = splits.class_fraction(data.train.targets, 3, P.digits_fraction, seed=seed)
-    forget, retain = split.subsets(data.train)
+    run = tasks.get("digits", split="class_fraction", forget_class=3, fraction=P.digits_fraction,
+                    train=TrainConfig(epochs=P.digits_epochs, batch_size=64, lr=0.05), tag="bench-digits-original").build(seed)
+    data, forget, retain = run.data, run.forget, run.retain
     yt = targets_of(data.test).numpy()
     c_test = np.random.default_rng(seed).permutation(np.flatnonzero(yt == 3))
     holdout = Subset(data.test, np.sort(c_test[: len(c_test) // 2]).tolist())
     test_idx = np.setdiff1d(np.arange(len(yt)), c_test[: len(c_test) // 2])  # D_h never counts as test
-    cfg = TrainConfig(epochs=P.digits_epochs, batch_size=64, lr=0.05)
-    arch = models.build("small_cnn", in_channels=1, num_classes=10, width=16, hidden=64)
-    original, _ = train_or_load(arch, data.train, cfg, seed, tag="bench-digits-original", progress=False)
-    gold = methods.get("retrain")(original, forget, retain, config=vars(cfg), seed=seed)
     budgets = {"finetune": {"epochs": 2}, "neggrad": {"epochs": 2}, "neggrad_plus": {"epochs": 2},
                "random_label": {"epochs": 2}, "bad_teacher": {"epochs": 1}, "scrub": {"epochs": 2, "msteps": 1},
                "cf_k": {"epochs": 2}, "eu_k": {"epochs": 2}, "salun": {"epochs": 2},
                "tmu": {"twin_epochs": 2, "curriculum_epochs": 2, "epochs": 2, "twin_lr": 1e-3, "curriculum_lr": 1e-3},
                "dlfd": {"monitor_every": 4, "monitor_samples": 40, "val_samples": 200}}
     return {"forget": forget, "retain": retain, "test": Subset(data.test, test_idx.tolist()), "holdout": holdout,
-            "val": Subset(data.test, test_idx.tolist()), "original": original, "gold": gold, "budgets": budgets}
+            "val": Subset(data.test, test_idx.tolist()), "original": run.original, "gold": run.gold, "budgets": budgets}
 
 
 def cifar_task(P: BenchProfile, profile: str, seed: int) -> dict:

@@ -11,21 +11,16 @@ Functions here do the work; the notebook calls them and tells the story.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from torch import nn
-
-if TYPE_CHECKING:  # names for annotations only
-    from matplotlib.figure import Figure
-
 import dataclasses
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import torch
 from scipy import stats
 from sklearn.model_selection import train_test_split
+from torch import nn
 from torch.utils.data import Subset
 
 from .. import methods, metrics, models, splits
@@ -35,6 +30,9 @@ from ..evaluate import evaluate
 from ..methods.dlfd import RELEASE as DLFD_RELEASE
 from ..progress import tqdm
 from ..train import TrainConfig, predict
+
+if TYPE_CHECKING:  # names for annotations only
+    from matplotlib.figure import Figure
 
 # Baselines of the paper's Table 1, in its order, each at the DLFD release's MUFAC settings
 # (age_cls_experiments.ipynb and unlearn/*.py of github.com/Dasol-Choi/DLFD). Where the release's

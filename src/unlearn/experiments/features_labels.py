@@ -23,20 +23,15 @@ Enron vocabulary (:func:`enron_names`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from torch import nn
-
-if TYPE_CHECKING:  # names for annotations only
-    from matplotlib.figure import Figure
-
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import torch
+from torch import nn
 from torch.utils.data import Subset
 
 from .. import methods, metrics, models, splits
@@ -45,6 +40,9 @@ from ..data import ArrayDataset, load_dataset
 from ..methods.influence import certified
 from ..metrics import Timer
 from ..train import TrainConfig, counting, penultimate, predict
+
+if TYPE_CHECKING:  # names for annotations only
+    from matplotlib.figure import Figure
 
 PAPER = "Warnecke et al. 2023 (NDSS)"
 CANARY_PREFIX = "my telephone number is "

@@ -9,12 +9,8 @@ pipeline function the notebook calls; the method itself lives in ``unlearn.metho
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:  # names for annotations only
-    from matplotlib.figure import Figure
-
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -27,7 +23,11 @@ from ..data import load_dataset, targets_of
 from ..evaluate import changed_share, evaluate
 from ..methods.tmu import features as tmu_features
 from ..paths import results_dir
+from ..tasks import stratified_indices
 from ..train import TrainConfig, predict
+
+if TYPE_CHECKING:  # names for annotations only
+    from matplotlib.figure import Figure
 
 
 @dataclass(frozen=True)
@@ -114,25 +114,17 @@ CIFAR_CPU = (
 METHODS = ["original", "retrain (gold)", "fine-tune", "NegGrad", "random label", "Bad Teacher", "SCRUB", "TMU"]
 
 
-def _stratified(y: np.ndarray, per_class: int, rng: np.random.Generator, classes) -> np.ndarray:
-    out = []
-    for k in classes:
-        members = np.flatnonzero(y == k)
-        out.append(rng.choice(members, per_class, replace=False) if 0 < per_class < len(members) else members)
-    return np.sort(np.concatenate(out))
-
-
 def make_sets(P: TMUProfile, seed: int) -> dict:
     """CIFAR-10 subsets, the sub-class split, D_h and the evaluation sets (no training)."""
     data = load_dataset(P.dataset)
     c = P.forget_class
     rng = np.random.default_rng(seed)
     ytr, yte = targets_of(data.train).numpy(), targets_of(data.test).numpy()
-    train_idx = _stratified(ytr, P.train_per_class, rng, range(len(data.classes)))
+    train_idx = stratified_indices(ytr, P.train_per_class, rng, range(len(data.classes)))
     c_test = rng.permutation(np.flatnonzero(yte == c))
     twin_half, eval_half = c_test[: len(c_test) // 2], c_test[len(c_test) // 2 :]
     holdout_idx = np.sort(twin_half[: P.holdout] if P.holdout else twin_half)
-    others = _stratified(yte, P.test_per_class, rng, [k for k in range(len(data.classes)) if k != c])
+    others = stratified_indices(yte, P.test_per_class, rng, [k for k in range(len(data.classes)) if k != c])
     c_eval = eval_half[: P.test_per_class] if P.test_per_class else eval_half
     test_idx = np.sort(np.concatenate([others, c_eval]))
 
