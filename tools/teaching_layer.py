@@ -153,7 +153,7 @@ TRY_NEXT = {
   convexity that certifies them is lost and their rows should move away from the retrained row.""",
     "05_dlfd_ablation": """* More splits, `P = dataclasses.replace(P, ablation_splits=8)`: the intervals should narrow roughly as
   $1/\\sqrt{n}$; a verdict that flips is one the five-split run could not support.
-* Ablate a different ingredient: add a variant to `E.ABLATIONS` (for example a smaller perturbation step)
+* Ablate a different ingredient: add a variant to `dlfd.ABLATIONS` (for example a smaller perturbation step)
   and re-run section 2.""",
 }
 

@@ -443,33 +443,33 @@ def _corrected(points) -> dict:
 
 def run_canary(P: Profile, seed: int = 0) -> tuple[pd.DataFrame, dict]:
     """Train (or load) the LSTM with canaries, then unlearn with every method; exposure before and after."""
-    S = canary_setup(P, seed)
+    canary = canary_setup(P, seed)
     cfg = lstm_config(P)
-    arch = models.build("char_lstm", vocab_size=len(S.corpus.vocab), embed=32, hidden=P.lstm_hidden, layers=P.lstm_layers)
-    model, meta = train_or_load(arch, S.corpus, cfg, seed, tag="alice_canary", progress=False)
+    arch = models.build("char_lstm", vocab_size=len(canary.corpus.vocab), embed=32, hidden=P.lstm_hidden, layers=P.lstm_layers)
+    model, meta = train_or_load(arch, canary.corpus, cfg, seed, tag="alice_canary", progress=False)
     cands = random_candidates(P.n_candidates, seed=seed)
-    forget = Subset(S.corpus, S.affected)
-    z_tilde = Subset(S.fixed, S.affected)
-    rest = Subset(S.fixed, [i for i in range(len(S.fixed)) if i not in set(S.affected)])
+    forget = Subset(canary.corpus, canary.affected)
+    z_tilde = Subset(canary.fixed, canary.affected)
+    rest = Subset(canary.fixed, [i for i in range(len(canary.fixed)) if i not in set(canary.affected)])
     test = load_dataset("alice", seq_len=P.seq_len).test  # held-out text: exposure must not fall by breaking the model
     test_loss = lambda m: float(predict(m, test).losses.mean())
-    rows = [{"method": "none", **canary_exposure(model, S.corpus, cands), "test_loss": test_loss(model), "seconds": 0.0,
+    rows = [{"method": "none", **canary_exposure(model, canary.corpus, cands), "test_loss": test_loss(model), "seconds": 0.0,
              "grad_evals": 0}]
     runs = {
-        "finetune": ("finetune", S.fixed, None, {"epochs": 1, "lr": P.canary_ft_lr, "batch_size": 32, "weight_decay": 0.0}),
+        "finetune": ("finetune", canary.fixed, None, {"epochs": 1, "lr": P.canary_ft_lr, "batch_size": 32, "weight_decay": 0.0}),
         "first": ("influence_first_order", rest, z_tilde, {"tau": P.canary_tau, "batch_size": 64, "params": "all"}),
         "second": ("influence_second_order", rest, z_tilde, {
             "tau": P.canary_tau2, "solver": "lissa", "lissa_scale": P.canary_lissa_scale, "lissa_damping": P.canary_lissa_damping,
             "lissa_batch_size": P.canary_lissa_batch, "lissa_depth": P.canary_lissa_depth, "lissa_patience": 20,
             "batch_size": 64, "params": "all"}),
-        "retrain": ("retrain", S.fixed, None, asdict(cfg)),
+        "retrain": ("retrain", canary.fixed, None, asdict(cfg)),
     }
-    info = {"windows": len(S.corpus), "affected_windows": len(S.affected), "replacement": S.replacement,
+    info = {"windows": len(canary.corpus), "affected_windows": len(canary.affected), "replacement": canary.replacement,
             "train_seconds": meta["train_seconds"]}
     for name, (mname, retain, corrected, conf) in runs.items():
         out = methods.get(mname)(model, forget, retain, config=conf, seed=seed, **_corrected(corrected))
         rec = out.unlearning_record
-        row = {"method": name, **canary_exposure(out, S.corpus, cands), "test_loss": test_loss(out), "seconds": rec.seconds,
+        row = {"method": name, **canary_exposure(out, canary.corpus, cands), "test_loss": test_loss(out), "seconds": rec.seconds,
                "grad_evals": rec.grad_evals}
         if name == "second":
             info["second_info"] = {k: v for k, v in rec.info.items()
