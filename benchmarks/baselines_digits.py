@@ -31,7 +31,7 @@ import torch
 from unlearn import methods, paths, profiles, tasks, train
 from unlearn.evaluate import evaluate
 from unlearn.methods.sisa import SISAConfig, SISAEnsemble
-from unlearn.metrics import Timer
+from unlearn.train import Timer
 
 
 @dataclass

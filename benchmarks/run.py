@@ -92,8 +92,7 @@ def run_child(job: dict) -> dict:
 
     from unlearn import methods
     from unlearn.methods.influence import certified
-    from unlearn.metrics import Timer
-    from unlearn.train import counting
+    from unlearn.train import Timer, counting
 
     torch.manual_seed(job["seed"])
     if job["task"] == "cifar10-cnn":

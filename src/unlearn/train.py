@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextvars
 import copy
 import os
+import time
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
@@ -28,7 +29,7 @@ def get_device() -> torch.device:
     return torch.device(name)
 
 
-# --- gradient-evaluation counting --------------------------------------------------------------
+# --- cost: gradient-evaluation counting and wall time --------------------------------------------------------------
 _COUNTER: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("grad_counter", default=None)
 
 
@@ -57,6 +58,18 @@ class counting:
     @property
     def value(self) -> int:
         return self._box[0]
+
+
+class Timer:
+    """Wall time of a block: ``with Timer() as t: ...; t.seconds``."""
+
+    def __enter__(self):
+        self._start = time.perf_counter()
+        self.seconds = float("nan")
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self._start
 
 
 # --- batching -----------------------------------------------------------------------------------

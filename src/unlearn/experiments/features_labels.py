@@ -38,8 +38,7 @@ from .. import methods, metrics, models, splits
 from ..cache import train_or_load
 from ..data import ArrayDataset, load_dataset
 from ..methods.influence import certified
-from ..metrics import Timer
-from ..train import TrainConfig, counting, penultimate, predict
+from ..train import Timer, TrainConfig, counting, penultimate, predict
 
 if TYPE_CHECKING:  # names for annotations only
     from matplotlib.figure import Figure
