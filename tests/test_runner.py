@@ -53,3 +53,15 @@ def test_keep_writes_copies_without_volatile_metadata(tmp_path, monkeypatch):
     last = kept.cells[-1]
     assert last.outputs[0]["text"] == "42\n"  # the outputs stay
     assert last.execution_count == executed.cells[-1].execution_count
+
+
+def test_compact_progress_keeps_each_bar_as_its_last_frame():
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x")])
+    stream = lambda name, text: nbformat.v4.new_output("stream", name=name, text=text)
+    nb.cells[0].outputs = [stream("stderr", "\rseeds:   0%| | 0/2"), stream("stderr", "\rseeds:  50%| | 1/2"),
+                           stream("stderr", "\rseeds: 100%| | 2/2"), stream("stderr", "\r          \r"),
+                           stream("stdout", "table\n"), stream("stderr", "\rbar: 1/1\r   "),
+                           stream("stdout", "done\n"), stream("stderr", "\router: 0/1\n\rinner: 1/1\x1b[A\r\router: 1/1")]
+    out = run_notebooks.compact_progress(nb).cells[0].outputs
+    assert [(o.name, o.text) for o in out] == [("stderr", "seeds: 100%| | 2/2"), ("stdout", "table\n"), ("stderr", "bar: 1/1"),
+                                              ("stdout", "done\n"), ("stderr", "outer: 1/1\ninner: 1/1")]

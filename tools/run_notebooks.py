@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import csv
 import os
+import re
 import sys
 import threading
 import time
@@ -103,11 +104,60 @@ def main(argv=None) -> int:
 
 def strip_volatile(nb) -> nbformat.NotebookNode:
     """Drop what changes on every run without changing what a reader sees: papermill's per-cell and per-notebook
-    timings and environment, jupyter's execution stamps. Outputs and execution counts stay."""
+    timings and environment, jupyter's execution stamps; progress bars are compacted to their last frame
+    (:func:`compact_progress`). Other outputs and execution counts stay."""
     nb.metadata.pop("papermill", None)
     for cell in nb.cells:
         cell.metadata.pop("papermill", None)
         cell.metadata.pop("execution", None)
+    return compact_progress(nb)
+
+
+CONTROL = re.compile(r"(\r|\n|\x1b\[[0-9;]*[A-Za-z])")
+
+
+def screen(text: str) -> str:
+    """What a terminal would show after ``text``: carriage returns, newlines and cursor-up escapes (tqdm's nested
+    bars) applied, except that blanking writes are skipped, and blank rows dropped. Progress bars thus appear as
+    their last frames, including bars that clear themselves when done."""
+    rows, r, col = [""], 0, 0
+    for token in CONTROL.split(text):
+        if not token:
+            continue
+        if token == "\r":
+            col = 0
+        elif token == "\n":
+            r, col = r + 1, 0
+            if r == len(rows):
+                rows.append("")
+        elif token.startswith("\x1b["):
+            if token.endswith("A"):
+                r = max(0, r - int(token[2:-1] or 1))
+        elif token.strip():  # a bar that clears itself (leave=False) keeps its last frame on the page
+            line = rows[r].ljust(col)
+            rows[r] = line[:col] + token + line[col + len(token):]
+            col += len(token)
+    return "\n".join(row.rstrip() for row in rows if row.strip())
+
+
+def compact_progress(nb):
+    """Merge each cell's consecutive stream outputs of one name and, where they hold carriage returns or cursor
+    moves, replace them by the terminal screen they leave (:func:`screen`): a text progress bar stored as dozens of
+    outputs becomes its final state ("seeds: 100%|...| 3/3 [05:23<00:00]"), where a notebook front end would show
+    the bar cleared or every frame."""
+    for cell in nb.cells:
+        merged = []
+        for out in cell.get("outputs", []):
+            if out.output_type == "stream" and merged and merged[-1].output_type == "stream" and merged[-1].name == out.name:
+                merged[-1].text += out.text
+            else:
+                merged.append(out)
+        for out in merged:
+            if out.output_type == "stream" and ("\r" in out.text or "\x1b[" in out.text):
+                end = "\n" if out.text.rstrip(" \r").endswith("\n") else ""
+                out.text = screen(out.text) + end
+        if "outputs" in cell:
+            cell.outputs = [o for o in merged if not (o.output_type == "stream" and not o.text.strip())]
     return nb
 
 
