@@ -12,7 +12,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 SMOKE_REF := tests/smoke_reference
 SITE_NOTEBOOKS ?= executed/cpu
 
-.PHONY: help setup test unit notebooks refresh-smoke reproduce bench site site-check lab clean
+.PHONY: help setup lint test unit notebooks refresh-smoke reproduce bench baselines site site-check lab clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -26,7 +26,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	mkdir -p $(dir $@) && touch $@
 
-test: unit notebooks ## unit tests, then every notebook at the smoke profile checked by nbval
+lint: $(STAMP) ## ruff (pyflakes, pycodestyle errors, import order, return annotations) on src, tests, tools, benchmarks
+	$(BIN)/ruff check src tests tools benchmarks
+
+test: lint unit notebooks ## lint, unit tests, then every notebook at the smoke profile checked by nbval
 
 unit: $(STAMP) ## unit tests only
 	$(BIN)/pytest tests -q
@@ -44,6 +47,10 @@ reproduce: $(STAMP) ## every notebook at the cpu profile; rewrites figures/, res
 
 bench: $(STAMP) ## time every method against retraining; writes results/bench.csv and figures/bench.png
 	$(BIN)/python benchmarks/run.py
+
+baselines: $(STAMP) ## every baseline on digits (random 10 %, then all of class 3) against retraining -> results/cpu/baselines_digits*.csv
+	$(BIN)/python benchmarks/baselines_digits.py --profile cpu
+	$(BIN)/python benchmarks/baselines_digits.py --profile cpu --split whole_class
 
 site: $(STAMP) ## the HTML book of the executed notebooks (SITE_NOTEBOOKS=executed/cpu) and the README -> build/site/html
 	$(BIN)/python tools/build_site.py --notebooks $(SITE_NOTEBOOKS) --out build/site

@@ -23,18 +23,15 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import Subset
 
-from unlearn import cache, methods, models, paths, profiles, splits, train
-from unlearn.data import load_dataset, targets_of
+from unlearn import methods, paths, profiles, tasks, train
 from unlearn.evaluate import evaluate
-from unlearn.metrics import Timer
 from unlearn.methods.sisa import SISAConfig, SISAEnsemble
+from unlearn.train import Timer
 
 
 @dataclass
@@ -58,28 +55,15 @@ BASELINES = ["finetune", "neggrad", "neggrad_plus", "random_label", "bad_teacher
              "unsir", "salun", "sisa"]
 
 
-def make_split(kind: str, y: np.ndarray) -> splits.Split:
-    if kind == "random":
-        return splits.random_instances(len(y), 0.1, seed=0)
-    if kind == "class_fraction":
-        return splits.class_fraction(y, 3, 0.1, seed=0)
-    if kind == "whole_class":
-        return splits.whole_class(y, 3)
-    raise ValueError(f"unknown split {kind!r}")
-
-
 def run(profile: str, split_kind: str = "random", only: list[str] | None = None) -> pd.DataFrame:
     P = profiles.pick(PROFILES, profile)
-    bundle = load_dataset("digits")
-    y = targets_of(bundle.train).numpy()
-    split = make_split(split_kind, y)
-    forget, retain = split.subsets(bundle.train)
     cfg = train.TrainConfig(epochs=P.epochs, batch_size=P.batch_size, lr=P.lr)
-    arch = dict(in_channels=1, num_classes=10, width=P.width, hidden=P.hidden)
+    task = tasks.get("digits", split=split_kind, forget_class=3, fraction=0.1, train=cfg,
+                     model_kw=dict(in_channels=1, num_classes=10, width=P.width, hidden=P.hidden))
     rows = []
     for seed in range(P.seeds):
-        original, _ = cache.train_or_load(models.build("small_cnn", **arch), bundle.train, cfg, seed, tag="original", progress=False)
-        gold = methods.get("retrain")(original, forget, retain, config=cfg, seed=seed)
+        run_ = task.build(seed, split_seed=0)  # one split (seed 0) for every model seed
+        bundle, forget, retain, original, gold = run_.data, run_.forget, run_.retain, run_.original, run_.gold
         # the cached gold's recorded time is from whenever it was first trained (another machine load);
         # retrain once more, uncached, in this run so every time in the table is measured under one load
         with Timer() as t:
@@ -87,7 +71,7 @@ def run(profile: str, split_kind: str = "random", only: list[str] | None = None)
         gold_seconds = t.seconds
         assert all(torch.equal(a, b) for a, b in zip(again.state_dict().values(), gold.state_dict().values())), \
             "the cached gold model differs from a fresh retrain with the same seed"
-        gold_forget = train.accuracy(gold, forget)
+        gold_forget = train.accuracy_on(gold, forget)
 
         def row(name, model, seconds, grad_evals):
             e = evaluate(model, forget=forget, retain=retain, test=bundle.test, seed=seed)
@@ -120,7 +104,7 @@ def run(profile: str, split_kind: str = "random", only: list[str] | None = None)
     return table
 
 
-def main(argv=None):
+def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--profile", default="cpu", choices=profiles.PROFILES)
     ap.add_argument("--split", default="random", choices=["random", "class_fraction", "whole_class"])

@@ -45,7 +45,7 @@ def lr_data():
     import torch
     from sklearn.datasets import load_breast_cancer
 
-    from unlearn import certified
+    from unlearn.methods.influence import certified
 
     x, y = load_breast_cancer(return_X_y=True)
     x = (x - x.mean(0)) / x.std(0)
@@ -55,6 +55,6 @@ def lr_data():
 @pytest.fixture(scope="module")
 def lr_fit(lr_data):
     """The exact optimum of the L2-regularised (lam = 1) logistic loss on ``lr_data``."""
-    from unlearn import certified
+    from unlearn.methods.influence import certified
 
     return certified.fit(*lr_data, 1.0, seed=0)

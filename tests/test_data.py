@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from unlearn.data import DatasetNotFoundError, age_group, available, load_dataset
+from unlearn.data import DatasetNotFoundError, age_group, load_dataset
 from unlearn.data.sources import fetch
 
 HAS_MIRROR = bool(os.environ.get("UNLEARN_DATA_MIRROR")) and Path(os.environ["UNLEARN_DATA_MIRROR"]).exists()

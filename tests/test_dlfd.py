@@ -15,8 +15,7 @@ from unlearn import methods, metrics, models
 from unlearn.data import ArrayDataset, load_dataset
 from unlearn.data.mufac import load_mufac, mufac_root, mufac_split
 from unlearn.data.sources import DatasetNotFoundError
-from unlearn.methods.dlfd import (RELEASE, DLFDConfig, cosine_cost, ot_loss, perturb, perturbation_objective,
-                                  perturbed_input, retain_weight)
+from unlearn.methods.dlfd import RELEASE, DLFDConfig, cosine_cost, ot_loss, perturb, perturbation_objective, perturbed_input, retain_weight
 from unlearn.train import TrainConfig, fit, predict
 
 
@@ -171,7 +170,7 @@ def test_dlfd_lowers_fs_keeps_accuracy_and_counts_gradients(overfit_digits):
     # the release's MUFAC settings (lr, thresholds, w_f, schedule), with batch, K and monitoring sized for
     # 240 retain digits of 8x8 pixels
     cfg = {"batch_size": 16, "perturb_steps": 3, "perturb_step_size": 0.1, "monitor_every": 2, "monitor_samples": 60}
-    out = methods.get("dlfd")(model, forget, retain, val=test, config=cfg, seed=0)
+    out = methods.get("dlfd")(model, forget, retain, monitor=test, config=cfg, seed=0)
     fs_after, acc_after = _fs(out, forget, unseen), predict(out, unseen).accuracy
     assert fs_before > 0.15, fs_before  # the fixture really is overfitted
     # FS falls by far more than the attack's noise (measured 0.225 -> 0.083 on 1 thread). Unseen accuracy:
@@ -185,7 +184,7 @@ def test_dlfd_lowers_fs_keeps_accuracy_and_counts_gradients(overfit_digits):
     # gradient evaluations: every retain sample once, plus K = 3 passes to delta in each perturbed batch
     assert rec.grad_evals == len(retain) + 3 * 16 * info["perturbed_batches"]
     # the caller's model is untouched and the run is deterministic for a fixed seed
-    again = methods.get("dlfd")(model, forget, retain, val=test, config=cfg, seed=0)
+    again = methods.get("dlfd")(model, forget, retain, monitor=test, config=cfg, seed=0)
     for a, b in zip(out.state_dict().values(), again.state_dict().values()):
         assert torch.equal(a, b)
 
@@ -193,16 +192,16 @@ def test_dlfd_lowers_fs_keeps_accuracy_and_counts_gradients(overfit_digits):
 def test_dlfd_refuses_bad_input(overfit_digits):
     model, forget, retain, test, _ = overfit_digits
     dlfd = methods.get("dlfd")
-    with pytest.raises(ValueError, match="val="):
+    with pytest.raises(ValueError, match="monitor="):
         dlfd(model, forget, retain, config={"perturb_steps": 1})
     with pytest.raises(ValueError, match="ot_target"):
-        dlfd(model, forget, retain, val=test, config={"ot_target": "sideways"})
+        dlfd(model, forget, retain, monitor=test, config={"ot_target": "sideways"})
     with pytest.raises(ValueError, match="no option"):
-        dlfd(model, forget, retain, val=test, config={"epsilon": 0.1})
+        dlfd(model, forget, retain, monitor=test, config={"epsilon": 0.1})
     with pytest.raises(ValueError, match="model_mode"):
-        dlfd(model, forget, retain, val=test, config={"model_mode": "eval"})
+        dlfd(model, forget, retain, monitor=test, config={"model_mode": "eval"})
     with pytest.raises(ValueError, match="input_norm"):
-        dlfd(model, forget, retain, val=test, config={"input_norm": "cifar"})
+        dlfd(model, forget, retain, monitor=test, config={"input_norm": "cifar"})
 
 
 # --- MUFAC loader on a fixture in the benchmark's layout -------------------------------------------

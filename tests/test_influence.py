@@ -10,10 +10,10 @@ import torch
 from sklearn.datasets import load_digits
 from torch import nn
 
-from unlearn import certified as C
 from unlearn import methods
 from unlearn.data import ArrayDataset
 from unlearn.methods import influence as I
+from unlearn.methods.influence import certified
 
 LAM = 1.0
 
@@ -48,18 +48,18 @@ def test_hvp_matches_finite_differences(digits):
 
 def test_dense_hessian_is_symmetric_and_matches_closed_form(lr_data, lr_fit):
     x, y = lr_data
-    model = C.BinaryLogReg(lr_fit.theta)
-    h = I.dense_hessian(model, (x, y), LAM, loss_fn=C.logistic_loss_sum)
-    assert torch.allclose(h, C.hessian(lr_fit.theta, x, y, LAM), atol=1e-10)
+    model = certified.BinaryLogReg(lr_fit.theta)
+    h = I.dense_hessian(model, (x, y), LAM, loss_fn=certified.logistic_loss_sum)
+    assert torch.allclose(h, certified.hessian(lr_fit.theta, x, y, LAM), atol=1e-10)
 
 
 def test_cg_and_lissa_converge_to_exact_inverse_hvp(lr_data, lr_fit):
     x, y = lr_data
-    model = C.BinaryLogReg(lr_fit.theta)
-    h = C.hessian(lr_fit.theta, x, y, LAM)
+    model = certified.BinaryLogReg(lr_fit.theta)
+    h = certified.hessian(lr_fit.theta, x, y, LAM)
     g = torch.randn(x.shape[1], dtype=torch.float64, generator=torch.Generator().manual_seed(2))
     exact = torch.linalg.solve(h, g)
-    matvec = lambda v: I.hvp(model, (x, y), v, LAM, C.logistic_loss_sum, batch_size=569)
+    matvec = lambda v: I.hvp(model, (x, y), v, LAM, certified.logistic_loss_sum, batch_size=569)
     s_cg, info = I.cg_solve(matvec, g, tol=1e-10, max_iter=200)
     assert info.converged and (s_cg - exact).norm() / exact.norm() < 1e-8
     # LiSSA with the full data as its "batch" is a deterministic Neumann series: converges to H^-1 g
@@ -67,7 +67,7 @@ def test_cg_and_lissa_converge_to_exact_inverse_hvp(lr_data, lr_fit):
     s_li, info = I.lissa_solve(lambda v: h @ v, g, scale=1.1 * lam_max, damping=0.0, depth=3000, early_stop=False)
     assert not info.diverged and (s_li - exact).norm() / exact.norm() < 1e-6
     # with mini-batch Hessian estimates (and early stopping) it still lands near the solution
-    s_mb, info = I.inverse_hvp(model, g, (x, y), l2=LAM, solver="lissa", loss_fn=C.logistic_loss_sum,
+    s_mb, info = I.inverse_hvp(model, g, (x, y), l2=LAM, solver="lissa", loss_fn=certified.logistic_loss_sum,
                                lissa_scale=1.5 * lam_max, lissa_damping=0.0, lissa_depth=1000,
                                lissa_batch_size=256, lissa_patience=1000, seed=0)
     assert not info.diverged and (s_mb - exact).norm() / exact.norm() < 0.1
@@ -104,14 +104,14 @@ def test_second_order_matches_retraining_and_certified(lr_data, lr_fit, solver):
     idx = torch.tensor([50])
     y2 = y.clone()
     y2[idx] *= -1
-    model = C.BinaryLogReg(lr_fit.theta)
+    model = certified.BinaryLogReg(lr_fit.theta)
     new = I.second_order(model, (x[idx], y[idx]), (x[idx], y2[idx]), (x, y2), l2=LAM, solver=solver,
-                         loss_fn=C.logistic_loss_sum, cg_tol=1e-12, cg_iters=500)
-    gold = C.fit(x, y2, LAM, theta0=lr_fit.theta).theta
+                         loss_fn=certified.logistic_loss_sum, cg_tol=1e-12, cg_iters=500)
+    gold = certified.fit(x, y2, LAM, theta0=lr_fit.theta).theta
     theta = I.get_vector(new)
     assert (theta - gold).norm() / gold.norm() < 1e-3
-    G = C.influence_gradient(lr_fit.theta, (x[idx], y[idx]), (x[idx], y2[idx]))
-    assert torch.allclose(theta, C.second_order_update(lr_fit.theta, x, y2, LAM, G), atol=1e-8)
+    G = certified.influence_gradient(lr_fit.theta, (x[idx], y[idx]), (x[idx], y2[idx]))
+    assert torch.allclose(theta, certified.second_order_update(lr_fit.theta, x, y2, LAM, G), atol=1e-8)
 
 
 def test_iterative_variant(lr_data, lr_fit):
@@ -119,15 +119,15 @@ def test_iterative_variant(lr_data, lr_fit):
     idx = torch.arange(40)
     x2 = x.clone()
     x2[idx, 3] = 0
-    model = C.BinaryLogReg(lr_fit.theta)
-    kw = dict(loss_fn=C.logistic_loss_sum)
+    model = certified.BinaryLogReg(lr_fit.theta)
+    kw = dict(loss_fn=certified.logistic_loss_sum)
     one = I.first_order(model, (x[idx], y[idx]), (x2[idx], y[idx]), 0.05, **kw)
     it1 = I.iterative(model, (x[idx], y[idx]), (x2[idx], y[idx]), 1, 1, tau=0.05, **kw)
     assert torch.allclose(I.get_vector(one), I.get_vector(it1))
     it4 = I.iterative(model, (x[idx], y[idx]), (x2[idx], y[idx]), 4, 2, l2=LAM, hessian_data=(x2, y), solver="exact", **kw)
     assert it4.unlearning_info["steps"] == 4
-    r4 = C.gradient_residual(I.get_vector(it4), x2, y, LAM)
-    r0 = C.gradient_residual(lr_fit.theta, x2, y, LAM)
+    r4 = certified.gradient_residual(I.get_vector(it4), x2, y, LAM)
+    r0 = certified.gradient_residual(lr_fit.theta, x2, y, LAM)
     assert r4 < 0.05 * r0
     with pytest.raises(ValueError):
         I.iterative(model, (x[idx], y[idx]), (x2[:5], y[:5]), 2, 1, tau=0.1, **kw)
@@ -143,11 +143,11 @@ def test_registry_adapters(digits):
     retain = torch.utils.data.Subset(base, list(range(10, 300)))
     fixed = ArrayDataset(x[:10].float(), (y[:10] + 1) % 10)
     assert {"influence_first_order", "influence_second_order"} <= set(methods.available())
-    f1 = methods.get("influence_first_order")(model, forget, retain, val=fixed, config={"tau": 0.01})
+    f1 = methods.get("influence_first_order")(model, forget, retain, corrected=fixed, config={"tau": 0.01})
     direct = I.first_order(model, (x[:10].float(), y[:10]), (x[:10].float(), (y[:10] + 1) % 10), 0.01)
     assert torch.allclose(I.get_vector(f1), I.get_vector(direct), atol=1e-6)
     assert f1.unlearning_record.grad_evals == 20 and f1.unlearning_record.method == "influence_first_order"
-    f2 = methods.get("influence_second_order")(model, forget, retain, val=None,
+    f2 = methods.get("influence_second_order")(model, forget, retain, corrected=None,
                                                config={"solver": "cg", "l2": 1.0, "cg_iters": 5}, seed=0)
     assert f2.unlearning_record.grad_evals == 10 + 5 * 2 * 290  # G on Z, then 5 CG iterations of one HVP over D~
     assert not torch.equal(I.get_vector(f2), I.get_vector(model))

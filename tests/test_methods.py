@@ -1,4 +1,4 @@
-"""The unlearning baselines behind one API (issue 3), on digits at smoke size.
+"""The unlearning baselines behind one API, on digits at smoke size.
 
 For every baseline in BASELINES (a list this file controls, so methods other modules register later
 do not change what is tested here): it runs on CPU, leaves its input untouched, changes the
@@ -22,7 +22,7 @@ from torch.utils.data import RandomSampler, Subset, SubsetRandomSampler
 
 from unlearn import cache, methods, models, splits, train
 from unlearn.data import ArrayDataset, load_dataset, targets_of
-from unlearn.methods.cf_k import layers, last_k
+from unlearn.methods.cf_k import last_k, layers
 from unlearn.methods.sisa import SISAConfig, SISAEnsemble
 
 BASELINES = ["retrain", "finetune", "neggrad", "neggrad_plus", "random_label", "bad_teacher", "scrub",
@@ -83,7 +83,7 @@ def test_available_lists_every_baseline():
 
 def test_original_is_competent(setup):
     _, original, forget, retain = setup
-    assert train.accuracy(original, forget) > 0.9 and train.accuracy(original, retain) > 0.9
+    assert train.accuracy_on(original, forget) > 0.9 and train.accuracy_on(original, retain) > 0.9
 
 
 @pytest.mark.parametrize("name", BASELINES)
@@ -112,7 +112,7 @@ def test_method_contract(setup, name):
         assert changed, f"{name} changed no parameter"
         assert rec.grad_evals > 0
     # the promised direction: forget accuracy decreases (docstrings say so for every baseline)
-    acc0, acc1 = train.accuracy(original, forget), train.accuracy(out, forget)
+    acc0, acc1 = train.accuracy_on(original, forget), train.accuracy_on(out, forget)
     assert "decreases" in method.__doc__
     assert acc1 <= acc0 - MIN_DROP.get(name, DEFAULT_DROP), f"{name}: forget accuracy {acc0:.3f} -> {acc1:.3f}"
     # deterministic for a fixed seed
@@ -146,7 +146,7 @@ def test_retrain_never_sees_a_forget_sample(setup, monkeypatch):
     assert isinstance(given, Subset) and given.dataset is forget.dataset
     assert not set(given.indices) & set(forget.indices)
     assert sorted(given.indices) == sorted(retain.indices)
-    assert train.accuracy(gold, forget) < 0.1  # class 3 never seen: gold forgets it
+    assert train.accuracy_on(gold, forget) < 0.1  # class 3 never seen: gold forgets it
 
 
 # --- cf_k / eu_k: what "the last k layers" means ----------------------------------------------------
@@ -217,7 +217,7 @@ def test_sisa_vote_is_a_distribution_with_majority_argmax(sisa_setup):
     votes = torch.stack([m(x).argmax(-1) for m in ens.models])
     counts = torch.nn.functional.one_hot(votes, 10).sum(0)
     assert (counts.gather(1, logp.argmax(-1, keepdim=True)).squeeze(1) == counts.max(1).values).all()
-    assert train.accuracy(ens, bundle.test) > 0.8
+    assert train.accuracy_on(ens, bundle.test) > 0.8
 
 
 def test_sisa_refuses_a_forget_set_from_another_dataset(sisa_setup):

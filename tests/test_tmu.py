@@ -8,8 +8,9 @@ import torch
 from torch import nn
 from torch.utils.data import Subset
 
-from unlearn import methods, metrics, models, splits, tmu_features as tf
+from unlearn import methods, metrics, models, splits
 from unlearn.data import ArrayDataset, load_dataset, targets_of
+from unlearn.methods.tmu import features as tmu_features
 from unlearn.train import TrainConfig, fit, predict
 
 
@@ -18,37 +19,37 @@ def test_distance_feature_known_neighbours():
     # reference points on the unit circle at 0, 90, 180, 270 degrees; the query at 0 degrees
     ref = torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]])
     q = torch.tensor([[3.0, 0.0]])  # normalised to (1, 0): distances 0, sqrt2, 2, sqrt2
-    assert tf.distance_feature(q, ref, k=1).item() == pytest.approx(0.0, abs=1e-7)
-    assert tf.distance_feature(q, ref, k=3).item() == pytest.approx((0 + 2 * math.sqrt(2)) / 3, rel=1e-6)
-    assert tf.distance_feature(q, ref, k=4).item() == pytest.approx((0 + 2 * math.sqrt(2) + 2) / 4, rel=1e-6)
+    assert tmu_features.distance_feature(q, ref, k=1).item() == pytest.approx(0.0, abs=1e-7)
+    assert tmu_features.distance_feature(q, ref, k=3).item() == pytest.approx((0 + 2 * math.sqrt(2)) / 3, rel=1e-6)
+    assert tmu_features.distance_feature(q, ref, k=4).item() == pytest.approx((0 + 2 * math.sqrt(2) + 2) / 4, rel=1e-6)
     # only directions matter: scaling the reference features changes nothing
-    assert tf.distance_feature(q, 7 * ref, k=3).item() == pytest.approx((2 * math.sqrt(2)) / 3, rel=1e-6)
+    assert tmu_features.distance_feature(q, 7 * ref, k=3).item() == pytest.approx((2 * math.sqrt(2)) / 3, rel=1e-6)
 
 
 def test_distance_feature_many_queries_and_errors():
     ref = torch.eye(3)
     q = torch.tensor([[1.0, 0.0, 0.0], [1.0, 1.0, 0.0]])
-    d = tf.distance_feature(q, ref, k=2)
+    d = tmu_features.distance_feature(q, ref, k=2)
     # second query, normalised (1,1,0)/sqrt2: distance to e1 and e2 is sqrt(2 - sqrt2) each
     assert d[0].item() == pytest.approx(math.sqrt(2) / 2, rel=1e-6)
     assert d[1].item() == pytest.approx(math.sqrt(2 - math.sqrt(2)), rel=1e-6)
     with pytest.raises(ValueError, match="k must lie"):
-        tf.distance_feature(q, ref, k=4)
+        tmu_features.distance_feature(q, ref, k=4)
     with pytest.raises(ValueError, match="need"):
-        tf.distance_feature(q, torch.ones(3, 2), k=1)
+        tmu_features.distance_feature(q, torch.ones(3, 2), k=1)
 
 
 # --- IQR clipping and scaling --------------------------------------------------------------------
 def test_iqr_clip_hand_values():
     x = torch.tensor([1.0, 2.0, 3.0, 4.0, 100.0])  # Q1 = 2, Q3 = 4, IQR = 2 -> fences (-1, 7)
-    assert tf.iqr_bounds(x) == pytest.approx((-1.0, 7.0))
-    assert tf.iqr_clip(x).tolist() == [1.0, 2.0, 3.0, 4.0, 7.0]
-    assert tf.iqr_clip(torch.tensor([-9.0, 0.0]), bounds=(-1.0, 7.0)).tolist() == [-1.0, 0.0]
+    assert tmu_features.iqr_bounds(x) == pytest.approx((-1.0, 7.0))
+    assert tmu_features.iqr_clip(x).tolist() == [1.0, 2.0, 3.0, 4.0, 7.0]
+    assert tmu_features.iqr_clip(torch.tensor([-9.0, 0.0]), bounds=(-1.0, 7.0)).tolist() == [-1.0, 0.0]
 
 
 def test_scaler_uses_twin_statistics_on_both_problems():
     twin = {"df": torch.tensor([1.0, 2.0, 3.0, 4.0, 100.0])}
-    sc = tf.FeatureScaler().fit(twin)
+    sc = tmu_features.FeatureScaler().fit(twin)
     t = sc.transform(twin)["df"]
     assert t.tolist() == pytest.approx([0.0, 1 / 6, 2 / 6, 3 / 6, 1.0])  # clipped to 7, then (x - 1) / 6
     o = sc.transform({"df": torch.tensor([100.0, -5.0, 4.0])})["df"]
@@ -73,7 +74,7 @@ class Fixed(nn.Module):
 def test_twin_labels_from_known_predictions():
     x = torch.tensor([[5.0, 0, 0], [0, 5.0, 0], [0, 0, 5.0], [5.0, 0, 0]])
     y = torch.tensor([0, 1, 1, 2])  # right, right, wrong, wrong
-    assert tf.twin_labels(Fixed(), ArrayDataset(x, y)).tolist() == [1, 1, 0, 0]
+    assert tmu_features.twin_labels(Fixed(), ArrayDataset(x, y)).tolist() == [1, 1, 0, 0]
 
 
 def test_adversarial_feature_is_clean_entropy_at_zero_radius_and_grows_with_it():
@@ -82,9 +83,9 @@ def test_adversarial_feature_is_clean_entropy_at_zero_radius_and_grows_with_it()
     ds = ArrayDataset(x, torch.randint(0, 3, (8,)))
     p = x.softmax(-1)
     entropy = -(p * p.log()).sum(-1)
-    af0 = tf.adversarial_feature(Fixed(), ds, eps=0.0, clamp=None)
+    af0 = tmu_features.adversarial_feature(Fixed(), ds, eps=0.0, clamp=None)
     assert af0.tolist() == pytest.approx(entropy.tolist(), rel=1e-5)
-    af = tf.adversarial_feature(Fixed(), ds, eps=0.2, clamp=None)
+    af = tmu_features.adversarial_feature(Fixed(), ds, eps=0.2, clamp=None)
     assert (af >= af0 - 1e-6).all() and (af > af0 + 1e-4).any()
 
 
@@ -92,7 +93,7 @@ def test_curriculum_feature_is_per_sample_cross_entropy():
     x = torch.tensor([[2.0, 0, 0], [0, 1.0, 0]])
     y = torch.tensor([0, 2])
     expected = torch.nn.functional.cross_entropy(x, y, reduction="none")
-    assert tf.curriculum_feature(Fixed(), ArrayDataset(x, y)).tolist() == pytest.approx(expected.tolist())
+    assert tmu_features.curriculum_feature(Fixed(), ArrayDataset(x, y)).tolist() == pytest.approx(expected.tolist())
 
 
 # --- predictor and relabelling ----------------------------------------------------------------------
@@ -100,33 +101,33 @@ def test_predictor_learns_a_separable_rule_and_is_seeded():
     g = torch.Generator().manual_seed(0)
     x = torch.rand(200, 2, generator=g)
     y = (x[:, 0] < 0.5).long()  # easy when the first feature is small
-    p1 = tf.train_predictor(x, y, epochs=60, seed=3)
-    p2 = tf.train_predictor(x, y, epochs=60, seed=3)
+    p1 = tmu_features.train_predictor(x, y, epochs=60, seed=3)
+    p2 = tmu_features.train_predictor(x, y, epochs=60, seed=3)
     acc = ((p1.scores(x) >= 0.5).long() == y).float().mean().item()
     assert acc > 0.95
     assert torch.equal(p1.scores(x), p2.scores(x))
     with pytest.raises(ValueError):
-        tf.train_predictor(x, y[:10])
+        tmu_features.train_predictor(x, y[:10])
 
 
 def test_majority_accuracy():
-    assert tf.majority_accuracy([1, 1, 0], [1, 0, 0, 0]) == 0.25
-    assert tf.majority_accuracy([0, 0, 1], [1, 0, 0, 0]) == 0.75
+    assert tmu_features.majority_accuracy([1, 1, 0], [1, 0, 0, 0]) == 0.25
+    assert tmu_features.majority_accuracy([0, 0, 1], [1, 0, 0, 0]) == 0.75
 
 
 def test_relabel_hard_changes_only_hard_labels_to_other_classes():
     y = torch.arange(10) % 4
     hard = torch.tensor([True, False] * 5)
-    new = tf.relabel_hard(y, hard, num_classes=4, seed=1)
+    new = tmu_features.relabel_hard(y, hard, num_classes=4, seed=1)
     assert torch.equal(new[~hard], y[~hard])
     assert (new[hard] != y[hard]).all() and new.max() < 4
-    assert torch.equal(new, tf.relabel_hard(y, hard, num_classes=4, seed=1))
+    assert torch.equal(new, tmu_features.relabel_hard(y, hard, num_classes=4, seed=1))
 
 
 def test_concat_arrays_keeps_order_and_dtype():
     a = ArrayDataset(torch.zeros(2, 1, dtype=torch.uint8), torch.tensor([0, 1]))
     b = ArrayDataset(torch.full((3, 1), 255, dtype=torch.uint8), torch.tensor([2, 2, 2]))
-    c = tf.concat_arrays(Subset(a, [1]), b)
+    c = tmu_features.concat_arrays(Subset(a, [1]), b)
     assert c.x.dtype == torch.uint8 and c.y.tolist() == [1, 2, 2, 2]
     assert c.take(torch.tensor([1]))[0].item() == 1.0  # uint8 still scaled to [0, 1]
 
@@ -160,7 +161,7 @@ SMALL = {"twin_epochs": 1, "twin_lr": 1e-3, "curriculum_epochs": 2, "curriculum_
 def test_tmu_pipeline_on_digits_gives_a_model_and_finite_delta(digits_problem):
     P = digits_problem
     before = [p.clone() for p in P["original"].parameters()]
-    u = methods.get("tmu")(P["original"], P["forget"], P["retain"], val=P["holdout"], config=SMALL, seed=0)
+    u = methods.get("tmu")(P["original"], P["forget"], P["retain"], holdout=P["holdout"], config=SMALL, seed=0)
     assert all(torch.equal(a, b) for a, b in zip(before, P["original"].parameters()))  # caller's model untouched
     delta = metrics.delta_to_gold(predict(u, P["forget"]).accuracy, predict(P["gold"], P["forget"]).accuracy)
     assert math.isfinite(delta) and 0 <= delta <= 1
@@ -185,8 +186,8 @@ def test_tmu_pipeline_on_digits_gives_a_model_and_finite_delta(digits_problem):
 
 def test_tmu_is_deterministic_and_reuses_cached_twin(digits_problem):
     P = digits_problem
-    a = methods.get("tmu")(P["original"], P["forget"], P["retain"], val=P["holdout"], config=SMALL, seed=1)
-    b = methods.get("tmu")(P["original"], P["forget"], P["retain"], val=P["holdout"], config=SMALL, seed=1)
+    a = methods.get("tmu")(P["original"], P["forget"], P["retain"], holdout=P["holdout"], config=SMALL, seed=1)
+    b = methods.get("tmu")(P["original"], P["forget"], P["retain"], holdout=P["holdout"], config=SMALL, seed=1)
     assert b.unlearning_record.info["twin_cached"] and b.unlearning_record.info["curriculum_cached"]
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
     assert np.array_equal(a.unlearning_record.info["scores"], b.unlearning_record.info["scores"])
@@ -194,8 +195,8 @@ def test_tmu_is_deterministic_and_reuses_cached_twin(digits_problem):
 
 def test_tmu_noise_changes_the_result(digits_problem):
     P = digits_problem
-    on = methods.get("tmu")(P["original"], P["forget"], P["retain"], val=P["holdout"], config=SMALL | {"noise_sigma": 0.5}, seed=0)
-    off = methods.get("tmu")(P["original"], P["forget"], P["retain"], val=P["holdout"], config=SMALL | {"noise_sigma": 0.0}, seed=0)
+    on = methods.get("tmu")(P["original"], P["forget"], P["retain"], holdout=P["holdout"], config=SMALL | {"noise_sigma": 0.5}, seed=0)
+    off = methods.get("tmu")(P["original"], P["forget"], P["retain"], holdout=P["holdout"], config=SMALL | {"noise_sigma": 0.0}, seed=0)
     assert np.array_equal(on.unlearning_record.info["easy_mask"], off.unlearning_record.info["easy_mask"])  # same prediction
     assert any(not torch.equal(p, q) for p, q in zip(on.parameters(), off.parameters()))
 
@@ -205,23 +206,27 @@ def test_tmu_refuses_bad_inputs(digits_problem):
     tmu = methods.get("tmu")
     with pytest.raises(ValueError, match="held-out set D_h"):
         tmu(P["original"], P["forget"], P["retain"], config=SMALL)
+    with pytest.raises(ValueError, match=r"tmu got val=; its one extra data set is holdout="):  # one name per input
+        tmu(P["original"], P["forget"], P["retain"], val=P["holdout"], config=SMALL)
+    with pytest.raises(ValueError, match=r"neggrad got holdout=; it takes no extra data set"):
+        methods.get("neggrad")(P["original"], P["forget"], P["retain"], holdout=P["holdout"])
     ytest = targets_of(P["data"].test)
     wrong = Subset(P["data"].test, torch.nonzero(ytest == 5).ravel().tolist())
     with pytest.raises(ValueError, match="only class-3"):
-        tmu(P["original"], P["forget"], P["retain"], val=wrong, config=SMALL)
+        tmu(P["original"], P["forget"], P["retain"], holdout=wrong, config=SMALL)
     ytrain = targets_of(P["data"].train)
     two = [int(torch.nonzero(ytrain == 3)[0]), int(torch.nonzero(ytrain == 4)[0])]  # classes 3 and 4
     mixed = Subset(P["data"].train, two)
     retain = Subset(P["data"].train, [i for i in range(len(ytrain)) if i not in two])
     with pytest.raises(ValueError, match="sub-class forgetting"):
-        tmu(P["original"], mixed, retain, val=P["holdout"], config=SMALL)
+        tmu(P["original"], mixed, retain, holdout=P["holdout"], config=SMALL)
     with pytest.raises(ValueError, match="noise_on"):
-        tmu(P["original"], P["forget"], P["retain"], val=P["holdout"], config=SMALL | {"noise_on": "retain"})
+        tmu(P["original"], P["forget"], P["retain"], holdout=P["holdout"], config=SMALL | {"noise_on": "retain"})
     with pytest.raises(ValueError, match="features"):
-        tmu(P["original"], P["forget"], P["retain"], val=P["holdout"], config=SMALL | {"features": ("xx",)})
+        tmu(P["original"], P["forget"], P["retain"], holdout=P["holdout"], config=SMALL | {"features": ("xx",)})
 
 
-# --- issue 13: reuse across requests, calibration, controls ------------------------------------------
+# --- reuse across requests, calibration, controls ------------------------------------------
 def test_a_second_request_of_the_class_reuses_the_twin_and_curriculum_models(digits_problem):
     """The twin and curriculum models depend on D and D_h, not on which class-c samples are forgotten."""
     P = digits_problem
@@ -232,8 +237,8 @@ def test_a_second_request_of_the_class_reuses_the_twin_and_curriculum_models(dig
     assert not np.array_equal(other.forget, np.asarray(P["forget"].indices))
     d1, d2 = training_set(P["forget"], P["retain"]), training_set(f2, r2)
     assert torch.equal(d1.x, d2.x) and torch.equal(d1.y, d2.y)  # the same D, in the root data set's order
-    methods.get("tmu")(P["original"], P["forget"], P["retain"], val=P["holdout"], config=SMALL, seed=2)
-    b = methods.get("tmu")(P["original"], f2, r2, val=P["holdout"], config=SMALL, seed=2)
+    methods.get("tmu")(P["original"], P["forget"], P["retain"], holdout=P["holdout"], config=SMALL, seed=2)
+    b = methods.get("tmu")(P["original"], f2, r2, holdout=P["holdout"], config=SMALL, seed=2)
     info = b.unlearning_record.info
     assert info["twin_cached"] and info["curriculum_cached"]
     assert info["request_seconds"] < info["pipeline_seconds"]
@@ -254,7 +259,7 @@ def test_tmu_refuses_unknown_calibration_and_scaling(digits_problem):
     P = digits_problem
     for bad, msg in (({"calibration": "platt"}, "calibration must be"), ({"scaling": "global"}, "scaling must be")):
         with pytest.raises(ValueError, match=msg):
-            methods.get("tmu")(P["original"], P["forget"], P["retain"], val=P["holdout"], config=SMALL | bad)
+            methods.get("tmu")(P["original"], P["forget"], P["retain"], holdout=P["holdout"], config=SMALL | bad)
 
 
 def test_controls_share_tmus_fine_tuning(digits_problem):
@@ -264,7 +269,7 @@ def test_controls_share_tmus_fine_tuning(digits_problem):
     from unlearn.methods.tmu import TMUConfig, finetune_with_labels
 
     P = digits_problem
-    u = methods.get("tmu")(P["original"], P["forget"], P["retain"], val=P["holdout"], config=SMALL, seed=3)
+    u = methods.get("tmu")(P["original"], P["forget"], P["retain"], holdout=P["holdout"], config=SMALL, seed=3)
     m = copy.deepcopy(P["original"])
     y_new = finetune_with_labels(m, P["forget"], P["retain"], torch.as_tensor(u.unlearning_record.info["easy_mask"]),
                                  methods.make_config(TMUConfig, SMALL), seed=3)

@@ -28,7 +28,7 @@ def test_fit_is_deterministic_and_counts_gradients(digits):
     train.fit(b, digits.train, CFG, seed=5, progress=False)
     assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
     assert c.value == CFG.epochs * len(digits.train)
-    assert train.accuracy(a, digits.test) > 0.5
+    assert train.accuracy_on(a, digits.test) > 0.5
 
 
 def test_predict_gives_per_sample_cross_entropy(digits):

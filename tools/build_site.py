@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 import nbformat
+
 from run_notebooks import compact_progress
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -19,6 +19,10 @@ import shutil
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # names for annotations only
+    from selenium import webdriver
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -31,7 +35,7 @@ return imgs.map(i => ({src: i.currentSrc || i.src, complete: i.complete, width: 
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # one line per request would drown the report
+    def log_message(self, *args) -> None:  # one line per request would drown the report
         pass
 
 
@@ -42,7 +46,7 @@ def serve(folder: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
     return server, f"http://127.0.0.1:{server.server_address[1]}/"
 
 
-def browser():
+def browser() -> webdriver.Chrome:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 

@@ -102,7 +102,7 @@ def main(argv=None) -> int:
     return 0
 
 
-def strip_volatile(nb):
+def strip_volatile(nb) -> nbformat.NotebookNode:
     """Drop what changes on every run without changing what a reader sees: papermill's per-cell and per-notebook
     timings and environment, jupyter's execution stamps; progress bars are compacted to their last frame
     (:func:`compact_progress`). Other outputs and execution counts stay."""
@@ -140,7 +140,7 @@ def screen(text: str) -> str:
     return "\n".join(row.rstrip() for row in rows if row.strip())
 
 
-def compact_progress(nb):
+def compact_progress(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """Merge each cell's consecutive stream outputs of one name and, where they hold carriage returns or cursor
     moves, replace them by the terminal screen they leave (:func:`screen`): a text progress bar stored as dozens of
     outputs becomes its final state ("seeds: 100%|...| 3/3 [05:23<00:00]"), where a notebook front end would show

@@ -126,7 +126,7 @@ TRY_NEXT = {
 * Change `SEED` in the parameters cell and compare the checked metrics table: which numbers move by more than a
   few samples?""",
     "01_twin_machine_unlearning": """* Run TMU with the base-rate threshold: `tmu.tmu_config(P, calibration="base_rate")` passed as
-  `config=` to `methods.get("tmu")` with `val=ctx["holdout"]`. The predicted-easy share of $D_f$ should move
+  `config=` to `methods.get("tmu")` with `holdout=ctx["holdout"]`. The predicted-easy share of $D_f$ should move
   towards $D_h$'s easy share, and $\\Delta$ with it (the calibration table predicts by how much).
 * Go back to the release's unlearning step, `P = dataclasses.replace(P, unlearn_lr=0.01, unlearn_epochs=5)`:
   the oracle control should stay far above the gold level (see `results/cpu/tmu_budget.csv`), and every
@@ -153,7 +153,7 @@ TRY_NEXT = {
   convexity that certifies them is lost and their rows should move away from the retrained row.""",
     "05_dlfd_ablation": """* More splits, `P = dataclasses.replace(P, ablation_splits=8)`: the intervals should narrow roughly as
   $1/\\sqrt{n}$; a verdict that flips is one the five-split run could not support.
-* Ablate a different ingredient: add a variant to `E.ABLATIONS` (for example a smaller perturbation step)
+* Ablate a different ingredient: add a variant to `dlfd.ABLATIONS` (for example a smaller perturbation step)
   and re-run section 2.""",
 }
 

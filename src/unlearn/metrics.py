@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import time
-from contextlib import contextmanager
-
 import numpy as np
 import torch
 from torch import nn
@@ -134,23 +131,3 @@ def speedup(retrain_seconds: float, method_seconds: float) -> float:
     if method_seconds <= 0:
         raise ValueError("method time must be positive")
     return retrain_seconds / method_seconds
-
-
-class Timer:
-    """Wall time of a block: ``with Timer() as t: ...; t.seconds``."""
-
-    def __enter__(self):
-        self._start = time.perf_counter()
-        self.seconds = float("nan")
-        return self
-
-    def __exit__(self, *exc):
-        self.seconds = time.perf_counter() - self._start
-
-
-@contextmanager
-def timed(store: dict, key: str):
-    """Store a block's wall time in ``store[key]``."""
-    with Timer() as t:
-        yield t
-    store[key] = t.seconds

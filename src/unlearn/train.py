@@ -9,16 +9,17 @@ from __future__ import annotations
 import contextvars
 import copy
 import os
+import time
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
-from .progress import tqdm
 
 from .data.arrays import as_arrays
+from .progress import tqdm
 from .seed import set_seed
 
 
@@ -28,7 +29,7 @@ def get_device() -> torch.device:
     return torch.device(name)
 
 
-# --- gradient-evaluation counting --------------------------------------------------------------
+# --- cost: gradient-evaluation counting and wall time --------------------------------------------------------------
 _COUNTER: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("grad_counter", default=None)
 
 
@@ -59,6 +60,18 @@ class counting:
         return self._box[0]
 
 
+class Timer:
+    """Wall time of a block: ``with Timer() as t: ...; t.seconds``."""
+
+    def __enter__(self):
+        self._start = time.perf_counter()
+        self.seconds = float("nan")
+        return self
+
+    def __exit__(self, *exc):
+        self.seconds = time.perf_counter() - self._start
+
+
 # --- batching -----------------------------------------------------------------------------------
 def batches(dataset: Dataset, batch_size: int, shuffle: bool = False, generator: torch.Generator | None = None) -> Iterator:
     """Yield ``(x, y)`` batches. In-memory ArrayDatasets (and Subsets of them) are sliced directly,
@@ -74,6 +87,60 @@ def batches(dataset: Dataset, batch_size: int, shuffle: bool = False, generator:
         idx = idx[torch.randperm(len(idx), generator=generator)]
     for s in range(0, len(idx), batch_size):
         yield base.take(idx[s : s + batch_size])
+
+
+def _take(ds: Dataset, resolved, idx: torch.Tensor):
+    if resolved is not None:
+        base, ix = resolved
+        return base.take(ix[idx])
+    items = [ds[int(i)] for i in idx]
+    return torch.stack([torch.as_tensor(x) for x, _ in items]), torch.as_tensor([int(y) for _, y in items])
+
+
+def mixed_batches(datasets: list[Dataset], batch_size: int, shuffle: bool = True,
+                  generator: torch.Generator | None = None) -> Iterator:
+    """Batches drawn from the union of ``datasets``, shuffled together. Yields ``(x, y, src, pos)``:
+    ``src[i]`` says which dataset sample ``i`` came from and ``pos[i]`` its index inside it, so a
+    caller can override labels (random labels, noise classes) or weight losses per source."""
+    sizes = [len(d) for d in datasets]
+    src = torch.cat([torch.full((n,), i, dtype=torch.long) for i, n in enumerate(sizes)])
+    pos = torch.cat([torch.arange(n) for n in sizes])
+    order = torch.randperm(len(src), generator=generator) if shuffle else torch.arange(len(src))
+    resolved = [as_arrays(d) for d in datasets]
+    for s in range(0, len(order), batch_size):
+        o = order[s : s + batch_size]
+        bs, bp = src[o], pos[o]
+        x = y = None
+        for i, d in enumerate(datasets):
+            m = bs == i
+            if not m.any():
+                continue
+            xi, yi = _take(d, resolved[i], bp[m])
+            if x is None:
+                x = torch.empty((len(o), *xi.shape[1:]), dtype=xi.dtype)
+                y = torch.empty(len(o), dtype=torch.long)
+            x[m], y[m] = xi, yi
+        yield x, y, bs, bp
+
+
+def endless_batches(dataset: Dataset, batch_size: int, generator: torch.Generator | None = None) -> Iterator:
+    """Shuffled passes over ``dataset``, one after another without end (a second stream paired with an epoch)."""
+    while True:
+        yield from batches(dataset, batch_size, shuffle=True, generator=generator)
+
+
+# --- one optimisation step ----------------------------------------------------------------------
+def step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, n: int,
+         adjust: Callable[[], None] | None = None) -> None:
+    """One optimiser step on ``loss``: clear the gradients, back-propagate, ``adjust()`` them if given (a norm
+    clip, a saliency mask), step, and count ``n`` gradient evaluations (samples back-propagated). Every training
+    loop of the package goes through here."""
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    if adjust is not None:
+        adjust()
+    optimizer.step()
+    count_grads(n)
 
 
 def cross_entropy(logits: torch.Tensor, y: torch.Tensor, reduction: str = "mean") -> torch.Tensor:
@@ -150,10 +217,7 @@ def fit(model: nn.Module, dataset: Dataset, cfg: TrainConfig, seed: int = 0, *, 
             if not torch.isfinite(loss):  # stop before the step writes NaN into every weight
                 raise FloatingPointError(f"{desc}: the training loss is {loss.item()} at step {bar.n + 1} of {steps}; "
                                          f"lower lr (now {cfg.lr}) or check the inputs for NaN or infinite values")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            count_grads(len(y))
+            step(opt, loss, len(y))
             if sched is not None:
                 sched.step()
             bar.update()
@@ -200,7 +264,19 @@ def predict(model: nn.Module, dataset: Dataset, batch_size: int = 512) -> Predic
     return Predictions(torch.cat(out), torch.cat(ys), torch.cat(losses))
 
 
-def accuracy(model: nn.Module, dataset: Dataset) -> float:
+def penultimate(model: nn.Module, ds: Dataset, batch_size: int = 512) -> torch.Tensor:
+    """Penultimate-layer features ``model.features(x)`` for every sample, in order (eval mode)."""
+    device = get_device()
+    was = model.training
+    model.to(device).eval()
+    out = [model.features(x.to(device)).float().cpu() for x, _ in batches(ds, batch_size)]
+    model.train(was)
+    if not out:
+        raise ValueError("cannot compute features of an empty dataset")
+    return torch.cat(out)
+
+
+def accuracy_on(model: nn.Module, dataset: Dataset) -> float:
     """Top-1 accuracy of ``model`` on ``dataset``."""
     return predict(model, dataset).accuracy
 

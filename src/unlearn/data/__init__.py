@@ -48,5 +48,5 @@ def load_dataset(name: str, **options) -> DataBundle:
 
 __all__ = [
     "ArrayDataset", "CharCorpus", "DataBundle", "DatasetNotFoundError", "AGE_GROUPS", "age_group",
-    "as_arrays", "available", "load_dataset", "targets_of",
+    "as_arrays", "available", "load_dataset", "load_mufac", "mufac_split", "targets_of",
 ]

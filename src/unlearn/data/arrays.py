@@ -51,18 +51,23 @@ def whole_labels(y: np.ndarray, name: str = "labels") -> np.ndarray:
     return y.astype(np.int64)
 
 
-def as_arrays(dataset: Dataset) -> tuple[ArrayDataset, torch.Tensor] | None:
-    """Resolve (nested) Subsets of an ArrayDataset to (base, indices); None for other datasets."""
+def root_indices(dataset: Dataset) -> tuple[Dataset, np.ndarray]:
+    """(root dataset, int64 indices of ``dataset`` into it) through any nesting of Subsets; a plain dataset is its
+    own root with all of its indices."""
     idx = None
     while isinstance(dataset, Subset):
-        sub = torch.as_tensor(dataset.indices, dtype=torch.long)
+        sub = np.asarray(dataset.indices, dtype=np.int64)
         idx = sub if idx is None else sub[idx]
         dataset = dataset.dataset
-    if not isinstance(dataset, ArrayDataset):
+    return dataset, (np.arange(len(dataset), dtype=np.int64) if idx is None else idx)
+
+
+def as_arrays(dataset: Dataset) -> tuple[ArrayDataset, torch.Tensor] | None:
+    """Resolve (nested) Subsets of an ArrayDataset to (base, indices); None for other datasets."""
+    root, idx = root_indices(dataset)
+    if not isinstance(root, ArrayDataset):
         return None
-    if idx is None:
-        idx = torch.arange(len(dataset))
-    return dataset, idx
+    return root, torch.from_numpy(idx)
 
 
 def targets_of(dataset: Dataset) -> torch.Tensor:
@@ -95,3 +100,25 @@ class DataBundle:
             f"DataBundle({self.name!r}, train={len(self.train)}, test={len(self.test)}, "
             f"classes={self.num_classes}, extra={sorted(self.extra)})"
         )
+
+
+def to_arrays(ds: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
+    """(x, y) of a dataset in its stored dtype (uint8 images stay uint8, so concatenations keep the
+    [0, 1] scaling of :class:`ArrayDataset`)."""
+    resolved = as_arrays(ds)
+    if resolved is not None:
+        base, idx = resolved
+        return base.x[idx], base.y[idx]
+    xs, ys = zip(*(ds[i] for i in range(len(ds))))
+    return torch.stack([torch.as_tensor(x) for x in xs]), torch.as_tensor([int(y) for y in ys])
+
+
+def concat_arrays(*datasets: Dataset) -> ArrayDataset:
+    """One in-memory ArrayDataset holding every sample of ``datasets`` in order."""
+    parts = [to_arrays(d) for d in datasets if d is not None and len(d)]
+    if not parts:
+        raise ValueError("nothing to concatenate: every dataset is empty")
+    dtypes = {x.dtype for x, _ in parts}
+    if len(dtypes) > 1:
+        raise ValueError(f"datasets store inputs as different dtypes {sorted(map(str, dtypes))}")
+    return ArrayDataset(torch.cat([x for x, _ in parts]), torch.cat([y for _, y in parts]))

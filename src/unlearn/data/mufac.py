@@ -24,6 +24,7 @@ import hashlib
 import os
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -32,6 +33,9 @@ from .. import paths
 from .arrays import ArrayDataset, DataBundle
 from .images import AGE_GROUPS
 from .sources import DatasetNotFoundError
+
+if TYPE_CHECKING:  # names for annotations only
+    from ..splits import Split
 
 AGE_CLASS_LETTERS = "abcdefgh"  # age_class letter -> label index (MUFAC's alpha2idx)
 PARTS = {  # our role: (CSV, image folder)
@@ -131,7 +135,7 @@ def load_mufac(root: str | os.PathLike | None = None, resolution: int = 128) -> 
     return DataBundle("mufac", train, test, classes, extra)
 
 
-def mufac_split(bundle: DataBundle, forget_count: int = FORGET_COUNT):
+def mufac_split(bundle: DataBundle, forget_count: int = FORGET_COUNT) -> Split:
     """The benchmark's split: the first ``forget_count`` training rows are forgotten, the rest retained."""
     from ..splits import Split
 

@@ -23,6 +23,7 @@ import shutil
 import tarfile
 import warnings
 from pathlib import Path
+from typing import Iterator
 
 from .. import paths
 
@@ -171,7 +172,7 @@ def save_converted(path: Path, **arrays) -> Path:
 
 
 @contextlib.contextmanager
-def dataset_lock(name: str):
+def dataset_lock(name: str) -> Iterator[None]:
     """An exclusive lock on ``data_dir()/.locks/<name>.lock`` for the duration of a load, so two
     processes loading a data set for the first time do not race on its files."""
     locks = paths.data_dir() / ".locks"

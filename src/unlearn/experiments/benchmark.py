@@ -12,18 +12,21 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 from torch.utils.data import ConcatDataset, Subset
 
-from .. import claims, methods, models, splits
-from ..cache import train_or_load
-from ..data import load_dataset, targets_of
+from .. import claims, methods, tasks
+from ..data import targets_of
 from ..evaluate import changed_share, evaluate
 from ..train import TrainConfig, predict
 from . import dlfd as dlfd_exp
 from . import tmu as tmu_exp
+
+if TYPE_CHECKING:  # names for annotations only
+    from matplotlib.figure import Figure
 
 BASELINES = ("finetune", "neggrad", "neggrad_plus", "random_label", "bad_teacher", "scrub", "cf_k", "eu_k", "unsir", "salun")
 INFLUENCE = ("influence_first_order", "influence_second_order")
@@ -56,7 +59,7 @@ PROFILES = {
 }
 
 
-def task_profiles(P: BenchProfile, profile: str):
+def task_profiles(P: BenchProfile, profile: str) -> tuple:
     """The TMU and DLFD experiment profiles this benchmark runs, with its overrides applied."""
     # the cifar10 task stays on CIFAR-10 (class 3, TMU's setting) whatever notebook 01's cpu regime is
     base = tmu_exp.CIFAR_CPU if profile == "cpu" else tmu_exp.PROFILES[profile]
@@ -66,24 +69,20 @@ def task_profiles(P: BenchProfile, profile: str):
 
 def digits_task(P: BenchProfile, seed: int) -> dict:
     """Sub-class forgetting on digits, with D_h (half of class 3's test images) for TMU."""
-    data = load_dataset("digits")
-    split = splits.class_fraction(data.train.targets, 3, P.digits_fraction, seed=seed)
-    forget, retain = split.subsets(data.train)
+    run = tasks.get("digits", split="class_fraction", forget_class=3, fraction=P.digits_fraction,
+                    train=TrainConfig(epochs=P.digits_epochs, batch_size=64, lr=0.05), tag="bench-digits-original").build(seed)
+    data, forget, retain = run.data, run.forget, run.retain
     yt = targets_of(data.test).numpy()
     c_test = np.random.default_rng(seed).permutation(np.flatnonzero(yt == 3))
     holdout = Subset(data.test, np.sort(c_test[: len(c_test) // 2]).tolist())
     test_idx = np.setdiff1d(np.arange(len(yt)), c_test[: len(c_test) // 2])  # D_h never counts as test
-    cfg = TrainConfig(epochs=P.digits_epochs, batch_size=64, lr=0.05)
-    arch = models.build("small_cnn", in_channels=1, num_classes=10, width=16, hidden=64)
-    original, _ = train_or_load(arch, data.train, cfg, seed, tag="bench-digits-original", progress=False)
-    gold = methods.get("retrain")(original, forget, retain, config=vars(cfg), seed=seed)
     budgets = {"finetune": {"epochs": 2}, "neggrad": {"epochs": 2}, "neggrad_plus": {"epochs": 2},
                "random_label": {"epochs": 2}, "bad_teacher": {"epochs": 1}, "scrub": {"epochs": 2, "msteps": 1},
                "cf_k": {"epochs": 2}, "eu_k": {"epochs": 2}, "salun": {"epochs": 2},
                "tmu": {"twin_epochs": 2, "curriculum_epochs": 2, "epochs": 2, "twin_lr": 1e-3, "curriculum_lr": 1e-3},
                "dlfd": {"monitor_every": 4, "monitor_samples": 40, "val_samples": 200}}
     return {"forget": forget, "retain": retain, "test": Subset(data.test, test_idx.tolist()), "holdout": holdout,
-            "val": Subset(data.test, test_idx.tolist()), "original": original, "gold": gold, "budgets": budgets}
+            "val": Subset(data.test, test_idx.tolist()), "original": run.original, "gold": run.gold, "budgets": budgets}
 
 
 def cifar_task(P: BenchProfile, profile: str, seed: int) -> dict:
@@ -161,9 +160,9 @@ def run_task(name: str, ctx: dict, P: BenchProfile, seed: int, progress: bool = 
     for m in bar:
         bar.set_postfix_str(m)
         if m == "tmu":  # defined for sub-class forgetting (D_h from the class)
-            runs[m] = methods.get(m)(*args, val=ctx["holdout"], config=budget(m), seed=seed)
+            runs[m] = methods.get(m)(*args, holdout=ctx["holdout"], config=budget(m), seed=seed)
         elif m == "dlfd":
-            runs[m] = methods.get(m)(*args, val=ctx["val"], config=budget(m), seed=seed)
+            runs[m] = methods.get(m)(*args, monitor=ctx["val"], config=budget(m), seed=seed)
         elif m == "influence (tuned)":
             for name_, (model, secs) in tuned_influence(ctx, P, seed).items():
                 runs[name_], search[name_] = model, secs
@@ -226,7 +225,7 @@ def claims_table(profile: str) -> pd.DataFrame:
 
 
 # --- figures -------------------------------------------------------------------------------------------------
-def heatmap_figure(summ: pd.DataFrame):
+def heatmap_figure(summ: pd.DataFrame) -> Figure:
     """Every metric for every method, one panel per task, annotated with the mean over seeds. Colour: each column
     scaled to [0, 1] with "better" at 1 (forget_acc: closeness to the gold row; mia: closeness to 0.5); a no-op
     row (fewer than 0.5 % of predictions changed) is grey, never coloured as a win."""
@@ -255,7 +254,7 @@ def heatmap_figure(summ: pd.DataFrame):
     return fig
 
 
-def tradeoff_figure(summ: pd.DataFrame):
+def tradeoff_figure(summ: pd.DataFrame) -> Figure:
     """Test accuracy against the forgetting score per method and task; marker area ~ wall time."""
     import matplotlib.pyplot as plt
 
@@ -272,7 +271,7 @@ def tradeoff_figure(summ: pd.DataFrame):
     return fig
 
 
-def speedup_figure(df: pd.DataFrame):
+def speedup_figure(df: pd.DataFrame) -> Figure:
     """Speed-up against retraining per method, bars per task (sd over seeds)."""
     import matplotlib.pyplot as plt
     import seaborn as sns

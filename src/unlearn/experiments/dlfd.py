@@ -13,21 +13,26 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import torch
 from scipy import stats
 from sklearn.model_selection import train_test_split
+from torch import nn
 from torch.utils.data import Subset
-from ..progress import tqdm
 
 from .. import methods, metrics, models, splits
 from ..cache import train_or_load
 from ..data import ArrayDataset, load_dataset, targets_of
 from ..evaluate import evaluate
 from ..methods.dlfd import RELEASE as DLFD_RELEASE
+from ..progress import tqdm
 from ..train import TrainConfig, predict
+
+if TYPE_CHECKING:  # names for annotations only
+    from matplotlib.figure import Figure
 
 # Baselines of the paper's Table 1, in its order, each at the DLFD release's MUFAC settings
 # (age_cls_experiments.ipynb and unlearn/*.py of github.com/Dasol-Choi/DLFD). Where the release's
@@ -86,7 +91,8 @@ class DLFDProfile:
 
     @property
     def train_config(self) -> TrainConfig:
-        return TrainConfig(self.epochs, self.batch_size, self.lr, "sgd", 0.9, 5e-4, "cosine", augment=self.augment)
+        return TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, optimizer="sgd", momentum=0.9,
+                           weight_decay=5e-4, schedule="cosine", augment=self.augment)
 
 
 PROFILES = {
@@ -182,11 +188,11 @@ def describe_data(data: Data) -> pd.DataFrame:
     return pd.DataFrame(rows).T
 
 
-def build_model(P: DLFDProfile, data: Data):
+def build_model(P: DLFDProfile, data: Data) -> nn.Module:
     return models.build("dlfd", num_classes=len(data.classes), width=P.width)
 
 
-def train_original(P: DLFDProfile, data: Data, seed: int = 0):
+def train_original(P: DLFDProfile, data: Data, seed: int = 0) -> tuple[nn.Module, dict]:
     """The original model (forget + retain), through the checkpoint cache: (model, meta)."""
     return train_or_load(build_model(P, data), data.train, P.train_config, seed, tag="dlfd-original", progress=False)
 
@@ -205,9 +211,9 @@ def run_methods(original, P: DLFDProfile, data: Data, seed: int = 0) -> dict:
         if name == "retrain":
             out[name] = fn(original, data.forget, data.retain, config=P.train_config, seed=seed)
         elif name == "dlfd":
-            out[name] = fn(original, data.forget, data.retain, val=data.test, config=dlfd_config(P), seed=seed)
+            out[name] = fn(original, data.forget, data.retain, monitor=data.test, config=dlfd_config(P), seed=seed)
         else:
-            out[name] = fn(original, data.forget, data.retain, val=data.test, config=RELEASE_SETTINGS.get(name), seed=seed)
+            out[name] = fn(original, data.forget, data.retain, config=RELEASE_SETTINGS.get(name), seed=seed)
     return out
 
 
@@ -327,7 +333,7 @@ def run_ablation(original, P: DLFDProfile, data: Data, seed: int = 0, full=None)
         if k == 0 and name == "DLFD (paper)" and full is not None:
             m = full
         else:
-            m = methods.get("dlfd")(original, d.forget, d.retain, val=d.test, config=dlfd_config(P, **ABLATIONS[name]),
+            m = methods.get("dlfd")(original, d.forget, d.retain, monitor=d.test, config=dlfd_config(P, **ABLATIONS[name]),
                                     seed=seed + k)
         info, rec = m.unlearning_record.info, m.unlearning_record
         rows.append({"split": seed + k, "variant": name, **score(m, d, seed + k),
@@ -369,7 +375,7 @@ def monitor_curve(model) -> pd.DataFrame:
 
 
 # --- figures ---------------------------------------------------------------------------------
-def loss_histograms(named_models: dict, data: Data):
+def loss_histograms(named_models: dict, data: Data) -> Figure:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(named_models), figsize=(3.6 * len(named_models), 3), sharey=True)
@@ -393,7 +399,7 @@ def _features(model, ds) -> np.ndarray:
     return torch.cat([model.features(x) for x, _ in batches(ds, 256)]).numpy()
 
 
-def tsne_figure(before, after, data: Data, n: int, seed: int = 0):
+def tsne_figure(before, after, data: Data, n: int, seed: int = 0) -> Figure:
     """t-SNE of penultimate features of n forget and n retain samples, before and after unlearning."""
     import matplotlib.pyplot as plt
     from sklearn.manifold import TSNE
@@ -417,7 +423,7 @@ def tsne_figure(before, after, data: Data, n: int, seed: int = 0):
     return fig
 
 
-def tradeoff_figure(df: pd.DataFrame, lam: float = 0.5):
+def tradeoff_figure(df: pd.DataFrame, lam: float = 0.5) -> Figure:
     """Test accuracy against FS for every model, with NoMUS contour lines."""
     import matplotlib.pyplot as plt
 
@@ -437,7 +443,7 @@ def tradeoff_figure(df: pd.DataFrame, lam: float = 0.5):
     return fig
 
 
-def monitor_figure(model):
+def monitor_figure(model) -> Figure:
     import matplotlib.pyplot as plt
 
     c = monitor_curve(model)
@@ -454,7 +460,7 @@ def monitor_figure(model):
     return fig
 
 
-def ablation_figure(per_split: pd.DataFrame, reference: str = "DLFD (paper)"):
+def ablation_figure(per_split: pd.DataFrame, reference: str = "DLFD (paper)") -> Figure:
     """Per variant, test accuracy and FS on each forget split (dots, joined per split to the
     reference's) and the mean: the paired design at a glance."""
     import matplotlib.pyplot as plt

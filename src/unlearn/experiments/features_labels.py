@@ -23,24 +23,25 @@ Enron vocabulary (:func:`enron_names`).
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import torch
+from torch import nn
 from torch.utils.data import Subset
 
-from .. import certified as C
 from .. import methods, metrics, models, splits
-from .. import tmu_features as tf
 from ..cache import train_or_load
 from ..data import ArrayDataset, load_dataset
-from ..metrics import Timer
-from ..seed import set_seed
-from ..train import TrainConfig, counting, predict
+from ..methods.influence import certified
+from ..train import Timer, TrainConfig, counting, penultimate, predict
+
+if TYPE_CHECKING:  # names for annotations only
+    from matplotlib.figure import Figure
 
 PAPER = "Warnecke et al. 2023 (NDSS)"
 CANARY_PREFIX = "my telephone number is "
@@ -207,10 +208,10 @@ def linear_task(name: str, P: Profile, seed: int = 0) -> LinearTask:
 
 
 def _norm(b):
-    return C.normalize_rows(b.train.x), C.pm1(b.train.y), C.normalize_rows(b.test.x), C.pm1(b.test.y)
+    return certified.normalize_rows(b.train.x), certified.pm1(b.train.y), certified.normalize_rows(b.test.x), certified.pm1(b.test.y)
 
 
-def make_change(task: LinearTask, size: int, P: Profile, rng: np.random.Generator):
+def make_change(task: LinearTask, size: int, P: Profile, rng: np.random.Generator) -> tuple:
     """Authors' ``copy_and_replace``: returns (x~, xt~, changed rows, feature columns).
     remove: the chosen columns are zeroed everywhere (train and test); categorical: in
     ``adult_replacements`` random rows each attribute's one-hot moves to a random other value (test
@@ -244,7 +245,7 @@ def make_change(task: LinearTask, size: int, P: Profile, rng: np.random.Generato
 
 
 def _mean_loss(theta, x, y) -> float:
-    return float(C.data_loss(theta, x, y)) / len(y)
+    return float(certified.data_loss(theta, x, y)) / len(y)
 
 
 def _timed(fn):
@@ -253,24 +254,22 @@ def _timed(fn):
     return out, t.seconds, c.value
 
 
-def calibrate(task: LinearTask, base: C.LinearModel, size: int, P: Profile, seed: int) -> dict:
+def calibrate(task: LinearTask, base: certified.LinearModel, size: int, P: Profile, seed: int) -> dict:
     """Choose tau (first order) and the fine-tuning rate on a calibration change drawn with a separate seed:
     the value with the lowest gradient residual (the authors pass both rates by hand)."""
     rng = np.random.default_rng(10_000 + seed)
     x2, _, rows, _ = make_change(task, size, P, rng)
-    G = C.influence_gradient(base.theta, (task.x[rows], task.y[rows]), (x2[rows], task.y[rows]))
-    res = lambda th: C.gradient_residual(th, x2, task.y, P.lam, base.b)
-    tau = min(P.tau_grid, key=lambda t: res(C.first_order_update(base.theta, G, t)))
-    lr = min(P.ft_lr_grid, key=lambda a: res(C.finetune_update(base.theta, x2, task.y, P.lam, base.b, a)))
+    G = certified.influence_gradient(base.theta, (task.x[rows], task.y[rows]), (x2[rows], task.y[rows]))
+    res = lambda th: certified.gradient_residual(th, x2, task.y, P.lam, base.b)
+    tau = min(P.tau_grid, key=lambda t: res(certified.first_order_update(base.theta, G, t)))
+    lr = min(P.ft_lr_grid, key=lambda a: res(certified.finetune_update(base.theta, x2, task.y, P.lam, base.b, a)))
     return {"tau": tau, "ft_lr": lr}
 
 
 def _sisa_linear(task, rows, P, seed):
     """SISA through the registry on the foundation's logistic-regression module. SISA can only delete points:
     the affected rows are removed and their shards retrained (the authors' linear ensemble likewise retrains
-    the shards that hold changed rows). Returns (test accuracy, seconds of the unlearning step, grad evals)."""
-    if "sisa" not in methods.available():
-        return None
+    the shards that hold changed rows). Returns the unlearned ensemble and the test inputs it is scored on."""
     train = ArrayDataset(task.x.float(), ((task.y + 1) / 2).long())
     xt = task.xt.clone()
     model = models.build("logreg", in_features=task.x.shape[1], num_classes=2)
@@ -284,7 +283,7 @@ def _sisa_linear(task, rows, P, seed):
 def run_linear(task: LinearTask, sizes, P: Profile, seed: int = 0, sisa: bool = False) -> tuple[pd.DataFrame, dict]:
     """For every size and ``P.reps`` random feature sets: each method's gradient residual on D~, test accuracy,
     change of the mean test loss (approximate vs retrained), seconds and gradient evaluations."""
-    base = C.fit(task.x, task.y, P.lam, sigma=P.sigma, seed=seed)
+    base = certified.fit(task.x, task.y, P.lam, sigma=P.sigma, seed=seed)
     cals = {size: calibrate(task, base, size, P, seed) for size in sizes}  # a rate per request size, as by hand
     rows_out = []
     for size in sizes:
@@ -299,25 +298,25 @@ def run_linear(task: LinearTask, sizes, P: Profile, seed: int = 0, sisa: bool = 
             upd["none"] = (base.theta, 0.0, 0)
             if task.mode == "remove":
                 upd["occlusion"] = _timed(lambda: _occlusion(base.theta, task, rows, cols))
-            upd["finetune"] = _timed(lambda: C.finetune_update(base.theta, x2, y, P.lam, b, cal["ft_lr"]))
-            upd["first"] = _timed(lambda: C.first_order_update(base.theta, C.influence_gradient(base.theta, z, zt), cal["tau"]))
-            upd["second"] = _timed(lambda: C.second_order_update(base.theta, x2, y, P.lam, C.influence_gradient(base.theta, z, zt), solver=solver, tol=1e-10))
+            upd["finetune"] = _timed(lambda: certified.finetune_update(base.theta, x2, y, P.lam, b, cal["ft_lr"]))
+            upd["first"] = _timed(lambda: certified.first_order_update(base.theta, certified.influence_gradient(base.theta, z, zt), cal["tau"]))
+            upd["second"] = _timed(lambda: certified.second_order_update(base.theta, x2, y, P.lam, certified.influence_gradient(base.theta, z, zt), solver=solver, tol=1e-10))
             # retraining as the authors run it: L-BFGS from a fresh N(0, I) start on the same perturbed objective,
             # stopped by scipy's default rule as the authors call it; its path says when it matched each update's residual
-            (rt, path), rt_s, rt_g = _timed(lambda: C.fit_traced(x2, y, P.lam, b=b, seed=seed + 1 + rep))
+            (rt, path), rt_s, rt_g = _timed(lambda: certified.fit_traced(x2, y, P.lam, b=b, seed=seed + 1 + rep))
             upd["retrain"] = (rt.theta, rt_s, rt_g)
             l0 = _mean_loss(base.theta, xt2, task.yt)
             exact = _mean_loss(rt.theta, xt2, task.yt) - l0
             for m, (th, s, g) in upd.items():
-                r = C.gradient_residual(th, x2, y, P.lam, b)
+                r = certified.gradient_residual(th, x2, y, P.lam, b)
                 rows_out.append({
                     "dataset": task.name, "size": size, "rep": rep, "method": m, "affected": len(rows),
-                    "residual": r, "retrain_seconds_to_residual": C.seconds_to_residual(path, r),
+                    "residual": r, "retrain_seconds_to_residual": certified.seconds_to_residual(path, r),
                     "test_acc": float((torch.where(xt2 @ th >= 0, 1.0, -1.0).double() == task.yt).double().mean()),
                     "loss_change": _mean_loss(th, xt2, task.yt) - l0, "loss_change_exact": exact,
                     "seconds": s, "grad_evals": g,
                 })
-            if sisa and "sisa" in methods.available():
+            if sisa:
                 ens, _ = _sisa_linear(task, rows, P, seed)
                 yt01 = ((task.yt + 1) / 2).long()
                 acc = predict(ens, ArrayDataset(xt2.float(), yt01)).accuracy
@@ -337,7 +336,7 @@ def _occlusion(theta, task, rows, cols):
     """The registry's occlusion (inputs with the features blanked) on theta as a module; for a linear model it
     equals zeroing the removed weights, which is the vector returned (checked against the wrapper)."""
     ds = ArrayDataset(task.x.float(), ((task.y + 1) / 2).long())
-    wrapped = methods.get("occlusion")(C.BinaryLogReg(theta), Subset(ds, rows.tolist()), None,
+    wrapped = methods.get("occlusion")(certified.BinaryLogReg(theta), Subset(ds, rows.tolist()), None,
                                        config={"features": tuple(int(c) for c in cols)})
     occluded = theta * wrapped.keep.to(theta.dtype).flatten()
     probe = task.x[:5].to(theta.dtype)
@@ -360,8 +359,8 @@ def certificate_table(df: pd.DataFrame, P: Profile) -> pd.DataFrame:
             continue
         r = g["residual"].mean()
         out.append({"dataset": ds, "size": size, "method": m, "residual": r,
-                    "sigma_for_target": C.sigma_for(r, P.eps, P.delta),
-                    "eps_at_trained_sigma": float(np.median([C.epsilon_for(v, P.sigma, P.delta) for v in g["residual"]]))})
+                    "sigma_for_target": certified.sigma_for(r, P.eps, P.delta),
+                    "eps_at_trained_sigma": float(np.median([certified.epsilon_for(v, P.sigma, P.delta) for v in g["residual"]]))})
     return pd.DataFrame(out)
 
 
@@ -436,35 +435,40 @@ def lstm_config(P: Profile) -> TrainConfig:
                        weight_decay=0.0, schedule="cosine")
 
 
+def _corrected(points) -> dict:
+    """The corrected points Z~ as the influence updates take them; nothing for a method without them."""
+    return {} if points is None else {"corrected": points}
+
+
 def run_canary(P: Profile, seed: int = 0) -> tuple[pd.DataFrame, dict]:
     """Train (or load) the LSTM with canaries, then unlearn with every method; exposure before and after."""
-    S = canary_setup(P, seed)
+    canary = canary_setup(P, seed)
     cfg = lstm_config(P)
-    arch = models.build("char_lstm", vocab_size=len(S.corpus.vocab), embed=32, hidden=P.lstm_hidden, layers=P.lstm_layers)
-    model, meta = train_or_load(arch, S.corpus, cfg, seed, tag="alice_canary", progress=False)
+    arch = models.build("char_lstm", vocab_size=len(canary.corpus.vocab), embed=32, hidden=P.lstm_hidden, layers=P.lstm_layers)
+    model, meta = train_or_load(arch, canary.corpus, cfg, seed, tag="alice_canary", progress=False)
     cands = random_candidates(P.n_candidates, seed=seed)
-    forget = Subset(S.corpus, S.affected)
-    z_tilde = Subset(S.fixed, S.affected)
-    rest = Subset(S.fixed, [i for i in range(len(S.fixed)) if i not in set(S.affected)])
+    forget = Subset(canary.corpus, canary.affected)
+    z_tilde = Subset(canary.fixed, canary.affected)
+    rest = Subset(canary.fixed, [i for i in range(len(canary.fixed)) if i not in set(canary.affected)])
     test = load_dataset("alice", seq_len=P.seq_len).test  # held-out text: exposure must not fall by breaking the model
     test_loss = lambda m: float(predict(m, test).losses.mean())
-    rows = [{"method": "none", **canary_exposure(model, S.corpus, cands), "test_loss": test_loss(model), "seconds": 0.0,
+    rows = [{"method": "none", **canary_exposure(model, canary.corpus, cands), "test_loss": test_loss(model), "seconds": 0.0,
              "grad_evals": 0}]
     runs = {
-        "finetune": ("finetune", S.fixed, None, {"epochs": 1, "lr": P.canary_ft_lr, "batch_size": 32, "weight_decay": 0.0}),
+        "finetune": ("finetune", canary.fixed, None, {"epochs": 1, "lr": P.canary_ft_lr, "batch_size": 32, "weight_decay": 0.0}),
         "first": ("influence_first_order", rest, z_tilde, {"tau": P.canary_tau, "batch_size": 64, "params": "all"}),
         "second": ("influence_second_order", rest, z_tilde, {
             "tau": P.canary_tau2, "solver": "lissa", "lissa_scale": P.canary_lissa_scale, "lissa_damping": P.canary_lissa_damping,
             "lissa_batch_size": P.canary_lissa_batch, "lissa_depth": P.canary_lissa_depth, "lissa_patience": 20,
             "batch_size": 64, "params": "all"}),
-        "retrain": ("retrain", S.fixed, None, asdict(cfg)),
+        "retrain": ("retrain", canary.fixed, None, asdict(cfg)),
     }
-    info = {"windows": len(S.corpus), "affected_windows": len(S.affected), "replacement": S.replacement,
+    info = {"windows": len(canary.corpus), "affected_windows": len(canary.affected), "replacement": canary.replacement,
             "train_seconds": meta["train_seconds"]}
-    for name, (mname, retain, val, conf) in runs.items():
-        out = methods.get(mname)(model, forget, retain, val=val, config=conf, seed=seed)
+    for name, (mname, retain, corrected, conf) in runs.items():
+        out = methods.get(mname)(model, forget, retain, config=conf, seed=seed, **_corrected(corrected))
         rec = out.unlearning_record
-        row = {"method": name, **canary_exposure(out, S.corpus, cands), "test_loss": test_loss(out), "seconds": rec.seconds,
+        row = {"method": name, **canary_exposure(out, canary.corpus, cands), "test_loss": test_loss(out), "seconds": rec.seconds,
                "grad_evals": rec.grad_evals}
         if name == "second":
             info["second_info"] = {k: v for k, v in rec.info.items()
@@ -496,7 +500,7 @@ def poison_data(P: Profile, seed: int = 0) -> PoisonData:
     return PoisonData(ArrayDataset(b.train.x[tr], b.train.y[tr]), ArrayDataset(b.train.x[va], b.train.y[va]), test)
 
 
-def cnn(P: Profile):
+def cnn(P: Profile) -> nn.Module:
     return models.build("vgg", in_channels=3, num_classes=10, width=P.cnn_width, hidden=P.cnn_hidden)
 
 
@@ -565,7 +569,7 @@ def run_poisoning(P: Profile, seed: int = 0) -> dict:
         rest = Subset(poisoned, split.retain.tolist())
         # head-only updates leave the body bit-identical, so their test predictions come from the poisoned model's
         # test features, computed once (exact, and it spares four passes over the 10,000 test images)
-        test_feats = tf.penultimate(model, data.test)
+        test_feats = penultimate(model, data.test)
         c_p = _head_correct(model, test_feats, data.test)
         correct[(ps, "poisoned")] = c_p
         acc_p, acc_c = float(c_p.mean()), float(correct[("all", "clean")].mean())
@@ -576,7 +580,7 @@ def run_poisoning(P: Profile, seed: int = 0) -> dict:
         if not chosen:  # tau and damping: chosen once on validation, reused for every seed
             for name, (mname, conf) in influence_configs(P, 0.0, 0.0).items():
                 key, grid = ("tau", P.poison_tau_grid) if "first" in name else ("damping", P.poison_damping_grid)
-                upd = lambda v, m=mname, c=conf, k=key: methods.get(m)(model, forget, rest, val=z_tilde, config={**c, k: v}, seed=ps)
+                upd = lambda v, m=mname, c=conf, k=key: methods.get(m)(model, forget, rest, corrected=z_tilde, config={**c, k: v}, seed=ps)
                 t = tune(upd, grid, data.val)
                 chosen[name] = (key, t.value)
                 tuning += [{"method": name, "parameter": key, **r, "chosen": r["value"] == t.value,
@@ -589,8 +593,8 @@ def run_poisoning(P: Profile, seed: int = 0) -> dict:
             jobs["finetune" if e == 1 else f"finetune_{e}"] = (
                 "finetune", forget, data.clean, None,
                 {"epochs": e, "lr": 0.01, "batch_size": 64, "momentum": 0.0, "weight_decay": 0.0})
-        for name, (mname, fg, rt, val, conf) in jobs.items():
-            out = methods.get(mname)(model, fg, rt, val=val, config=conf, seed=ps)
+        for name, (mname, fg, rt, corrected, conf) in jobs.items():
+            out = methods.get(mname)(model, fg, rt, config=conf, seed=ps, **_corrected(corrected))
             rec = out.unlearning_record
             head_only = getattr(out, "unlearning_info", {}).get("params") == "head"
             correct[(ps, name)] = _head_correct(out, test_feats, data.test) if head_only else _correct(out, data.test)
@@ -711,7 +715,7 @@ def poison_difference(res: dict, a: str, b: str, n_boot: int = 1000, seed: int =
     return {"diff": point, "lo": float(lo), "hi": float(hi)}
 
 
-def restoration_figure(summary: pd.DataFrame, runs: pd.DataFrame):
+def restoration_figure(summary: pd.DataFrame, runs: pd.DataFrame) -> Figure:
     """Restoration per method: bars with the bootstrap interval, one dot per seed; retraining's 1 as a line."""
     import matplotlib.pyplot as plt
 
@@ -752,7 +756,7 @@ FEATURE_METHODS = ("none", "occlusion", "finetune", "first", "second")
 CHANGE_AXIS = {"enron": "names removed", "adult": "rows changed", "diabetes": "columns zeroed"}
 
 
-def residual_figure(linear: pd.DataFrame, order=FEATURE_METHODS):
+def residual_figure(linear: pd.DataFrame, order=FEATURE_METHODS) -> Figure:
     """Gradient residual on the corrected data per data set, change size and method (log scale)."""
     import matplotlib.pyplot as plt
     import seaborn as sns
@@ -772,7 +776,7 @@ def residual_figure(linear: pd.DataFrame, order=FEATURE_METHODS):
     return fig
 
 
-def loss_scatter_figure(linear: pd.DataFrame):
+def loss_scatter_figure(linear: pd.DataFrame) -> Figure:
     """Each update's change of test loss against retraining's (the diagonal = exact)."""
     import matplotlib.pyplot as plt
     import seaborn as sns
@@ -788,7 +792,7 @@ def loss_scatter_figure(linear: pd.DataFrame):
     return fig
 
 
-def runtime_figure(linear: pd.DataFrame):
+def runtime_figure(linear: pd.DataFrame) -> Figure:
     """Wall time per unlearning request and method, per data set (log scale)."""
     import matplotlib.pyplot as plt
     import seaborn as sns

@@ -10,18 +10,24 @@ pipeline function the notebook calls; the method itself lives in ``unlearn.metho
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import torch
 from torch.utils.data import ConcatDataset, Subset
 
-from .. import methods, metrics, models, splits, tmu_features as tf
+from .. import methods, metrics, models, splits
 from ..cache import train_or_load
 from ..data import load_dataset, targets_of
 from ..evaluate import changed_share, evaluate
+from ..methods.tmu import features as tmu_features
 from ..paths import results_dir
+from ..tasks import stratified_indices
 from ..train import TrainConfig, predict
+
+if TYPE_CHECKING:  # names for annotations only
+    from matplotlib.figure import Figure
 
 
 @dataclass(frozen=True)
@@ -108,25 +114,17 @@ CIFAR_CPU = (
 METHODS = ["original", "retrain (gold)", "fine-tune", "NegGrad", "random label", "Bad Teacher", "SCRUB", "TMU"]
 
 
-def _stratified(y: np.ndarray, per_class: int, rng: np.random.Generator, classes) -> np.ndarray:
-    out = []
-    for k in classes:
-        members = np.flatnonzero(y == k)
-        out.append(rng.choice(members, per_class, replace=False) if 0 < per_class < len(members) else members)
-    return np.sort(np.concatenate(out))
-
-
 def make_sets(P: TMUProfile, seed: int) -> dict:
     """CIFAR-10 subsets, the sub-class split, D_h and the evaluation sets (no training)."""
     data = load_dataset(P.dataset)
     c = P.forget_class
     rng = np.random.default_rng(seed)
     ytr, yte = targets_of(data.train).numpy(), targets_of(data.test).numpy()
-    train_idx = _stratified(ytr, P.train_per_class, rng, range(len(data.classes)))
+    train_idx = stratified_indices(ytr, P.train_per_class, rng, range(len(data.classes)))
     c_test = rng.permutation(np.flatnonzero(yte == c))
     twin_half, eval_half = c_test[: len(c_test) // 2], c_test[len(c_test) // 2 :]
     holdout_idx = np.sort(twin_half[: P.holdout] if P.holdout else twin_half)
-    others = _stratified(yte, P.test_per_class, rng, [k for k in range(len(data.classes)) if k != c])
+    others = stratified_indices(yte, P.test_per_class, rng, [k for k in range(len(data.classes)) if k != c])
     c_eval = eval_half[: P.test_per_class] if P.test_per_class else eval_half
     test_idx = np.sort(np.concatenate([others, c_eval]))
 
@@ -196,7 +194,7 @@ def unlearn_all(P: TMUProfile, ctx: dict, seed: int) -> dict:
         "random label": get("random_label")(*args, config=_step(P), seed=seed),
         "Bad Teacher": get("bad_teacher")(*args, config={"epochs": P.bad_teacher_epochs}, seed=seed),
         "SCRUB": get("scrub")(*args, config={"epochs": P.scrub_epochs, "msteps": P.scrub_msteps}, seed=seed),
-        "TMU": get("tmu")(*args, val=ctx["holdout"], config=tmu_config(P), seed=seed),
+        "TMU": get("tmu")(*args, holdout=ctx["holdout"], config=tmu_config(P), seed=seed),
     }
 
 
@@ -367,13 +365,13 @@ def _variant_scores(rec: dict, variant: str, seed: int) -> tuple[np.ndarray, flo
     names = tuple(cfg.features)
     twin_raw = {k: torch.as_tensor(v) for k, v in rec["twin_features_raw"].items()}
     orig_raw = {k: torch.as_tensor(v) for k, v in rec["features_raw"].items()}
-    scaler = tf.FeatureScaler().fit(twin_raw)
+    scaler = tmu_features.FeatureScaler().fit(twin_raw)
     y_twin = torch.as_tensor(rec["twin_labels"])
-    own = tf.FeatureScaler().fit(orig_raw) if variant == "per-set scaling" else scaler
-    pred = tf.train_predictor(tf.stack(scaler.transform(twin_raw), names), y_twin, epochs=cfg.predictor_epochs,
+    own = tmu_features.FeatureScaler().fit(orig_raw) if variant == "per-set scaling" else scaler
+    pred = tmu_features.train_predictor(tmu_features.stack_features(scaler.transform(twin_raw), names), y_twin, epochs=cfg.predictor_epochs,
                               lr=cfg.predictor_lr, hidden=cfg.predictor_hidden, seed=rec["seed"])
-    scores = pred.scores(tf.stack(own.transform(orig_raw), names)).numpy()
-    twin_scores = pred.scores(tf.stack(scaler.transform(twin_raw), names))
+    scores = pred.scores(tmu_features.stack_features(own.transform(orig_raw), names)).numpy()
+    twin_scores = pred.scores(tmu_features.stack_features(scaler.transform(twin_raw), names))
     calibration = {"base rate": "base_rate", "release (P >= 0.62)": "release"}.get(variant, "fixed")
     thr = decision_threshold(methods.make_config(TMUConfig, {**rec["config"], "calibration": calibration}), twin_scores, y_twin)
     return scores, thr
@@ -414,7 +412,7 @@ def calibration_table(records: list, n_boot: int = 1000, seed: int = 0) -> pd.Da
     return pd.DataFrame(rows).T
 
 
-def seed_figure(table: pd.DataFrame):
+def seed_figure(table: pd.DataFrame) -> Figure:
     """Delta per method and seed (dots) with the mean (bar); TMU and its controls highlighted."""
     import matplotlib.pyplot as plt
 
@@ -448,10 +446,10 @@ def predictor_table(tmu_model, ctx: dict, seed: int) -> pd.DataFrame:
     fo = {k: torch.as_tensor(v) for k, v in info["features"].items()}
     rows = {}
     for names in SUBSETS:
-        pred = tf.train_predictor(tf.stack(ft, names), y_twin, epochs=cfg.predictor_epochs, lr=cfg.predictor_lr,
+        pred = tmu_features.train_predictor(tmu_features.stack_features(ft, names), y_twin, epochs=cfg.predictor_epochs, lr=cfg.predictor_lr,
                                   hidden=cfg.predictor_hidden, seed=seed)
-        easy_t = (pred.scores(tf.stack(ft, names)) >= cfg.threshold).long()
-        easy_o = (pred.scores(tf.stack(fo, names)) >= cfg.threshold).long()
+        easy_t = (pred.scores(tmu_features.stack_features(ft, names)) >= cfg.threshold).long()
+        easy_o = (pred.scores(tmu_features.stack_features(fo, names)) >= cfg.threshold).long()
         rows[" + ".join(n.upper() for n in names)] = {
             "twin_acc": (easy_t == y_twin).float().mean().item(),
             "forget_acc": (easy_o == truth).float().mean().item(),
@@ -469,7 +467,7 @@ def predictor_table(tmu_model, ctx: dict, seed: int) -> pd.DataFrame:
 # --- Table 4: noise on / off --------------------------------------------------------------------
 def noise_ablation(P: TMUProfile, ctx: dict, tmu_model, seed: int) -> tuple[pd.DataFrame, object]:
     """TMU with and without the input noise of its fine-tuning (everything else identical)."""
-    quiet = methods.get("tmu")(ctx["original"], ctx["forget"], ctx["retain"], val=ctx["holdout"],
+    quiet = methods.get("tmu")(ctx["original"], ctx["forget"], ctx["retain"], holdout=ctx["holdout"],
                                config=tmu_config(P, noise_sigma=0.0), seed=seed)
     df = pd.DataFrame({f"TMU, noise sigma={P.noise_sigma}": score(tmu_model, ctx, seed),
                        "TMU, no noise": score(quiet, ctx, seed)}).T
@@ -481,7 +479,7 @@ def _labels(info: dict, ctx: dict):
     return np.asarray(info["twin_labels"]).astype(bool), np.asarray(ctx["gold_correct"]).astype(bool)
 
 
-def scatter_figure(tmu_model, ctx: dict):
+def scatter_figure(tmu_model, ctx: dict) -> Figure:
     """Easy/hard samples in (DF, CF) feature space (scaled with the twin statistics), for the twin
     problem (D_h under M_t, labels from M_o) and the original one (D_f under M_o, labels from M_g)."""
     import matplotlib.pyplot as plt
@@ -499,7 +497,7 @@ def scatter_figure(tmu_model, ctx: dict):
     return fig
 
 
-def feature_figure(tmu_model, ctx: dict):
+def feature_figure(tmu_model, ctx: dict) -> Figure:
     """Distributions of each scaled feature for easy and hard samples, twin (top) and original (bottom)."""
     import matplotlib.pyplot as plt
 
@@ -508,7 +506,7 @@ def feature_figure(tmu_model, ctx: dict):
     fig, axes = plt.subplots(2, 3, figsize=(12, 6), sharex="col")
     bins = np.linspace(0, 1, 16)
     for row, (feats, lab, name) in enumerate(((info["twin_features"], lt, "twin (D_h)"), (info["features"], lo, "original (D_f)"))):
-        for col, f in enumerate(tf.FEATURES):
+        for col, f in enumerate(tmu_features.FEATURES):
             ax = axes[row, col]
             v = np.clip(feats[f], 0, 1)  # D_f values outside the twin range sit at the edges
             for part, colour, label in ((lab, "tab:blue", "easy"), (~lab, "tab:red", "hard")):
@@ -521,7 +519,7 @@ def feature_figure(tmu_model, ctx: dict):
     return fig
 
 
-def forget_bars_figure(table: pd.DataFrame):
+def forget_bars_figure(table: pd.DataFrame) -> Figure:
     """Forget-set accuracy per method, with the gold model's level drawn across."""
     import matplotlib.pyplot as plt
 

@@ -7,14 +7,16 @@ simple unlearning methods (fine-tuning, gradient ascent) judged by every metric 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from .. import methods, models, splits
-from ..cache import train_or_load
-from ..data import load_dataset
+from .. import methods, tasks
 from ..evaluate import evaluate
 from ..train import TrainConfig, predict
+
+if TYPE_CHECKING:  # names for annotations only
+    from matplotlib.figure import Figure
 
 
 @dataclass(frozen=True)
@@ -35,17 +37,18 @@ PROFILES = {
 }
 
 
+def task(P: TourProfile) -> tasks.Task:
+    """The registry's digits task at this profile's sizes: a random share of the training set forgotten."""
+    base = tasks.get("digits")
+    return tasks.get("digits", split="random", fraction=P.forget_fraction, tag="tour-original",
+                     model_kw=base.model_kw | {"width": P.width}, train=TrainConfig(epochs=P.epochs, batch_size=64, lr=0.05))
+
+
 def setup(P: TourProfile, seed: int) -> dict:
     """Data, split, original and gold models (both through the checkpoint cache)."""
-    data = load_dataset("digits")
-    split = splits.random_instances(len(data.train), P.forget_fraction, seed=seed)
-    forget, retain = split.subsets(data.train)
-    cfg = TrainConfig(epochs=P.epochs, batch_size=64, lr=0.05)
-    arch = models.build("small_cnn", in_channels=1, num_classes=10, width=P.width, hidden=64)
-    original, _ = train_or_load(arch, data.train, cfg, seed, tag="tour-original", progress=False)
-    gold = methods.get("retrain")(original, forget, retain, config=vars(cfg), seed=seed)
-    return {"data": data, "split": split, "forget": forget, "retain": retain, "cfg": cfg,
-            "original": original, "gold": gold}
+    run = task(P).build(seed)
+    return {"data": run.data, "split": run.split, "forget": run.forget, "retain": run.retain, "cfg": run.task.train,
+            "original": run.original, "gold": run.gold}
 
 
 def unlearn_all(P: TourProfile, ctx: dict, seed: int) -> dict:
@@ -90,7 +93,7 @@ def neggrad_sweep(P: TourProfile, ctx: dict, seed: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def figure(losses: pd.DataFrame, sweep: pd.DataFrame, results: pd.DataFrame):
+def figure(losses: pd.DataFrame, sweep: pd.DataFrame, results: pd.DataFrame) -> Figure:
     """Left: the original model's per-sample losses on forget vs unseen data (what a membership attack sees).
     Right: NegGrad's forget and test accuracy against its step size, with the gold forget accuracy."""
     import matplotlib.pyplot as plt

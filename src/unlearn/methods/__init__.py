@@ -1,6 +1,6 @@
 """Unlearning methods, one file each, all behind one call shape (see ``base.py``):
 
-    method(model, forget, retain, *, val=None, config=None, seed=0) -> model
+    method(model, forget, retain, *, config=None, seed=0, **data) -> model
 
 ``available()`` lists them; ``get(name)`` fetches one. Every module in this package that
 registers a method is imported here automatically, so adding a method is adding a file.
@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from typing import Callable
+
+from torch import nn
 
 from .base import REGISTRY, UnlearningRecord, make_config, register
 
 for _mod in pkgutil.iter_modules(__path__):
-    if _mod.name != "base" and not _mod.name.startswith("_"):
+    if _mod.name not in ("base", "common") and not _mod.name.startswith("_"):
         importlib.import_module(f"{__name__}.{_mod.name}")
 
 
@@ -23,7 +26,7 @@ def available() -> list[str]:
     return sorted(REGISTRY)
 
 
-def get(name: str):
+def get(name: str) -> Callable[..., nn.Module]:
     """The method registered as ``name``."""
     if name not in REGISTRY:
         raise ValueError(f"unknown method {name!r}; available: {', '.join(available())}")

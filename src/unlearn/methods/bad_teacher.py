@@ -15,19 +15,12 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from ..seed import set_seed
-from ..train import count_grads, fresh_copy, get_device
+from ..train import fresh_copy, get_device, mixed_batches, step
 from .base import register
-from .random_label import mixed_batches
-
-
-def distill_kl(student_logits: torch.Tensor, teacher_probs: torch.Tensor, T: float, reduction: str = "batchmean") -> torch.Tensor:
-    """KL(teacher || student) at temperature ``T``; ``teacher_probs`` are already softmax(t/T).
-    ``reduction='none'`` gives one value per sample."""
-    logp = F.log_softmax(student_logits / T, dim=-1)
-    kl = (teacher_probs * (teacher_probs.clamp_min(1e-12).log() - logp)).sum(-1)
-    return kl if reduction == "none" else kl.mean()
+from .common import distill_kl
 
 
 @dataclass
@@ -40,7 +33,7 @@ class BadTeacherConfig:
 
 
 @register("bad_teacher", BadTeacherConfig)
-def bad_teacher(model, forget, retain, *, val=None, config: BadTeacherConfig, seed=0):
+def bad_teacher(model, forget, retain, *, config: BadTeacherConfig, seed=0) -> nn.Module:
     """Forget accuracy decreases (forget outputs are pulled towards a random network's near-uniform
     predictions, typically below the gold model's accuracy); retain accuracy is held by distilling
     from the original model on the retain share."""
@@ -63,10 +56,6 @@ def bad_teacher(model, forget, retain, *, val=None, config: BadTeacherConfig, se
             with torch.no_grad():
                 is_forget = (src == 0).to(device).unsqueeze(1).float()
                 target = is_forget * F.softmax(bad(x) / T, -1) + (1 - is_forget) * F.softmax(good(x) / T, -1)
-            loss = distill_kl(model(x), target, T)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            count_grads(len(x))
+            step(opt, distill_kl(model(x), target, T), len(x))
     model.unlearning_info = {"retain_used": k}
     return model

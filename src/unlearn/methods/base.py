@@ -1,8 +1,10 @@
 """The one call shape every unlearning method shares, and the registry.
 
-    method(model, forget, retain, *, val=None, config=None, seed=0) -> model
+    method(model, forget, retain, *, config=None, seed=0, **data) -> model
 
-``forget``/``retain``/``val`` are datasets or DataLoaders. :func:`register` wraps a method so
+``forget``/``retain`` are datasets or DataLoaders. A method that needs one more data set names it when it
+registers, and callers pass it by that name: TMU's held-out set of the forgotten class ``holdout=``, DLFD's
+monitoring set ``monitor=``, the influence updates' corrected points ``corrected=``. :func:`register` wraps a method so
 that it (1) validates its inputs, (2) works on a deep copy (the model passed in is never
 mutated), (3) builds its config dataclass from None, a dict, or an instance (an unknown key is a
 ``ValueError``), (4) seeds everything, and (5) attaches an :class:`UnlearningRecord` (wall time,
@@ -20,14 +22,14 @@ import time
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, RandomSampler, SequentialSampler, Subset
 
-from ..data.arrays import as_arrays, targets_of
+from ..data.arrays import as_arrays, root_indices, targets_of
 from ..seed import set_seed
 from ..train import counting
 
@@ -62,15 +64,7 @@ def as_dataset(data, name: str = "data") -> Dataset | None:
     return Subset(data.dataset, sorted(idx))
 
 
-def _base_indices(ds) -> tuple[object, np.ndarray]:
-    """(root dataset, indices into it) for a (nested) Subset, or (ds, all of it) for a plain dataset,
-    to detect shared samples."""
-    idx = None
-    while isinstance(ds, Subset):
-        sub = np.asarray(ds.indices)
-        idx = sub if idx is None else sub[idx]
-        ds = ds.dataset
-    return ds, (np.arange(len(ds)) if idx is None else idx)
+
 
 
 def _row_hashes(ds) -> set[bytes] | None:
@@ -86,7 +80,7 @@ def _row_hashes(ds) -> set[bytes] | None:
 
 
 def _check_disjoint(forget, retain) -> None:
-    (rf, f_idx), (rr, r_idx) = _base_indices(forget), _base_indices(retain)
+    (rf, f_idx), (rr, r_idx) = root_indices(forget), root_indices(retain)
     if rf is rr:
         shared = np.intersect1d(f_idx, r_idx)
         if len(shared):
@@ -178,7 +172,7 @@ def _check_field(cls_name: str, f: dataclasses.Field, hint, value):
                      f"got {type(value).__name__} {value!r}")
 
 
-def make_config(config_cls, config):
+def make_config(config_cls, config) -> Any:
     """None -> defaults; dict -> config_cls(**dict) (unknown keys refused); an instance as is. Every
     field is then checked against its annotation (type, finite, sign), its name in the message."""
     if config is None:
@@ -197,20 +191,26 @@ def make_config(config_cls, config):
     return dataclasses.replace(config, **checked)
 
 
-def register(name: str, config_cls):
-    """Decorator: put a method in the registry behind the shared call shape."""
+def register(name: str, config_cls, data: str | None = None) -> Callable[[Callable], Callable]:
+    """Decorator: put a method in the registry behind the shared call shape. ``data`` names the method's own
+    extra data set, if it takes one (passed to it under that keyword)."""
 
     def wrap(fn):
         @functools.wraps(fn)
-        def method(model: nn.Module, forget, retain, *, val=None, config=None, seed: int = 0) -> nn.Module:
-            forget, retain, val = as_dataset(forget, "forget"), as_dataset(retain, "retain"), as_dataset(val, "val")
+        def method(model: nn.Module, forget, retain, *, config=None, seed: int = 0, **inputs) -> nn.Module:
+            unknown = sorted(set(inputs) - {data})
+            if unknown:
+                takes = f"its one extra data set is {data}=" if data else "it takes no extra data set"
+                raise ValueError(f"{name} got {', '.join(k + '=' for k in unknown)}; {takes}")
+            forget, retain = as_dataset(forget, "forget"), as_dataset(retain, "retain")
+            extra = {data: as_dataset(inputs.get(data), data)} if data else {}
             check_inputs(model, forget, retain)
             cfg = make_config(config_cls, config)
             work = copy.deepcopy(model)  # never touch the caller's model
             set_seed(seed)
             start = time.perf_counter()
             with counting() as grads:
-                out = fn(work, forget, retain, val=val, config=cfg, seed=seed)
+                out = fn(work, forget, retain, config=cfg, seed=seed, **extra)
             seconds, evals = time.perf_counter() - start, grads.value
             info = getattr(out, "unlearning_info", {})
             if info.get("cached"):  # a cached retrain reports what the training cost when it ran
@@ -220,6 +220,7 @@ def register(name: str, config_cls):
 
         method.config_cls = config_cls
         method.method_name = name
+        method.data_name = data
         REGISTRY[name] = method
         return method
 

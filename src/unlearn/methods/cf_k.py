@@ -78,8 +78,9 @@ class CFkConfig:
 
 
 @register("cf_k", CFkConfig)
-def cf_k(model, forget, retain, *, val=None, config: CFkConfig, seed=0):
+def cf_k(model, forget, retain, *, config: CFkConfig, seed=0) -> nn.Module:
     """Forget accuracy decreases (the last k layers are fine-tuned on retain only; the frozen body
     keeps the features, so forgetting is partial)."""
-    cfg = TrainConfig(config.epochs, config.batch_size, config.lr, "sgd", config.momentum, config.weight_decay, "cosine")
+    cfg = TrainConfig(epochs=config.epochs, batch_size=config.batch_size, lr=config.lr, optimizer="sgd",
+                      momentum=config.momentum, weight_decay=config.weight_decay, schedule="cosine")
     return train_last_k(model, retain, config.k, cfg, seed)

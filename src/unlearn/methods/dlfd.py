@@ -67,12 +67,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 from torch.utils.data import Subset
 
 from .. import metrics
 from ..data.arrays import as_arrays
 from ..seed import set_seed
-from ..train import count_grads, cross_entropy, get_device, predict
+from ..train import count_grads, cross_entropy, get_device, predict, step
 from .base import register
 
 
@@ -195,8 +196,8 @@ def perturb(model, x_r, y_r, x_f, w_r: float, config: DLFDConfig) -> torch.Tenso
     repeat = model.training
     target, clean = references()
     delta = torch.zeros_like(x_r, requires_grad=True)
-    for step in range(cfg.perturb_steps):
-        if repeat and step > 0:
+    for k in range(cfg.perturb_steps):
+        if repeat and k > 0:
             target, clean = references()
         loss, _, _ = perturbation_objective(model, x_r, y_r, delta, target, cfg.forget_weight, w_r, cfg, clean)
         (grad,) = torch.autograd.grad(loss, delta, allow_unused=True)
@@ -225,14 +226,14 @@ def _take(ds, idx: torch.Tensor):
     return torch.stack(xs), torch.as_tensor(ys)
 
 
-def monitor(model, forget, val, config: DLFDConfig, rng: np.random.Generator, seed: int) -> tuple[float, float]:
+def measure(model, forget, held_out, config: DLFDConfig, rng: np.random.Generator, seed: int) -> tuple[float, float]:
     """(validation accuracy, FS) as the release's monitoring: an MIA between up to
     ``monitor_samples`` random forget losses and as many validation losses. FS is NaN when the
     model's losses are no longer finite (the epoch has diverged)."""
-    n = config.monitor_samples or max(len(forget), len(val))
-    if config.val_samples is not None and len(val) > config.val_samples:
-        val = Subset(val, np.sort(rng.choice(len(val), config.val_samples, replace=False)).tolist())
-    pv = predict(model, val)
+    n = config.monitor_samples or max(len(forget), len(held_out))
+    if config.val_samples is not None and len(held_out) > config.val_samples:
+        held_out = Subset(held_out, np.sort(rng.choice(len(held_out), config.val_samples, replace=False)).tolist())
+    pv = predict(model, held_out)
     fi = np.sort(rng.choice(len(forget), min(n, len(forget)), replace=False))
     pf = predict(model, Subset(forget, fi.tolist()))
     vl = pv.losses.numpy()
@@ -244,14 +245,14 @@ def monitor(model, forget, val, config: DLFDConfig, rng: np.random.Generator, se
     return pv.accuracy, metrics.forgetting_score(mia)
 
 
-@register("dlfd", DLFDConfig)
-def dlfd(model, forget, retain, *, val=None, config: DLFDConfig, seed=0):
+@register("dlfd", DLFDConfig, data="monitor")
+def dlfd(model, forget, retain, *, monitor=None, config: DLFDConfig, seed=0) -> nn.Module:
     """Forget samples' losses rise towards those of unseen samples (FS falls) while test accuracy
     is kept: the retain data are pushed away from the forget data in output space, not the forget
     data towards errors."""
     cfg = config
-    if val is None:
-        raise ValueError("DLFD monitors accuracy and the forgetting score on a validation set: pass val=")
+    if monitor is None:
+        raise ValueError("DLFD monitors accuracy and the forgetting score on a held-out set: pass it as monitor=")
     if cfg.ot_target not in ("perturbed", "clean"):
         raise ValueError(f"ot_target must be 'perturbed' (paper) or 'clean' (release), got {cfg.ot_target!r}")
     if cfg.ot_space not in ("logits", "features"):
@@ -290,17 +291,14 @@ def dlfd(model, forget, retain, *, val=None, config: DLFDConfig, seed=0):
             x_train = x_r
         model.train(train_step)
         loss = cross_entropy(model(x_train), y_r)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        count_grads(len(idx))
+        step(opt, loss, len(idx))
         if not torch.isfinite(loss):
             diverged_at = t + 1
             break
         # FS decides whether the next batch is perturbed, so it is measured after every perturbed
         # batch (as the release does after every batch); between perturbations every monitor_every
         if (perturb_now and cfg.fs_threshold > 0) or (t + 1) % cfg.monitor_every == 0 or t == total - 1:
-            acc, fs = monitor(model, forget, val, cfg, rng, seed)
+            acc, fs = measure(model, forget, monitor, cfg, rng, seed)
             curve.append({"batch": t + 1, "val_acc": acc, "fs": fs, "perturbed": perturb_now, "w_r": w_r})
             if np.isnan(fs):
                 diverged_at = t + 1

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 from ..train import TrainConfig, fresh_copy
 from .base import register
@@ -29,12 +30,13 @@ class EUkConfig:
 
 
 @register("eu_k", EUkConfig)
-def eu_k(model, forget, retain, *, val=None, config: EUkConfig, seed=0):
+def eu_k(model, forget, retain, *, config: EUkConfig, seed=0) -> nn.Module:
     """Forget accuracy decreases (the top k layers never see a forget sample after re-initialisation)."""
     chosen = last_k(model, config.k)
     fresh = dict(fresh_copy(model, seed).named_modules())
     with torch.no_grad():
         for name, m in chosen:
             m.load_state_dict(fresh[name].state_dict())
-    cfg = TrainConfig(config.epochs, config.batch_size, config.lr, "sgd", config.momentum, config.weight_decay, "cosine")
+    cfg = TrainConfig(epochs=config.epochs, batch_size=config.batch_size, lr=config.lr, optimizer="sgd",
+                      momentum=config.momentum, weight_decay=config.weight_decay, schedule="cosine")
     return train_last_k(model, retain, config.k, cfg, seed)

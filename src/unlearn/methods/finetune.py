@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from torch import nn
+
 from ..train import TrainConfig, fit
 from .base import register
 
@@ -20,8 +22,9 @@ class FinetuneConfig:
 
 
 @register("finetune", FinetuneConfig)
-def finetune(model, forget, retain, *, val=None, config: FinetuneConfig, seed=0):
+def finetune(model, forget, retain, *, config: FinetuneConfig, seed=0) -> nn.Module:
     """Forget accuracy decreases (slowly: only through catastrophic forgetting; for a whole forgotten
     class the class's outputs are never reinforced) while retain accuracy stays."""
-    cfg = TrainConfig(config.epochs, config.batch_size, config.lr, "sgd", config.momentum, config.weight_decay, "cosine")
+    cfg = TrainConfig(epochs=config.epochs, batch_size=config.batch_size, lr=config.lr, optimizer="sgd",
+                      momentum=config.momentum, weight_decay=config.weight_decay, schedule="cosine")
     return fit(model, retain, cfg, seed, progress=False, desc="finetune")

@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 from ..seed import set_seed
-from ..train import batches, count_grads, cross_entropy, get_device
+from ..train import batches, cross_entropy, get_device, step
 from .base import register
 
 
@@ -21,7 +22,7 @@ class NegGradConfig:
 
 
 @register("neggrad", NegGradConfig)
-def neggrad(model, forget, retain, *, val=None, config: NegGradConfig, seed=0):
+def neggrad(model, forget, retain, *, config: NegGradConfig, seed=0) -> nn.Module:
     """Forget accuracy decreases (maximises the forget loss; retain is not used)."""
     gen = set_seed(seed)
     device = get_device()
@@ -29,9 +30,5 @@ def neggrad(model, forget, retain, *, val=None, config: NegGradConfig, seed=0):
     opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
     for _ in range(config.epochs):
         for x, y in batches(forget, config.batch_size, shuffle=True, generator=gen):
-            loss = -cross_entropy(model(x.to(device)), y.to(device))  # ascent
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            count_grads(len(y))
+            step(opt, -cross_entropy(model(x.to(device)), y.to(device)), len(y))  # ascent
     return model

@@ -11,15 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 from ..seed import set_seed
-from ..train import batches, count_grads, cross_entropy, get_device
+from ..train import batches, cross_entropy, endless_batches, get_device, step
 from .base import register
-
-
-def _cycle(ds, batch_size, gen):
-    while True:
-        yield from batches(ds, batch_size, shuffle=True, generator=gen)
 
 
 @dataclass
@@ -35,7 +31,7 @@ class NegGradPlusConfig:
 
 
 @register("neggrad_plus", NegGradPlusConfig)
-def neggrad_plus(model, forget, retain, *, val=None, config: NegGradPlusConfig, seed=0):
+def neggrad_plus(model, forget, retain, *, config: NegGradPlusConfig, seed=0) -> nn.Module:
     """Forget accuracy decreases (the forget loss is maximised) while the retain term holds retain
     accuracy close to the original's."""
     if not 0 <= config.beta <= 1:
@@ -44,17 +40,13 @@ def neggrad_plus(model, forget, retain, *, val=None, config: NegGradPlusConfig, 
     device = get_device()
     model.to(device).train()
     opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
-    fgen = _cycle(forget, config.forget_batch_size, gen)
+    fgen = endless_batches(forget, config.forget_batch_size, gen)
     for _ in range(config.epochs):
         for xr, yr in batches(retain, config.batch_size, shuffle=True, generator=gen):
             xf, yf = next(fgen)
             loss = config.beta * cross_entropy(model(xr.to(device)), yr.to(device)) - (1 - config.beta) * cross_entropy(
                 model(xf.to(device)), yf.to(device)
             )
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if config.clip:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)
-            opt.step()
-            count_grads(len(yr) + len(yf))
+            clip = (lambda: torch.nn.utils.clip_grad_norm_(model.parameters(), config.clip)) if config.clip else None
+            step(opt, loss, len(yr) + len(yf), adjust=clip)
     return model

@@ -60,7 +60,7 @@ class OcclusionConfig:
 
 
 @register("occlusion", OcclusionConfig)
-def occlusion(model, forget, retain, *, val=None, config: OcclusionConfig, seed=0):
+def occlusion(model, forget, retain, *, config: OcclusionConfig, seed=0) -> nn.Module:
     """No training, parameters unchanged. Forget accuracy decreases (or stays) to the extent that the
     model relied on the occluded features: what it predicts without them."""
     x0, _ = next(iter(batches(forget, 1)))

@@ -9,15 +9,15 @@ wall time and gradient evaluations of the training run, also when the model come
 
 from __future__ import annotations
 
+from torch import nn
+
 from ..cache import train_or_load
 from ..train import TrainConfig, fresh_copy
 from .base import register
 
-RetrainConfig = TrainConfig  # the original's recipe; kept under this name for callers that import it
-
 
 @register("retrain", TrainConfig)
-def retrain(model, forget, retain, *, val=None, config: TrainConfig, seed=0):
+def retrain(model, forget, retain, *, config: TrainConfig, seed=0) -> nn.Module:
     """Gold model: from scratch on ``retain`` only. Forget accuracy decreases to what generalisation
     gives (for a whole forgotten class: to ~0)."""
     cfg = TrainConfig(**vars(config))

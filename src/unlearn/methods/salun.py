@@ -15,12 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 
 from ..data.arrays import targets_of
 from ..seed import set_seed
-from ..train import batches, count_grads, cross_entropy, get_device
+from ..train import batches, count_grads, cross_entropy, get_device, mixed_batches, step
 from .base import register
-from .random_label import mixed_batches, num_classes_of, random_other_labels
+from .common import num_classes_of, random_other_labels
 
 
 def saliency_mask(model, forget, ratio: float, batch_size: int = 256) -> dict[str, torch.Tensor]:
@@ -60,7 +61,7 @@ class SalUnConfig:
 
 
 @register("salun", SalUnConfig)
-def salun(model, forget, retain, *, val=None, config: SalUnConfig, seed=0):
+def salun(model, forget, retain, *, config: SalUnConfig, seed=0) -> nn.Module:
     """Forget accuracy decreases (random labels on the forget set, through the salient weights only);
     retain accuracy is held by the retain set and by the frozen non-salient weights."""
     gen = set_seed(seed)
@@ -70,18 +71,17 @@ def salun(model, forget, retain, *, val=None, config: SalUnConfig, seed=0):
     named = [(n, p) for n, p in model.named_parameters() if p.requires_grad]
     model.to(device).train()
     opt = torch.optim.SGD([p for _, p in named], lr=config.lr, momentum=config.momentum)
+
+    def masked():  # weight decay, then only the salient weights keep a gradient
+        for n, p in named:
+            if p.grad is not None:
+                p.grad.add_(p.detach(), alpha=config.weight_decay).mul_(masks[n])
+
     for _ in range(config.epochs):
         for x, y, src, pos in mixed_batches([forget, retain], config.batch_size, generator=gen):
             m = src == 0
             y[m] = new_y[pos[m]]
-            loss = cross_entropy(model(x.to(device)), y.to(device))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            for n, p in named:
-                if p.grad is not None:
-                    p.grad.add_(p.detach(), alpha=config.weight_decay).mul_(masks[n])
-            opt.step()
-            count_grads(len(y))
+            step(opt, cross_entropy(model(x.to(device)), y.to(device)), len(y), adjust=masked)
     kept = sum(int(v.sum()) for v in masks.values())
     model.unlearning_info = {"mask_kept": kept, "mask_total": sum(v.numel() for v in masks.values())}
     return model

@@ -16,11 +16,12 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from ..seed import set_seed
-from ..train import batches, count_grads, cross_entropy, get_device
-from .bad_teacher import distill_kl
+from ..train import batches, cross_entropy, get_device, step
 from .base import register
+from .common import distill_kl
 
 
 @dataclass
@@ -43,7 +44,7 @@ class ScrubConfig:
 
 
 @register("scrub", ScrubConfig)
-def scrub(model, forget, retain, *, val=None, config: ScrubConfig, seed=0):
+def scrub(model, forget, retain, *, config: ScrubConfig, seed=0) -> nn.Module:
     """Forget accuracy decreases (max steps push forget outputs away from the original's) while
     min steps keep retain accuracy near the original's."""
     if config.msteps > config.epochs:
@@ -66,17 +67,10 @@ def scrub(model, forget, retain, *, val=None, config: ScrubConfig, seed=0):
         if epoch < config.msteps:  # max step: move away from the teacher on the forget set
             for x, _ in batches(forget, config.forget_batch_size, shuffle=True, generator=gen):
                 x = x.to(device)
-                loss = -distill_kl(model(x), target(x), T) * T**2  # DistillKL scales by T^2
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-                count_grads(len(x))
+                step(opt, -distill_kl(model(x), target(x), T) * T**2, len(x))  # DistillKL scales by T^2
         for x, y in batches(retain, config.batch_size, shuffle=True, generator=gen):  # min step
             x, y = x.to(device), y.to(device)
             out = model(x)
             loss = config.gamma * cross_entropy(out, y) + config.alpha * distill_kl(out, target(x), T) * T**2
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            count_grads(len(x))
+            step(opt, loss, len(x))
     return model

@@ -39,6 +39,7 @@ from torch import nn
 from torch.utils.data import Subset
 
 from ..cache import fingerprint
+from ..data.arrays import root_indices
 from ..seed import rng
 from ..train import TrainConfig, fit, fresh_copy, get_device
 from .base import register
@@ -52,14 +53,7 @@ class SISAConfig(TrainConfig):
     aggregate: str = "vote"  # "vote" (majority of labels, the paper's default) or "mean" (average probabilities)
 
 
-def _root(ds) -> tuple[object, np.ndarray]:
-    """(root dataset, indices of ``ds`` into it) through any nesting of Subsets."""
-    idx = None
-    while isinstance(ds, Subset):
-        sub = np.asarray(ds.indices, dtype=np.int64)
-        idx = sub if idx is None else sub[idx]
-        ds = ds.dataset
-    return ds, (np.arange(len(ds), dtype=np.int64) if idx is None else idx)
+
 
 
 def _root_id(root) -> str:
@@ -119,7 +113,7 @@ class SISAEnsemble(nn.Module):
             raise ValueError(f"shards must be >= 1, got {config.shards}")
         if config.aggregate not in ("vote", "mean"):
             raise ValueError(f"aggregate must be 'vote' or 'mean', got {config.aggregate!r}")
-        root, idx = _root(data)
+        root, idx = root_indices(data)
         if len(np.unique(idx)) != len(idx):
             raise ValueError("the training data repeats samples")
         assign = rng(seed).permutation(len(root)) % config.shards
@@ -129,7 +123,7 @@ class SISAEnsemble(nn.Module):
 
     def unlearn_(self, forget) -> list[int]:
         """Retrain, in place, exactly the shards holding a sample of ``forget``; returns their ids."""
-        root, f_idx = _root(forget)
+        root, f_idx = root_indices(forget)
         if len(root) != len(self.assign) or _root_id(root) != self.root_id:
             raise ValueError("the forget set is not drawn from the dataset this SISA ensemble was trained on")
         touched = []
@@ -146,13 +140,13 @@ class SISAEnsemble(nn.Module):
 
 
 @register("sisa", SISAConfig)
-def sisa(model, forget, retain, *, val=None, config: SISAConfig, seed=0):
+def sisa(model, forget, retain, *, config: SISAConfig, seed=0) -> nn.Module:
     """Forget accuracy decreases to the level of an ensemble that never saw the forget samples
     (exactly that ensemble: only the shards that held forget samples are retrained)."""
     built = None
     if not isinstance(model, SISAEnsemble):
-        root_f, _ = _root(forget)
-        root_r, _ = _root(retain)
+        root_f, _ = root_indices(forget)
+        root_r, _ = root_indices(retain)
         if root_f is not root_r:
             raise ValueError("to build a SISA ensemble from a plain model, forget and retain must be Subsets of one dataset")
         start = time.perf_counter()
@@ -174,6 +168,6 @@ def sisa(model, forget, retain, *, val=None, config: SISAConfig, seed=0):
 
 
 def _union(forget, retain) -> Subset:
-    root, fi = _root(forget)
-    _, ri = _root(retain)
+    root, fi = root_indices(forget)
+    _, ri = root_indices(retain)
     return Subset(root, np.union1d(fi, ri).tolist())

@@ -15,13 +15,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
+from torch import nn
 from torch.utils.data import Subset
 
 from ..data.arrays import ArrayDataset, targets_of
 from ..seed import set_seed
-from ..train import batches, count_grads, cross_entropy, get_device
+from ..train import batches, cross_entropy, get_device, mixed_batches, step
 from .base import register
-from .random_label import mixed_batches
 
 
 @dataclass
@@ -52,7 +52,7 @@ def _retain_subset(retain, per_class: int, gen: torch.Generator):
 
 
 @register("unsir", UnsirConfig)
-def unsir(model, forget, retain, *, val=None, config: UnsirConfig, seed=0):
+def unsir(model, forget, retain, *, config: UnsirConfig, seed=0) -> nn.Module:
     """Forget accuracy decreases (the impair pass with error-maximising noise destroys the forget
     classes' decision regions; repair restores the retain classes only). For a scattered forget set
     all classes are impaired and repaired, so the decrease is small."""
@@ -73,10 +73,7 @@ def unsir(model, forget, retain, *, val=None, config: UnsirConfig, seed=0):
         label = torch.full((config.noise_batch,), int(c), device=device)
         for _ in range(config.noise_steps):
             loss = -cross_entropy(model(noise), label) + config.noise_l2 * noise.pow(2).flatten(1).sum(1).mean()
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            count_grads(config.noise_batch)
+            step(opt, loss, config.noise_batch)
         noise_x.append(noise.detach().cpu())
         noise_y.append(label.cpu())
     for p in model.parameters():
@@ -88,19 +85,11 @@ def unsir(model, forget, retain, *, val=None, config: UnsirConfig, seed=0):
     opt = torch.optim.Adam(model.parameters(), lr=config.impair_lr)
     for _ in range(config.impair_epochs):
         for x, y, _src, _pos in mixed_batches([noise_ds, sub], config.batch_size, generator=gen):
-            loss = cross_entropy(model(x.to(device)), y.to(device))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            count_grads(len(y))
+            step(opt, cross_entropy(model(x.to(device)), y.to(device)), len(y))
     # 3. repair: retain subset only
     opt = torch.optim.Adam(model.parameters(), lr=config.repair_lr)
     for _ in range(config.repair_epochs):
         for x, y in batches(sub, config.batch_size, shuffle=True, generator=gen):
-            loss = cross_entropy(model(x.to(device)), y.to(device))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            count_grads(len(y))
+            step(opt, cross_entropy(model(x.to(device)), y.to(device)), len(y))
     model.unlearning_info = {"noise_classes": [int(c) for c in classes], "retain_used": len(sub)}
     return model

@@ -17,36 +17,15 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import Dataset
 
-from .data.arrays import ArrayDataset, as_arrays, targets_of
-from .seed import set_seed
-from .train import batches, count_grads, get_device, predict
+from ...data.arrays import concat_arrays, to_arrays
+from ...seed import set_seed
+from ...train import batches, count_grads, get_device, penultimate, predict, step
+from ..common import random_other_labels
 
 FEATURES = ("df", "af", "cf")  # distance, adversarial-attacking, curriculum-learning-loss
 
 
 # --- data helpers -------------------------------------------------------------------------------
-def to_arrays(ds: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
-    """(x, y) of a dataset in its stored dtype (uint8 images stay uint8, so concatenations keep the
-    [0, 1] scaling of :class:`ArrayDataset`)."""
-    resolved = as_arrays(ds)
-    if resolved is not None:
-        base, idx = resolved
-        return base.x[idx], base.y[idx]
-    xs, ys = zip(*(ds[i] for i in range(len(ds))))
-    return torch.stack([torch.as_tensor(x) for x in xs]), torch.as_tensor([int(y) for y in ys])
-
-
-def concat_arrays(*datasets: Dataset) -> ArrayDataset:
-    """One in-memory ArrayDataset holding every sample of ``datasets`` in order."""
-    parts = [to_arrays(d) for d in datasets if d is not None and len(d)]
-    if not parts:
-        raise ValueError("nothing to concatenate: every dataset is empty")
-    dtypes = {x.dtype for x, _ in parts}
-    if len(dtypes) > 1:
-        raise ValueError(f"datasets store inputs as different dtypes {sorted(map(str, dtypes))}")
-    return ArrayDataset(torch.cat([x for x, _ in parts]), torch.cat([y for _, y in parts]))
-
-
 # --- twin labels --------------------------------------------------------------------------------
 def twin_labels(model: nn.Module, ds: Dataset) -> torch.Tensor:
     """Generalization labels of the twin problem: 1 (easy) where ``model`` (the twin problem's
@@ -57,18 +36,6 @@ def twin_labels(model: nn.Module, ds: Dataset) -> torch.Tensor:
 
 # --- features -----------------------------------------------------------------------------------
 @torch.no_grad()
-def penultimate(model: nn.Module, ds: Dataset, batch_size: int = 512) -> torch.Tensor:
-    """Penultimate-layer features ``model.features(x)`` for every sample, in order (eval mode)."""
-    device = get_device()
-    was = model.training
-    model.to(device).eval()
-    out = [model.features(x.to(device)).float().cpu() for x, _ in batches(ds, batch_size)]
-    model.train(was)
-    if not out:
-        raise ValueError("cannot compute features of an empty dataset")
-    return torch.cat(out)
-
-
 def distance_feature(query: torch.Tensor, reference: torch.Tensor, k: int = 5) -> torch.Tensor:
     """DF: mean L2 distance from each (L2-normalised) query feature to its ``k`` nearest
     (L2-normalised) reference features. The reference set is the retained training samples of the
@@ -153,8 +120,9 @@ class FeatureScaler:
     """IQR clipping then min-max scaling, both fitted on the twin problem's features and applied
     unchanged to the original problem's, so a value means the same on both sides.
 
-    CHOICE: the release fits the clipping and min-max on each set separately; the issue (and the
-    transfer argument) asks for the twin set's statistics on both."""
+    CHOICE: the release fits the clipping and min-max on each set separately; the transfer argument (a value
+    means the same on both sides) asks for the twin set's statistics on both. TMUConfig.scaling="per_set" is the
+    release's way."""
 
     bounds: dict = field(default_factory=dict)  # name -> (lo, hi) IQR fences
     ranges: dict = field(default_factory=dict)  # name -> (min, max) after clipping
@@ -178,7 +146,7 @@ class FeatureScaler:
         return out
 
 
-def stack(feats: dict[str, torch.Tensor], names=FEATURES) -> torch.Tensor:
+def stack_features(feats: dict[str, torch.Tensor], names=FEATURES) -> torch.Tensor:
     """(n, len(names)) matrix of the named features, in the given order."""
     missing = [n for n in names if n not in feats]
     if missing:
@@ -234,10 +202,8 @@ def train_predictor(x: torch.Tensor, y: torch.Tensor, *, epochs: int = 200, lr: 
             perm = torch.randperm(len(x), generator=gen)
             for s in range(0, len(x), batch_size):
                 i = perm[s : s + batch_size]
-                loss = F.binary_cross_entropy_with_logits(model(x[i]), y[i])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
+                # n = 0: the predictor's steps are not gradient evaluations of the unlearned model
+                step(opt, F.binary_cross_entropy_with_logits(model(x[i]), y[i]), 0)
     return model.eval()
 
 
@@ -253,14 +219,12 @@ def relabel_hard(y: torch.Tensor, hard: torch.Tensor, num_classes: int, seed: in
     """Labels with each ``hard`` sample given a uniformly random *other* class (seeded; drawn once)."""
     y = torch.as_tensor(y).clone()
     hard = torch.as_tensor(hard, dtype=torch.bool)
-    g = torch.Generator().manual_seed(int(seed))
-    offsets = torch.randint(1, num_classes, (int(hard.sum()),), generator=g)
-    y[hard] = (y[hard] + offsets) % num_classes
+    y[hard] = random_other_labels(y[hard], num_classes, torch.Generator().manual_seed(int(seed)))
     return y
 
 
 __all__ = [
     "FEATURES", "FeatureScaler", "Predictor", "adversarial_feature", "concat_arrays", "curriculum_feature",
-    "distance_feature", "iqr_bounds", "iqr_clip", "majority_accuracy", "penultimate", "relabel_hard", "stack",
-    "to_arrays", "train_predictor", "twin_labels",
+    "distance_feature", "iqr_bounds", "iqr_clip", "majority_accuracy", "penultimate", "relabel_hard", "stack_features",
+    "to_arrays", "train_predictor", "twin_labels",  # concat_arrays, to_arrays, penultimate: re-exported for TMU
 ]

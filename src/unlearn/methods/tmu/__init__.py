@@ -9,7 +9,7 @@ forget samples the gold model would still classify correctly and forgets only th
    D_f) is added to the training set and the original model M_o is fine-tuned on it: the *twin*
    model M_t. For M_t, D_h plays D_f and M_o plays the gold model, and M_o's correctness on D_h is
    known: the twin labels (easy = M_o right, hard = M_o wrong).
-2. Features per sample (:mod:`unlearn.tmu_features`): DF, mean distance to the 5 nearest retained
+2. Features per sample (:mod:`unlearn.methods.tmu.features`): DF, mean distance to the 5 nearest retained
    class-c training samples in L2-normalised penultimate features; AF, output shift under a 5-step
    PGD attack (eps 4/255); CF, cross-entropy under a model trained from scratch for only 2 epochs.
    Each is IQR-clipped and min-max scaled with the twin set's statistics.
@@ -19,7 +19,7 @@ forget samples the gold model would still classify correctly and forgets only th
    random other label, and the model is fine-tuned on them together with the retain set for a few
    epochs with Gaussian noise on the (forget) inputs ("noise-perturbed fine-tuning").
 
-Call shape: ``tmu(model, forget, retain, val=D_h, config=None, seed=0)``. ``val`` is *required* and
+Call shape: ``tmu(model, forget, retain, holdout=D_h, config=None, seed=0)``. ``holdout`` is *required* and
 must hold only class-c samples that the model never saw (e.g. half of class c's test images);
 the class c is inferred from the forget labels (all forget samples must share it: TMU's setting is
 sub-class forgetting). The twin and curriculum models are trained inside through the checkpoint
@@ -37,15 +37,25 @@ import copy
 import time
 from dataclasses import dataclass
 
-import numpy as np
 import torch
+from torch import nn
 from torch.utils.data import Subset
 
-from ..cache import train_or_load
-from ..data.arrays import ArrayDataset, as_arrays, targets_of
-from ..train import TrainConfig, count_grads, cross_entropy, get_device
-from .. import tmu_features as tf
-from .base import register
+from ...cache import train_or_load
+from ...data.arrays import ArrayDataset, as_arrays, concat_arrays, targets_of, to_arrays
+from ...train import TrainConfig, cross_entropy, get_device, penultimate, step
+from ..base import register
+from .features import (
+    FEATURES,
+    FeatureScaler,
+    adversarial_feature,
+    curriculum_feature,
+    distance_feature,
+    relabel_hard,
+    stack_features,
+    train_predictor,
+    twin_labels,
+)
 
 
 @dataclass
@@ -85,9 +95,9 @@ class TMUConfig:
     noise_on: str = "forget"  # CHOICE: "forget" (only D_f samples, which the release flags apart) or "all"
 
 
-def _check(forget, retain, val, cfg: TMUConfig, num_classes: int) -> tuple[int, torch.Tensor]:
-    if val is None or len(val) == 0:
-        raise ValueError("TMU needs the held-out set D_h: pass class-c samples never used in training as val=")
+def _check(forget, retain, holdout, cfg: TMUConfig, num_classes: int) -> tuple[int, torch.Tensor]:
+    if holdout is None or len(holdout) == 0:
+        raise ValueError("TMU needs the held-out set D_h: pass class-c samples never used in training as holdout=")
     if retain is None or len(retain) == 0:
         raise ValueError("TMU fine-tunes on the retain set; it is empty")
     yf = targets_of(forget)
@@ -95,9 +105,9 @@ def _check(forget, retain, val, cfg: TMUConfig, num_classes: int) -> tuple[int, 
     if len(classes) != 1:
         raise ValueError(f"TMU is sub-class forgetting: every forget sample must share one class, got classes {classes}")
     c = int(classes[0])
-    yh = targets_of(val)
+    yh = targets_of(holdout)
     if (yh != c).any():
-        raise ValueError(f"val (D_h) must hold only class-{c} samples (the forgotten class), got classes {torch.unique(yh).tolist()}")
+        raise ValueError(f"holdout (D_h) must hold only class-{c} samples (the forgotten class), got classes {torch.unique(yh).tolist()}")
     ref = torch.nonzero(targets_of(retain) == c).ravel()
     if len(ref) < cfg.knn:
         raise ValueError(f"DF needs at least knn={cfg.knn} retained class-{c} training samples, the retain set has {len(ref)}")
@@ -109,9 +119,9 @@ def _check(forget, retain, val, cfg: TMUConfig, num_classes: int) -> tuple[int, 
         raise ValueError(f"calibration must be one of {CALIBRATIONS}, got {cfg.calibration!r}")
     if cfg.scaling not in ("twin", "per_set"):
         raise ValueError(f"scaling must be 'twin' or 'per_set', got {cfg.scaling!r}")
-    unknown = [f for f in cfg.features if f not in tf.FEATURES]
+    unknown = [f for f in cfg.features if f not in FEATURES]
     if unknown or not cfg.features:
-        raise ValueError(f"features must be a non-empty subset of {tf.FEATURES}, got {cfg.features}")
+        raise ValueError(f"features must be a non-empty subset of {FEATURES}, got {cfg.features}")
     if num_classes < 2:
         raise ValueError("random relabelling needs at least two classes")
     return c, ref
@@ -141,20 +151,20 @@ def training_set(forget, retain) -> ArrayDataset:
     if a is not None and b is not None and a[0] is b[0]:
         idx = torch.sort(torch.cat([a[1], b[1]])).values
         return ArrayDataset(a[0].x[idx], a[0].y[idx])
-    return tf.concat_arrays(forget, retain)
+    return concat_arrays(forget, retain)
 
 
 def problem_features(model, curriculum, ds, reference, cfg: TMUConfig) -> dict[str, torch.Tensor]:
     """DF, AF, CF of every sample of ``ds`` under ``model`` (the problem's "original" model);
     DF's neighbours are ``reference`` (the retained class-c training samples) in ``model``'s features."""
     return {
-        "df": tf.distance_feature(tf.penultimate(model, ds), tf.penultimate(model, reference), cfg.knn),
-        "af": tf.adversarial_feature(model, ds, eps=cfg.pgd_eps, steps=cfg.pgd_steps),
-        "cf": tf.curriculum_feature(curriculum, ds),
+        "df": distance_feature(penultimate(model, ds), penultimate(model, reference), cfg.knn),
+        "af": adversarial_feature(model, ds, eps=cfg.pgd_eps, steps=cfg.pgd_steps),
+        "cf": curriculum_feature(curriculum, ds),
     }
 
 
-def noisy_finetune(model, data, noisy: torch.Tensor, cfg: TMUConfig, seed: int):
+def noisy_finetune(model, data, noisy: torch.Tensor, cfg: TMUConfig, seed: int) -> nn.Module:
     """SGD on ``data`` (constant lr) with N(0, sigma^2) noise added to the inputs flagged ``noisy``.
     CHOICE: the noise is redrawn every time a sample is visited and the inputs are not re-clamped."""
     device = get_device()
@@ -172,53 +182,51 @@ def noisy_finetune(model, data, noisy: torch.Tensor, cfg: TMUConfig, seed: int):
                 m = noisy[idx]
                 if m.any():
                     x[m] += cfg.noise_sigma * torch.randn(x[m].shape, generator=noise)
-            loss = cross_entropy(model(x.to(device)), y.to(device))
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            count_grads(len(y))
+            step(opt, cross_entropy(model(x.to(device)), y.to(device)), len(y))
     return model.eval()
 
 
-@register("tmu", TMUConfig)
-def tmu(model, forget, retain, *, val=None, config: TMUConfig, seed=0):
+@register("tmu", TMUConfig, data="holdout")
+def tmu(model, forget, retain, *, holdout=None, config: TMUConfig, seed=0) -> nn.Module:
     """Forget accuracy moves to (about) the gold model's level rather than to zero."""
     cfg = config
     num_classes = int(getattr(model, "num_classes"))
-    c, ref_idx = _check(forget, retain, val, cfg, num_classes)
+    c, ref_idx = _check(forget, retain, holdout, cfg, num_classes)
     reference = Subset(retain, ref_idx.tolist())
     phases: dict[str, float] = {}
     t0 = time.perf_counter()
 
     # 1. the twin model and the curriculum model (cached: a re-run, or another request of the same class with
     # the same D_h, loads them: they depend on D and D_h, not on which samples of D are forgotten)
-    twin_data = tf.concat_arrays(training_set(forget, retain), val)  # training set + D_h
-    twin_cfg = TrainConfig(cfg.twin_epochs, cfg.twin_batch_size, cfg.twin_lr, "adam", 0.9, 0.0, "constant")
+    twin_data = concat_arrays(training_set(forget, retain), holdout)  # training set + D_h
+    twin_cfg = TrainConfig(epochs=cfg.twin_epochs, batch_size=cfg.twin_batch_size, lr=cfg.twin_lr, optimizer="adam",
+                           weight_decay=0.0, schedule="constant")
     twin, twin_meta = train_or_load(copy.deepcopy(model), twin_data, twin_cfg, seed, tag="tmu-twin",
                                     progress=False, from_scratch=False)
     # CHOICE: the curriculum model sees the training set + D_h (as M_t does), so the CF of D_h (twin
     # problem) and of D_f (original problem) both measure how well a sample is fitted after 2 epochs of
     # training *on* it; the release trains it on the training set only and reuses it for both problems.
-    cur_cfg = TrainConfig(cfg.curriculum_epochs, cfg.curriculum_batch_size, cfg.curriculum_lr, "adam", 0.9, 0.0, "constant")
+    cur_cfg = TrainConfig(epochs=cfg.curriculum_epochs, batch_size=cfg.curriculum_batch_size, lr=cfg.curriculum_lr,
+                          optimizer="adam", weight_decay=0.0, schedule="constant")
     curriculum, cur_meta = train_or_load(model, twin_data, cur_cfg, seed, tag="tmu-curriculum", progress=False)
     phases["models"] = time.perf_counter() - t0
 
     # 2. twin labels and features of both problems
     t1 = time.perf_counter()
-    y_twin = tf.twin_labels(model, val)  # M_o (the twin's gold) right or wrong on D_h
-    twin_holdout_acc = tf.twin_labels(twin, val).float().mean().item()
-    raw_twin = problem_features(twin, curriculum, val, reference, cfg)
+    y_twin = twin_labels(model, holdout)  # M_o (the twin's gold) right or wrong on D_h
+    twin_holdout_acc = twin_labels(twin, holdout).float().mean().item()
+    raw_twin = problem_features(twin, curriculum, holdout, reference, cfg)
     raw_orig = problem_features(model, curriculum, forget, reference, cfg)
-    scaler = tf.FeatureScaler().fit(raw_twin)
+    scaler = FeatureScaler().fit(raw_twin)
     f_twin = scaler.transform(raw_twin)
-    f_orig = scaler.transform(raw_orig) if cfg.scaling == "twin" else tf.FeatureScaler().fit(raw_orig).transform(raw_orig)
+    f_orig = scaler.transform(raw_orig) if cfg.scaling == "twin" else FeatureScaler().fit(raw_orig).transform(raw_orig)
     phases["features"] = time.perf_counter() - t1
 
     # 3. the generalization-label predictor, trained on the twin problem, applied to D_f
     t2 = time.perf_counter()
     names = tuple(cfg.features)
-    x_twin, x_orig = tf.stack(f_twin, names), tf.stack(f_orig, names)
-    predictor = tf.train_predictor(x_twin, y_twin, epochs=cfg.predictor_epochs, lr=cfg.predictor_lr,
+    x_twin, x_orig = stack_features(f_twin, names), stack_features(f_orig, names)
+    predictor = train_predictor(x_twin, y_twin, epochs=cfg.predictor_epochs, lr=cfg.predictor_lr,
                                    hidden=cfg.predictor_hidden, seed=seed)
     scores = predictor.scores(x_orig)
     twin_scores = predictor.scores(x_twin)
@@ -260,7 +268,7 @@ def tmu(model, forget, retain, *, val=None, config: TMUConfig, seed=0):
         # one more request of the class with the twin and curriculum models reused
         "request_seconds": float(phases["features"] + phases["predictor"] + phases["finetune"]),
         "pipeline_grad_evals": int(cfg.twin_epochs * len(twin_data) + cfg.curriculum_epochs * len(twin_data)
-                                   + cfg.pgd_steps * (len(val) + len(forget)) + cfg.epochs * (len(retain) + len(forget))),
+                                   + cfg.pgd_steps * (len(holdout) + len(forget)) + cfg.epochs * (len(retain) + len(forget))),
     }
     return model
 
@@ -275,10 +283,10 @@ def finetune_with_labels(model, forget, retain, easy: torch.Tensor, cfg: TMUConf
     if len(easy) != len(forget):
         raise ValueError(f"easy must have one flag per forget sample ({len(forget)}), got {len(easy)}")
     num_classes = int(num_classes or getattr(model, "num_classes"))
-    y_new = tf.relabel_hard(targets_of(forget), ~easy, num_classes, seed)
-    xr, yr = tf.to_arrays(retain)
-    xf, _ = tf.to_arrays(forget)
-    data = tf.concat_arrays(ArrayDataset(xr, yr), ArrayDataset(xf, y_new))
+    y_new = relabel_hard(targets_of(forget), ~easy, num_classes, seed)
+    xr, yr = to_arrays(retain)
+    xf, _ = to_arrays(forget)
+    data = concat_arrays(ArrayDataset(xr, yr), ArrayDataset(xf, y_new))
     noisy = torch.zeros(len(data), dtype=torch.bool)
     noisy[len(yr):] = True
     if cfg.noise_on == "all":

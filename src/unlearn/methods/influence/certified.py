@@ -30,7 +30,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .train import count_grads
+from ...train import count_grads
+from .solvers import cg_solve
 
 DTYPE = torch.float64
 
@@ -111,29 +112,13 @@ def hvp(theta, x, y, lam: float, v: torch.Tensor) -> torch.Tensor:
 
 
 def conjugate_gradient(matvec, g: torch.Tensor, tol: float = 1e-12, max_iter: int = 1000) -> tuple[torch.Tensor, int]:
-    """Solve A s = g for a symmetric positive definite A given by ``matvec`` (relative residual ``tol``)."""
-    s = torch.zeros_like(g)
-    r = g.clone()
-    p = r.clone()
-    rr = r @ r
-    g2 = float(g @ g)
-    if g2 == 0:
-        return s, 0
-    for it in range(1, max_iter + 1):
-        ap = matvec(p)
-        curvature = float(p @ ap)
-        if not curvature > 0:  # a singular or indefinite A: the iterates would run off to ~1e34
-            raise ValueError(f"conjugate gradients met curvature {curvature:.3g} at iteration {it}: the matrix is not "
-                             "positive definite (for logistic regression use lam > 0)")
-        alpha = rr / curvature
-        s = s + alpha * p
-        r = r - alpha * ap
-        rr_new = r @ r
-        if float(rr_new) <= tol**2 * g2:
-            return s, it
-        p = r + (rr_new / rr) * p
-        rr = rr_new
-    return s, max_iter
+    """Solve A s = g for a symmetric positive definite A given by ``matvec`` (relative residual ``tol``): the shared
+    conjugate gradients, which must not meet non-positive curvature here (a strongly convex objective)."""
+    s, info = cg_solve(matvec, g, tol=tol, max_iter=max_iter)
+    if info.negative_curvature:  # a singular or indefinite A: the iterates would run off to ~1e34
+        raise ValueError(f"conjugate gradients met non-positive curvature at iteration {info.iterations}: the matrix "
+                         "is not positive definite (for logistic regression use lam > 0)")
+    return s, info.iterations
 
 
 # --- training (exact optimum) --------------------------------------------------------------------------
@@ -331,7 +316,7 @@ class BinaryLogReg(nn.Module):
         super().__init__()
         self.theta = nn.Parameter(torch.as_tensor(theta, dtype=DTYPE).clone())
 
-    def forward(self, x):
+    def forward(self, x) -> torch.Tensor:
         return torch.as_tensor(x, dtype=DTYPE) @ self.theta
 
 

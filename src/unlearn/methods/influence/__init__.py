@@ -53,7 +53,7 @@ the same length (removal: ``z_tilde=None``). ``loss_fn(model, x, y)`` returns th
 (default: summed cross-entropy; for a sequence model a sample's loss is its mean over positions).
 
 Registry adapters (``unlearn.methods.get("influence_first_order")`` / ``"influence_second_order"``) fit the
-shared call shape: ``forget`` = Z (the affected points as they are in the training set), ``val`` = Z~ (the
+shared call shape: ``forget`` = Z (the affected points as they are in the training set), ``corrected`` = Z~ (the
 corrected points, any length; None means the points are removed), ``retain`` = the unaffected rest; the
 Hessian is taken on D~ = retain + Z~. ``select="misclassified"`` with ``steps=10`` is the authors' repair loop
 over D~ (their stored CIFAR-10 configuration).
@@ -62,7 +62,6 @@ over D~ (their stored CIFAR-10 configuration).
 from __future__ import annotations
 
 import copy
-import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -71,8 +70,9 @@ import torch
 from torch import nn
 from torch.utils.data import ConcatDataset, Dataset, Subset
 
-from ..train import batches, count_grads, cross_entropy, get_device
-from .base import register
+from ...train import batches, count_grads, cross_entropy, get_device
+from ..base import register
+from .solvers import SolveInfo, cg_solve, largest_eigenvalue, lissa_solve
 
 LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -202,88 +202,7 @@ def dense_hessian(model: nn.Module, data, l2: float = 0.0, loss_fn: LossFn = sum
     return torch.stack([hvp(model, data, eye[i], l2, loss_fn, batch_size) for i in range(n)], 1)
 
 
-# --- inverse Hessian-vector products ----------------------------------------------------------------------
-@dataclass
-class SolveInfo:
-    """How an inverse-HVP solver ended."""
-
-    iterations: int
-    converged: bool  # CG: relative residual reached; LiSSA: finished without diverging
-    diverged: bool = False  # LiSSA: a non-finite estimate (the update is not applied)
-    residual: float = float("nan")  # CG: final relative residual ||g - A s|| / ||g||
-    stopped_early: bool = False  # LiSSA: the update norm stopped improving
-    scale: float = float("nan")  # LiSSA: the scale used (given, or from power iteration)
-    negative_curvature: bool = False  # CG: stopped at a direction of non-positive curvature
-
-
-def cg_solve(matvec: Callable[[torch.Tensor], torch.Tensor], g: torch.Tensor, damping: float = 0.0,
-             tol: float = 1e-8, max_iter: int = 100) -> tuple[torch.Tensor, SolveInfo]:
-    """Conjugate gradients for (A + damping I) s = g. Stops on ||r|| <= tol ||g|| or, for an indefinite A,
-    at the first direction of non-positive curvature (returning the iterate so far)."""
-    s = torch.zeros_like(g)
-    r = g.clone()
-    p = r.clone()
-    rr = r @ r
-    gn = float(g.norm())
-    if gn == 0:
-        return s, SolveInfo(0, True, residual=0.0)
-    for it in range(1, max_iter + 1):
-        ap = matvec(p) + damping * p
-        curv = p @ ap
-        if float(curv) <= 0:
-            return s, SolveInfo(it, False, residual=float(r.norm()) / gn, negative_curvature=True)
-        alpha = rr / curv
-        s = s + alpha * p
-        r = r - alpha * ap
-        rr_new = r @ r
-        rel = math.sqrt(float(rr_new)) / gn
-        if rel <= tol:
-            return s, SolveInfo(it, True, residual=rel)
-        p = r + (rr_new / rr) * p
-        rr = rr_new
-    return s, SolveInfo(max_iter, False, residual=math.sqrt(float(rr)) / gn)
-
-
-def lissa_solve(batch_matvec: Callable[[torch.Tensor], torch.Tensor], g: torch.Tensor, scale: float, damping: float = 0.0,
-                depth: int = 100, patience: int = 20, early_stop: bool = True) -> tuple[torch.Tensor, SolveInfo]:
-    """LiSSA as in the authors' ``get_inv_hvp_lissa``: u_0 = g, u_{j+1} = g + (1 - damping) u_j - H_j u_j / scale,
-    result u / scale (-> (H + scale * damping I)^{-1} g). ``batch_matvec(v)`` returns an unbiased mini-batch
-    estimate of H v (a fresh batch each call). ``depth``: recursion steps. Early stop when the L1 norm of the
-    update has not improved on its best for ``patience`` steps."""
-    if scale <= 0:
-        raise ValueError(f"scale must be positive, got {scale}")
-    u = g.clone()
-    best, since = math.inf, 0
-    for j in range(1, depth + 1):
-        new = g + (1 - damping) * u - batch_matvec(u) / scale
-        if not torch.isfinite(new).all():
-            return new / scale, SolveInfo(j, False, diverged=True)
-        upd = float((new - u).abs().sum())
-        u = new
-        if upd < best:
-            best, since = upd, 0
-        else:
-            since += 1
-        if early_stop and since >= patience:
-            return u / scale, SolveInfo(j, True, stopped_early=True)
-    return u / scale, SolveInfo(depth, True)
-
-
-def largest_eigenvalue(matvec: Callable[[torch.Tensor], torch.Tensor], n: int, iters: int = 20, seed: int = 0,
-                       dtype=torch.float32, device=None) -> float:
-    """Power iteration for the largest-magnitude eigenvalue of a symmetric operator (to set LiSSA's scale)."""
-    gen = torch.Generator().manual_seed(seed)
-    v = torch.randn(n, generator=gen, dtype=dtype).to(device or "cpu")
-    v /= v.norm()
-    lam = 0.0
-    for _ in range(iters):
-        w = matvec(v)
-        lam = float(v @ w)
-        nrm = w.norm()
-        if not torch.isfinite(nrm) or nrm == 0:
-            break
-        v = w / nrm
-    return abs(lam)
+# --- inverse Hessian-vector products: see solvers.py (conjugate gradients, LiSSA, power iteration) ---------------
 
 
 # --- which parameters: the whole network or its head on fixed features -------------------------------------
@@ -321,7 +240,7 @@ class Scoped:
     module: nn.Module  # whose trainable parameters are updated
     params: str
 
-    def data(self, data, batch_size: int = 1024):
+    def data(self, data, batch_size: int = 1024) -> object:
         if self.params == "all" or data is None:
             return data
         _, feats = head_view(self.model)
@@ -520,7 +439,7 @@ def tune(update: Callable[[float], nn.Module], grid, val, batch_size: int = 1024
     to be reported apart from the update's own."""
     import time
 
-    from ..train import counting, predict
+    from ...train import counting, predict
 
     grid = sorted(float(v) for v in grid)
     if not grid:
@@ -528,7 +447,7 @@ def tune(update: Callable[[float], nn.Module], grid, val, batch_size: int = 1024
     if _length(val) == 0:
         raise ValueError("tune needs a validation set held out from training and test")
     if isinstance(val, (tuple, list)) and torch.is_tensor(val[0]):
-        from ..data import ArrayDataset
+        from ...data import ArrayDataset
 
         val = ArrayDataset(*val)
     start = time.perf_counter()
@@ -600,31 +519,31 @@ def _check_select(config) -> None:
         raise ValueError(f"params must be one of {PARAMS}, got {config.params!r}")
 
 
-@register("influence_first_order", InfluenceFirstOrderConfig)
-def influence_first_order(model, forget, retain, *, val=None, config: InfluenceFirstOrderConfig, seed=0):
-    """forget = Z, val = Z~ (None: removal), retain = the unaffected rest. theta - tau G. With
+@register("influence_first_order", InfluenceFirstOrderConfig, data="corrected")
+def influence_first_order(model, forget, retain, *, corrected=None, config: InfluenceFirstOrderConfig, seed=0) -> nn.Module:
+    """forget = Z, corrected = Z~ (None: removal), retain = the unaffected rest. theta - tau G. With
     select="misclassified" the rounds run over retain + Z~ (the corrected training set), as the authors' repair."""
     _check_select(config)
     kw = dict(params=config.params, batch_size=config.batch_size)
     if config.select == "misclassified":
-        return repair(model, _hessian_set(retain, val), steps=config.steps, max_points=config.max_points, order=1,
+        return repair(model, _hessian_set(retain, corrected), steps=config.steps, max_points=config.max_points, order=1,
                       tau=config.tau, seed=seed, **kw)
     if config.steps > 1:
-        return iterative(model, forget, val, config.steps, 1, tau=config.tau, **kw)
-    return first_order(model, forget, val, config.tau, **kw)
+        return iterative(model, forget, corrected, config.steps, 1, tau=config.tau, **kw)
+    return first_order(model, forget, corrected, config.tau, **kw)
 
 
-@register("influence_second_order", InfluenceSecondOrderConfig)
-def influence_second_order(model, forget, retain, *, val=None, config: InfluenceSecondOrderConfig, seed=0):
-    """forget = Z, val = Z~ (None: removal), Hessian on retain + Z~. theta - tau H^{-1} G."""
+@register("influence_second_order", InfluenceSecondOrderConfig, data="corrected")
+def influence_second_order(model, forget, retain, *, corrected=None, config: InfluenceSecondOrderConfig, seed=0) -> nn.Module:
+    """forget = Z, corrected = Z~ (None: removal), Hessian on retain + Z~. theta - tau H^{-1} G."""
     _check_select(config)
     kw = dict(l2=config.l2, solver=config.solver, params=config.params, batch_size=config.batch_size, seed=seed,
               damping=config.damping, cg_tol=config.cg_tol, cg_iters=config.cg_iters, lissa_scale=config.lissa_scale,
               lissa_damping=config.lissa_damping, lissa_depth=config.lissa_depth,
               lissa_batch_size=config.lissa_batch_size, lissa_patience=config.lissa_patience)
-    hdata = _hessian_set(retain, val)
+    hdata = _hessian_set(retain, corrected)
     if config.select == "misclassified":
         return repair(model, hdata, steps=config.steps, max_points=config.max_points, order=2, tau=config.tau, **kw)
     if config.steps > 1:
-        return iterative(model, forget, val, config.steps, 2, tau=config.tau, hessian_data=hdata, **kw)
-    return second_order(model, forget, val, hdata, tau=config.tau, **kw)
+        return iterative(model, forget, corrected, config.steps, 2, tau=config.tau, hessian_data=hdata, **kw)
+    return second_order(model, forget, corrected, hdata, tau=config.tau, **kw)
