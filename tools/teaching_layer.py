@@ -56,9 +56,10 @@ NOTATION = r"""**Notation** (the same in every notebook)
 CAPTIONS = {  # figure-cell marker (a string in the cell's source) -> what to see in it
     "00_tour": {
         'tour.figure(': "*What to see.* Left: the original model's losses on the forgotten digits lie left of (lower "
-        "than) those on unseen digits; that gap is all a loss-based membership attack uses. Right: NegGrad's forget "
-        "accuracy drops below the gold level (dashed) only where test accuracy drops with it: gradient ascent does "
-        "not forget selectively.",
+        "than) those on unseen digits: that gap is all a loss-based membership attack uses. Right: NegGrad's forget "
+        "and test accuracy against its step size, with the gold model's forget accuracy dashed. Look for a step at "
+        "which forget accuracy reaches the gold level while test accuracy holds; where both fall together, "
+        "gradient ascent is not forgetting selectively.",
     },
     "01_twin_machine_unlearning": {
         '"01_tmu_delta_seeds"': "*What to see.* Top: $\\Delta$ per method, a dot per seed and a bar for the mean; "
@@ -81,8 +82,9 @@ CAPTIONS = {  # figure-cell marker (a string in the cell's source) -> what to se
         "test loss against how much retraining changed it. On the dashed diagonal an update is as good as "
         "retraining; points on the x-axis (y = 0) did nothing.",
         '"02_linear_runtime"': "*What to see.* Wall time per request on a log scale, all in the same process with the "
-        "same threads. The influence updates' advantage is the gap between their bars and retraining's; it "
-        "shrinks where the second-order solve has many parameters (Enron's vocabulary).",
+        "same threads. The influence updates' advantage is the gap between their bars and retraining's; compare it "
+        "across data sets: the second-order solve grows with the number of parameters (Enron's vocabulary), "
+        "retraining with the number of rows.",
         'restoration_figure(': "*What to see.* The share of the accuracy lost to poisoning that each method "
         "restores (1 = as good as retraining on the corrected labels, 0 = no repair); bars are means over flip "
         "seeds with a 95 % bootstrap interval over test images, dots are the seeds. Grey bars changed fewer than "
@@ -90,11 +92,12 @@ CAPTIONS = {  # figure-cell marker (a string in the cell's source) -> what to se
     },
     "03_distribution_level_feature_distancing": {
         '"03_loss_histograms"': "*What to see.* Per-sample losses of forget (members) and unseen (non-members) "
-        "faces. The retrained model is the target: the two histograms overlap. The original keeps forget losses "
-        "lower; an error-maximising method pushes them *higher*, which an attacker can also see.",
+        "faces. The retrained model is the target: its two histograms should overlap. Forget losses left of the "
+        "unseen ones mean the model still remembers; pushed far *right* (as error-maximising methods do), they are "
+        "just as visible to an attacker.",
         '"03_tsne_features"': "*What to see.* A t-SNE of penultimate features before and after DLFD, forget and "
-        "retain samples coloured apart. DLFD moves the retain distribution away from the forget one; if it "
-        "worked as the paper argues, forget samples drift apart from retain samples of the same age group without "
+        "retain samples coloured apart. DLFD is meant to move the retain distribution away from the forget one; "
+        "if it works as the paper argues, forget samples drift apart from retain samples of the same age group without "
         "the age groups themselves dissolving.",
         '"03_accuracy_vs_fs"': "*What to see.* Every method as one point: test accuracy (up is better) against FS "
         "(left is better), with NoMUS contours. The retrained model marks the target corner; the paper's claim is "
@@ -106,8 +109,8 @@ CAPTIONS = {  # figure-cell marker (a string in the cell's source) -> what to se
     "04_benchmark": {
         "benchmark.heatmap_figure(": "*What to see.* One row per method, one column per metric, the mean over seeds "
         "in each cell. Colour ranks methods within a column (green = better: forget accuracy closest to the gold "
-        "row, MIA closest to 0.5); grey rows changed fewer than 0.5 % of the predictions and win nothing. No method "
-        "is green across a whole row: each paper's yardstick favours different methods.",
+        "row, MIA closest to 0.5); grey rows changed fewer than 0.5 % of the predictions and win nothing. Compare a "
+        "method's colour across columns: each paper's yardstick can favour a different method.",
         "benchmark.tradeoff_figure(": "*What to see.* Utility (test accuracy, up) against forgetting (FS, left) per "
         "task; a marker's area is the method's wall time. The retrained model is the reference point; a method "
         "worth its cost sits near it with a small marker.",
