@@ -89,7 +89,10 @@ def batches(dataset: Dataset, batch_size: int, shuffle: bool = False, generator:
         yield base.take(idx[s : s + batch_size])
 
 
-def _take(ds: Dataset, resolved, idx: torch.Tensor):
+def take(ds: Dataset, idx: torch.Tensor, resolved=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """The samples ``idx`` of ``ds`` as (x, y) tensors: sliced from memory for ArrayDatasets and their Subsets
+    (``resolved``: :func:`as_arrays` of ``ds``, when the caller already has it), item by item otherwise."""
+    resolved = as_arrays(ds) if resolved is None else resolved
     if resolved is not None:
         base, ix = resolved
         return base.take(ix[idx])
@@ -115,7 +118,7 @@ def mixed_batches(datasets: list[Dataset], batch_size: int, shuffle: bool = True
             m = bs == i
             if not m.any():
                 continue
-            xi, yi = _take(d, resolved[i], bp[m])
+            xi, yi = take(d, bp[m], resolved[i])
             if x is None:
                 x = torch.empty((len(o), *xi.shape[1:]), dtype=xi.dtype)
                 y = torch.empty(len(o), dtype=torch.long)

@@ -232,9 +232,9 @@ def heatmap_figure(summ: pd.DataFrame) -> Figure:
     import matplotlib.pyplot as plt
     import seaborn as sns
 
-    tasks = list(dict.fromkeys(summ.index.get_level_values("task")))
-    fig, axes = plt.subplots(1, len(tasks), figsize=(8 * len(tasks), 8), squeeze=False, gridspec_kw={"wspace": 0.55})
-    for ax, task in zip(axes[0], tasks):
+    task_names = list(dict.fromkeys(summ.index.get_level_values("task")))
+    fig, axes = plt.subplots(1, len(task_names), figsize=(8 * len(task_names), 8), squeeze=False, gridspec_kw={"wspace": 0.55})
+    for ax, task in zip(axes[0], task_names):
         t = summ.loc[task][list(METRICS)]
         labels = t.map(lambda v: "" if not np.isfinite(v) else f"{v:.0f}" if abs(v) >= 10 else f"{v:.2f}")
         score = t.copy()
@@ -258,9 +258,9 @@ def tradeoff_figure(summ: pd.DataFrame) -> Figure:
     """Test accuracy against the forgetting score per method and task; marker area ~ wall time."""
     import matplotlib.pyplot as plt
 
-    tasks = list(dict.fromkeys(summ.index.get_level_values("task")))
-    fig, axes = plt.subplots(1, len(tasks), figsize=(6 * len(tasks), 5), squeeze=False)
-    for ax, task in zip(axes[0], tasks):
+    task_names = list(dict.fromkeys(summ.index.get_level_values("task")))
+    fig, axes = plt.subplots(1, len(task_names), figsize=(6 * len(task_names), 5), squeeze=False)
+    for ax, task in zip(axes[0], task_names):
         t = summ.loc[task].reset_index()
         sizes = 30 + 400 * t.seconds.fillna(0) / max(t.seconds.max(), 1e-9)
         ax.scatter(t.fs, t.test_acc, s=sizes, alpha=0.6)

@@ -64,9 +64,6 @@ def as_dataset(data, name: str = "data") -> Dataset | None:
     return Subset(data.dataset, sorted(idx))
 
 
-
-
-
 def _row_hashes(ds) -> set[bytes] | None:
     """Fingerprints of an in-memory dataset's samples, input and label together (a relabelled copy
     of a sample, as in label repair, is another sample), or None for other datasets."""
@@ -220,7 +217,6 @@ def register(name: str, config_cls, data: str | None = None) -> Callable[[Callab
 
         method.config_cls = config_cls
         method.method_name = name
-        method.data_name = data
         REGISTRY[name] = method
         return method
 

@@ -71,9 +71,8 @@ from torch import nn
 from torch.utils.data import Subset
 
 from .. import metrics
-from ..data.arrays import as_arrays
 from ..seed import set_seed
-from ..train import count_grads, cross_entropy, get_device, predict, step
+from ..train import count_grads, cross_entropy, get_device, predict, step, take
 from .base import register
 
 
@@ -217,15 +216,6 @@ def _forget_stream(n: int, batch: int, gen: torch.Generator):
         yield out
 
 
-def _take(ds, idx: torch.Tensor):
-    resolved = as_arrays(ds)
-    if resolved is not None:
-        base, base_idx = resolved
-        return base.take(base_idx[idx])
-    xs, ys = zip(*(ds[int(i)] for i in idx))
-    return torch.stack(xs), torch.as_tensor(ys)
-
-
 def measure(model, forget, held_out, config: DLFDConfig, rng: np.random.Generator, seed: int) -> tuple[float, float]:
     """(validation accuracy, FS) as the release's monitoring: an MIA between up to
     ``monitor_samples`` random forget losses and as many validation losses. FS is NaN when the
@@ -276,8 +266,8 @@ def dlfd(model, forget, retain, *, monitor=None, config: DLFDConfig, seed=0) -> 
     curve, perturbed, diverged_at = [], 0, None
     for t in range(total):
         idx = order[t * cfg.batch_size : (t + 1) * cfg.batch_size]
-        x_r, y_r = (v.to(device) for v in _take(retain, idx))
-        x_f, _ = _take(forget, next(stream)[: len(idx)])
+        x_r, y_r = (v.to(device) for v in take(retain, idx))
+        x_f, _ = take(forget, next(stream)[: len(idx)])
         x_f = x_f.to(device)
         w_r = retain_weight(t, total, cfg.retain_weight_start, cfg.retain_weight_end)
         # paper: attack a fixed model (eval), train in train mode; release: train mode on batch 0 only
