@@ -67,9 +67,9 @@ def test_cg_and_lissa_converge_to_exact_inverse_hvp(lr_data, lr_fit):
     s_li, info = I.lissa_solve(lambda v: h @ v, g, scale=1.1 * lam_max, damping=0.0, depth=3000, early_stop=False)
     assert not info.diverged and (s_li - exact).norm() / exact.norm() < 1e-6
     # with mini-batch Hessian estimates (and early stopping) it still lands near the solution
-    s_mb, info = I.inverse_hvp(model, g, (x, y), l2=LAM, solver="lissa", loss_fn=certified.logistic_loss_sum,
-                               lissa_scale=1.5 * lam_max, lissa_damping=0.0, lissa_depth=1000,
-                               lissa_batch_size=256, lissa_patience=1000, seed=0)
+    lissa = I.Solver("lissa", lissa_scale=1.5 * lam_max, lissa_damping=0.0, lissa_depth=1000, lissa_batch_size=256,
+                     lissa_patience=1000)
+    s_mb, info = I.inverse_hvp(model, g, (x, y), lissa, l2=LAM, loss_fn=certified.logistic_loss_sum, seed=0)
     assert not info.diverged and (s_mb - exact).norm() / exact.norm() < 0.1
     # power iteration finds the largest eigenvalue used to set LiSSA's scale
     assert I.largest_eigenvalue(lambda v: h @ v, x.shape[1], iters=200, dtype=torch.float64) == pytest.approx(lam_max, rel=1e-3)
@@ -80,6 +80,21 @@ def test_lissa_reports_divergence():
     g = torch.ones(2, dtype=torch.float64)
     _, info = I.lissa_solve(lambda v: h @ v, g, scale=1.0, depth=2000, early_stop=False)  # scale < lambda_max
     assert info.diverged
+
+
+def test_solver_object_and_flat_options_agree(lr_data, lr_fit):
+    x, y = lr_data
+    model = certified.BinaryLogReg(lr_fit.theta)
+    z, zt = (x[:5], y[:5]), (x[:5], -y[:5])
+    kw = dict(l2=LAM, loss_fn=certified.logistic_loss_sum)
+    flat = I.second_order(model, z, zt, (x, y), solver="cg", cg_tol=1e-3, cg_iters=3, damping=0.5, **kw)
+    grouped = I.second_order(model, z, zt, (x, y), solver=I.Solver("cg", cg_tol=1e-3, cg_iters=3, damping=0.5), **kw)
+    assert torch.equal(I.get_vector(flat), I.get_vector(grouped))
+    assert flat.unlearning_info["iterations"] == 3  # the cap was honoured, so the options reached CG
+    with pytest.raises(ValueError, match=r"unknown solver option\(s\) \['cg_tolerance'\]; valid: .*'cg_tol'"):
+        I.second_order(model, z, zt, (x, y), solver="cg", cg_tolerance=1e-3, **kw)
+    with pytest.raises(ValueError, match="solver must be one of"):
+        I.inverse_hvp(model, torch.ones(x.shape[1], dtype=torch.float64), (x, y), "newton")
 
 
 def test_first_order_is_exactly_one_scaled_step(digits):

@@ -62,6 +62,7 @@ over D~ (their stored CIFAR-10 configuration).
 from __future__ import annotations
 
 import copy
+import dataclasses
 from dataclasses import dataclass
 from typing import Callable
 
@@ -72,7 +73,7 @@ from torch.utils.data import ConcatDataset, Dataset, Subset
 
 from ...train import batches, count_grads, cross_entropy, get_device
 from ..base import register
-from .solvers import SolveInfo, cg_solve, largest_eigenvalue, lissa_solve
+from .solvers import SolveInfo, Solver, as_solver, cg_solve, largest_eigenvalue, lissa_solve
 
 LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -274,67 +275,63 @@ def first_order(model: nn.Module, z, z_tilde, tau: float, *, params: str = "all"
     return sc.model
 
 
-def inverse_hvp(model: nn.Module, g: torch.Tensor, hessian_data, *, l2: float = 0.0, solver: str = "cg",
-                loss_fn: LossFn = summed_cross_entropy, batch_size: int = 256, damping: float = 0.0,
-                cg_tol: float = 1e-8, cg_iters: int = 100, lissa_scale: float | None = None, lissa_damping: float = 0.0,
-                lissa_depth: int | None = None, lissa_batch_size: int = 256, lissa_patience: int = 20,
-                seed: int = 0) -> tuple[torch.Tensor, SolveInfo]:
-    """H^{-1} g for the objective sum_{hessian_data} l + (l2/2)||theta||^2 by ``solver``:
-    ``exact`` (dense Hessian, Cholesky / LU solve), ``cg`` or ``lissa`` (see module docstring).
-    ``lissa_scale=None`` sets scale to 1.5x the largest eigenvalue from 10 power iterations on mini-batches;
-    ``lissa_depth=None`` is 100 passes over the data, the authors' default (``iterations=-1``), cut short by the
-    early stop."""
+def inverse_hvp(model: nn.Module, g: torch.Tensor, hessian_data, solver: str | Solver = "cg", *, l2: float = 0.0,
+                loss_fn: LossFn = summed_cross_entropy, batch_size: int = 256, seed: int = 0) -> tuple[torch.Tensor, SolveInfo]:
+    """H^{-1} g for the objective sum_{hessian_data} l + (l2/2)||theta||^2 by ``solver`` (a :class:`Solver`, or
+    its method's name with the default options): ``exact`` (dense Hessian, Cholesky / LU solve), ``cg`` or
+    ``lissa`` (see module docstring)."""
+    sv = as_solver(solver)
     n_data = _length(hessian_data)
     if n_data == 0:
         raise ValueError("the Hessian needs data (the corrected training set)")
-    if solver == "exact":
-        h = dense_hessian(model, hessian_data, l2, loss_fn, max(batch_size, 1024)) + damping * torch.eye(g.numel(), dtype=g.dtype, device=g.device)
+    if sv.method == "exact":
+        eye = torch.eye(g.numel(), dtype=g.dtype, device=g.device)
+        h = dense_hessian(model, hessian_data, l2, loss_fn, max(batch_size, 1024)) + sv.damping * eye
         try:
             s = torch.cholesky_solve(g[:, None], torch.linalg.cholesky(h))[:, 0]
         except torch.linalg.LinAlgError:  # not positive definite (a network away from a minimum): plain solve
             s = torch.linalg.solve(h, g)
         return s, SolveInfo(1, True, residual=float((h @ s - g).norm() / g.norm().clamp_min(1e-300)))
-    if solver == "cg":
-        return cg_solve(lambda v: hvp(model, hessian_data, v, l2, loss_fn, batch_size), g, damping, cg_tol, cg_iters)
-    if solver == "lissa":
-        gen = torch.Generator().manual_seed(seed)
-        device = g.device
+    if sv.method == "cg":
+        return cg_solve(lambda v: hvp(model, hessian_data, v, l2, loss_fn, batch_size), g, sv.damping, sv.cg_tol,
+                        sv.cg_iters)
+    gen = torch.Generator().manual_seed(seed)  # lissa
+    device = g.device
 
-        def batch_matvec(v):  # unbiased estimate of the full (summed) Hessian from one batch
-            x, y = _sample_batch(hessian_data, lissa_batch_size, gen)
-            model.eval()
-            return (n_data / len(y)) * batch_hvp(model, x.to(device), y.to(device), v, loss_fn) + (l2 + damping) * v
+    def batch_matvec(v):  # unbiased estimate of the full (summed) Hessian from one batch
+        x, y = _sample_batch(hessian_data, sv.lissa_batch_size, gen)
+        model.eval()
+        return (n_data / len(y)) * batch_hvp(model, x.to(device), y.to(device), v, loss_fn) + (l2 + sv.damping) * v
 
-        scale = lissa_scale
-        if scale is None:
-            scale = 1.5 * largest_eigenvalue(batch_matvec, g.numel(), iters=10, seed=seed, dtype=g.dtype, device=device)
-        depth = lissa_depth if lissa_depth is not None else 100 * max(1, -(-n_data // lissa_batch_size))
-        s, info = lissa_solve(batch_matvec, g, scale, lissa_damping, depth, lissa_patience)
-        info.scale = scale
-        return s, info
-    raise ValueError(f"solver must be 'exact', 'cg' or 'lissa', got {solver!r}")
+    scale = sv.lissa_scale
+    if scale is None:
+        scale = 1.5 * largest_eigenvalue(batch_matvec, g.numel(), iters=10, seed=seed, dtype=g.dtype, device=device)
+    depth = sv.lissa_depth if sv.lissa_depth is not None else 100 * max(1, -(-n_data // sv.lissa_batch_size))
+    s, info = lissa_solve(batch_matvec, g, scale, sv.lissa_damping, depth, sv.lissa_patience)
+    info.scale = scale
+    return s, info
 
 
-def second_order(model: nn.Module, z, z_tilde, hessian_data, *, l2: float = 0.0, tau: float = 1.0, solver: str = "cg",
-                 params: str = "all", loss_fn: LossFn = summed_cross_entropy, batch_size: int = 256, seed: int = 0,
-                 **solver_kw) -> nn.Module:
+def second_order(model: nn.Module, z, z_tilde, hessian_data, *, l2: float = 0.0, tau: float = 1.0,
+                 solver: str | Solver = "cg", params: str = "all", loss_fn: LossFn = summed_cross_entropy,
+                 batch_size: int = 256, seed: int = 0, **solver_kw) -> nn.Module:
     """theta* - tau H^{-1} G with H on ``hessian_data`` (the corrected training set D~) plus (l2/2)||theta||^2.
-    ``solver_kw`` go to :func:`inverse_hvp` (damping, cg_tol, cg_iters, lissa_*). If LiSSA diverges, or CG
+    ``solver``: a :class:`Solver` or a method name; ``solver_kw`` set its options (damping, cg_tol, cg_iters,
+    lissa_*). If LiSSA diverges, or CG
     meets non-positive curvature before its first step, the model is returned unchanged and
     ``unlearning_info["diverged"]`` is True (the authors skip diverged updates)."""
     sc = scope(model, params)
     g = gradient_difference(sc.module, sc.data(z), sc.data(z_tilde), loss_fn, batch_size)
-    return _newton(sc, g, sc.data(hessian_data), l2=l2, tau=tau, solver=solver, loss_fn=loss_fn, batch_size=batch_size,
-                   seed=seed, n_z=_length(z), n_z_tilde=_length(z_tilde), **solver_kw)
+    return _newton(sc, g, sc.data(hessian_data), as_solver(solver, **solver_kw), l2=l2, tau=tau, loss_fn=loss_fn,
+                   batch_size=batch_size, seed=seed, n_z=_length(z), n_z_tilde=_length(z_tilde))
 
 
-def _newton(sc: Scoped, g, hdata, *, l2, tau, solver, loss_fn, batch_size, seed, n_z, n_z_tilde, **solver_kw) -> nn.Module:
-    s, info = inverse_hvp(sc.module, g, hdata, l2=l2, solver=solver, loss_fn=loss_fn, batch_size=batch_size, seed=seed,
-                          **solver_kw)
+def _newton(sc: Scoped, g, hdata, solver: Solver, *, l2, tau, loss_fn, batch_size, seed, n_z, n_z_tilde) -> nn.Module:
+    s, info = inverse_hvp(sc.module, g, hdata, solver, l2=l2, loss_fn=loss_fn, batch_size=batch_size, seed=seed)
     if not info.diverged:
         set_vector(sc.module, get_vector(sc.module) - tau * s)
     sc.model.unlearning_info = {"G_norm": float(g.norm()), "step_norm": float(s.norm()) if not info.diverged else float("nan"),
-                                "solver": solver, "iterations": info.iterations, "converged": info.converged,
+                                "solver": solver.method, "iterations": info.iterations, "converged": info.converged,
                                 "residual": info.residual, "scale": info.scale, "diverged": info.diverged,
                                 "negative_curvature": info.negative_curvature, "stopped_early": info.stopped_early,
                                 "params": sc.params, "n_z": n_z, "n_z_tilde": n_z_tilde}
@@ -375,7 +372,7 @@ def iterative(model: nn.Module, z, z_tilde, steps: int, order: int = 2, *, tau: 
 
 
 def repair(model: nn.Module, corrected, *, steps: int = 10, max_points: int = 1024, order: int = 2, tau: float = 1.0,
-           params: str = "all", l2: float = 0.0, solver: str = "cg", loss_fn: LossFn = summed_cross_entropy,
+           params: str = "all", l2: float = 0.0, solver: str | Solver = "cg", loss_fn: LossFn = summed_cross_entropy,
            batch_size: int = 256, seed: int = 0, **solver_kw) -> nn.Module:
     """The authors' label-repair loop (``iter_approx_retraining`` with ``get_delta_idx``): in each of ``steps``
     rounds, draw at most ``max_points`` points of the corrected training set that the current model
@@ -387,6 +384,7 @@ def repair(model: nn.Module, corrected, *, steps: int = 10, max_points: int = 10
         raise ValueError(f"steps and max_points must be at least 1, got {steps} and {max_points}")
     if order not in (1, 2):
         raise ValueError(f"order must be 1 or 2, got {order}")
+    solver = as_solver(solver, **solver_kw)
     sc = scope(model, params)
     data = sc.data(corrected)  # head mode: features once, every round reuses them
     if not (isinstance(data, (tuple, list)) and torch.is_tensor(data[0])):
@@ -407,8 +405,8 @@ def repair(model: nn.Module, corrected, *, steps: int = 10, max_points: int = 10
             set_vector(sc.module, get_vector(sc.module) - tau * g)
             infos.append({"n_z": len(idx), "G_norm": float(g.norm())})
         else:
-            _newton(sc, g, (x, y), l2=l2, tau=tau, solver=solver, loss_fn=loss_fn, batch_size=batch_size, seed=seed,
-                    n_z=len(idx), n_z_tilde=len(idx), **solver_kw)
+            _newton(sc, g, (x, y), solver, l2=l2, tau=tau, loss_fn=loss_fn, batch_size=batch_size, seed=seed,
+                    n_z=len(idx), n_z_tilde=len(idx))
             infos.append(sc.model.unlearning_info)
             if infos[-1]["diverged"]:
                 break
@@ -510,6 +508,7 @@ class InfluenceSecondOrderConfig:
 
 
 _SELECT = ("parts", "misclassified")
+_SOLVER_OPTIONS = [f.name for f in dataclasses.fields(Solver) if f.name != "method"]  # the config's flat solver fields
 
 
 def _check_select(config) -> None:
@@ -537,10 +536,8 @@ def influence_first_order(model, forget, retain, *, corrected=None, config: Infl
 def influence_second_order(model, forget, retain, *, corrected=None, config: InfluenceSecondOrderConfig, seed=0) -> nn.Module:
     """forget = Z, corrected = Z~ (None: removal), Hessian on retain + Z~. theta - tau H^{-1} G."""
     _check_select(config)
-    kw = dict(l2=config.l2, solver=config.solver, params=config.params, batch_size=config.batch_size, seed=seed,
-              damping=config.damping, cg_tol=config.cg_tol, cg_iters=config.cg_iters, lissa_scale=config.lissa_scale,
-              lissa_damping=config.lissa_damping, lissa_depth=config.lissa_depth,
-              lissa_batch_size=config.lissa_batch_size, lissa_patience=config.lissa_patience)
+    solver = Solver(config.solver, **{f: getattr(config, f) for f in _SOLVER_OPTIONS})
+    kw = dict(l2=config.l2, solver=solver, params=config.params, batch_size=config.batch_size, seed=seed)
     hdata = _hessian_set(retain, corrected)
     if config.select == "misclassified":
         return repair(model, hdata, steps=config.steps, max_points=config.max_points, order=2, tau=config.tau, **kw)

@@ -4,11 +4,47 @@ products) and power iteration (LiSSA's scale). One module for both influence upd
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Callable
 
 import torch
+
+SOLVERS = ("cg", "lissa", "exact")
+
+
+@dataclass(frozen=True)
+class Solver:
+    """How an inverse Hessian-vector product is solved: the method and its options, one object instead of a
+    dozen keywords. The option names are those of :class:`InfluenceSecondOrderConfig`, so
+    ``Solver("lissa", lissa_scale=2e5)`` and ``second_order(..., solver="lissa", lissa_scale=2e5)`` agree."""
+
+    method: str = "cg"  # "cg", "lissa" or "exact" (dense Hessian; small models only)
+    damping: float = 0.0  # extra damping * I for "cg" and "exact"
+    cg_tol: float = 1e-8  # CG: relative residual to stop at
+    cg_iters: int = 100  # CG: iteration cap (each one full HVP over the data)
+    lissa_scale: float | None = None  # LiSSA: None = 1.5 x the largest eigenvalue from 10 power iterations
+    lissa_damping: float = 0.0  # LiSSA: the recursion's damping
+    lissa_depth: int | None = None  # LiSSA: recursion steps (None: 100 passes over the data, the authors' default)
+    lissa_batch_size: int = 256  # LiSSA: samples per mini-batch HVP
+    lissa_patience: int = 20  # LiSSA: early stop after this many steps without a smaller update
+
+    def __post_init__(self) -> None:
+        if self.method not in SOLVERS:
+            raise ValueError(f"solver must be one of {SOLVERS}, got {self.method!r}")
+
+
+def as_solver(solver: str | Solver = "cg", **options) -> Solver:
+    """A :class:`Solver` from a name and options, or a given Solver with ``options`` replacing its own. An
+    unknown option is a ValueError that lists the valid ones."""
+    valid = {f.name for f in dataclasses.fields(Solver)} - {"method"}
+    unknown = sorted(set(options) - valid)
+    if unknown:
+        raise ValueError(f"unknown solver option(s) {unknown}; valid: {sorted(valid)}")
+    if isinstance(solver, Solver):
+        return dataclasses.replace(solver, **options)
+    return Solver(solver, **options)
 
 
 @dataclass
