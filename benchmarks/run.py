@@ -5,10 +5,12 @@ timed out of a cache and the child's peak resident memory (its own VmHWM) is the
 original model is trained once per (task, size) in the parent and handed to the children as a file.
 
 Tasks:
-- ``cifar10-cnn``: small CNN on a stratified CIFAR-10 subset (the mirror's images); forget 10 % of
-  class 3 (TMU's sub-class setting); TMU gets class-3 test images as D_h, DLFD a validation set.
-- ``enron-logreg``: L2-regularised logistic regression on Enron bag-of-words (Warnecke et al.);
-  unlearn 50 random vocabulary features (zeroed in every row that has them); retrain = exact
+- ``cifar10-cnn``: the registry's ``cifar10`` task (``unlearn.tasks``): small CNN on a class-balanced
+  CIFAR-10 subset; forget 10 % of class 3 (TMU's sub-class setting); TMU gets 100 held-out class-3 test
+  images as D_h, DLFD the task's test set (which excludes D_h) as its monitoring set.
+- ``enron-logreg``: L2-regularised logistic regression on Enron bag-of-words (Warnecke et al.; the
+  registry's ``linear_task("enron")`` on n rows); unlearn 50 random vocabulary features (zeroed in every
+  row that has them); retrain = exact
   re-fit on the corrected data, first- and second-order updates from ``unlearn.methods.influence.certified``.
 
 Writes results/bench.csv and figures/bench.png; prints the table.
@@ -37,54 +39,29 @@ LR_METHODS = ["retrain", "influence_first_order", "influence_second_order"]
 
 # --- the work a child does --------------------------------------------------------------------------
 def cifar_task(n: int, seed: int) -> dict:
-    """Data, split and original model of the cifar10-cnn task (deterministic in n and seed)."""
-    import numpy as np
-    from torch.utils.data import Subset
+    """Sets and original model of the cifar10-cnn task: the registry's cifar10 task on n training images."""
+    from unlearn import tasks
 
-    from unlearn import models, splits
-    from unlearn.cache import train_or_load
-    from unlearn.data import ArrayDataset, load_dataset
-    from unlearn.tasks import stratified_indices
-    from unlearn.train import TrainConfig
-
-    data = load_dataset("cifar10")
-    g = np.random.default_rng(seed)
-    y = data.train.y.numpy()
-    idx = stratified_indices(y, n // 10, g, range(10))  # the sampler TMU's experiment uses
-    train = ArrayDataset(data.train.x[idx], data.train.y[idx])
-    yt = data.test.y.numpy()
-    cls3 = g.permutation(np.flatnonzero(yt == 3))
-    holdout = Subset(data.test, cls3[:100].tolist())  # D_h for TMU: class-3 images never trained on
-    val = Subset(data.test, np.sort(g.choice(np.flatnonzero(yt != 3), 500, replace=False)).tolist())
-    split = splits.class_fraction(train.y, 3, 0.1, seed=seed)
-    forget, retain = split.subsets(train)
-    cfg = TrainConfig(epochs=8, batch_size=128, lr=0.05)
-    arch = models.build("small_cnn", in_channels=3, num_classes=10, width=32, hidden=128)
-    original, meta = train_or_load(arch, train, cfg, seed, tag="bench-original", progress=False)
-    return {"forget": forget, "retain": retain, "holdout": holdout, "val": val, "cfg": cfg, "original": original,
-            "original_seconds": meta["train_seconds"]}
+    run = tasks.get("cifar10", per_class=n // 10).build(seed)
+    return {"forget": run.forget, "retain": run.retain, "holdout": run.holdout, "val": run.test, "cfg": run.task.train,
+            "original": run.original, "original_seconds": run.original_meta["train_seconds"]}
 
 
 def enron_task(n: int, seed: int) -> dict:
-    """Corrected Enron data (50 random features zeroed) and its affected rows Z / Z~."""
+    """The registry's Enron task on n rows, 50 random vocabulary features zeroed, and its affected rows Z / Z~."""
     import numpy as np
     import torch
 
-    from unlearn import splits
-    from unlearn.data import load_dataset
+    from unlearn import splits, tasks
     from unlearn.methods.influence import certified
 
-    data = load_dataset("enron")
-    g = np.random.default_rng(seed)
-    rows = np.sort(g.choice(len(data.train), min(n, len(data.train)), replace=False))
-    x = certified.normalize_rows(data.train.x[rows].double())
-    y = certified.pm1(data.train.y[rows])
-    feats = splits.feature_subset(data.extra["feature_names"], 50, seed=seed)
-    affected = torch.as_tensor(np.flatnonzero(x[:, feats].abs().sum(1).numpy() > 0))
-    x_tilde = x.clone()
+    t = tasks.linear_task("enron", seed, rows=n)
+    feats = splits.feature_subset(t.feature_names, 50, seed=seed)
+    affected = torch.as_tensor(np.flatnonzero(t.x[:, feats].abs().sum(1).numpy() > 0))
+    x_tilde = t.x.clone()
     x_tilde[:, feats] = 0.0
     x_tilde = certified.normalize_rows(x_tilde)
-    return {"x": x, "y": y, "x_tilde": x_tilde, "affected": affected, "lam": 1.0}
+    return {"x": t.x, "y": t.y, "x_tilde": x_tilde, "affected": affected, "lam": 1.0}
 
 
 def run_child(job: dict) -> dict:
@@ -98,7 +75,7 @@ def run_child(job: dict) -> dict:
     if job["task"] == "cifar10-cnn":
         t = cifar_task(job["n"], job["seed"])
         name = job["method"]
-        kwargs = {"val": t["holdout"]} if name == "tmu" else {"val": t["val"]} if name == "dlfd" else {}
+        kwargs = {"holdout": t["holdout"]} if name == "tmu" else {"monitor": t["val"]} if name == "dlfd" else {}
         config = vars(t["cfg"]) if name == "retrain" else None
         search = 0.0
         if name.startswith("influence"):  # head only, step chosen on the validation set (searched apart, timed apart)
@@ -147,7 +124,10 @@ def spawn(job: dict) -> dict:
         if job["task"] == "cifar10-cnn":  # hand over the original trained in the parent, nothing else
             import shutil
 
-            for f in Path(os.environ.get("UNLEARN_CACHE", ROOT / ".cache" / "models")).glob("bench-original-*"):
+            from unlearn import tasks
+
+            tag = tasks.get("cifar10").tag
+            for f in Path(os.environ.get("UNLEARN_CACHE", ROOT / ".cache" / "models")).glob(f"{tag}-*"):
                 shutil.copy(f, cache)
         proc = subprocess.Popen([sys.executable, __file__, "--child", json.dumps(job)], env=env,
                                 stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)

@@ -20,7 +20,7 @@ def test_forget_split_follows_the_recipe():
 
 
 def test_bad_task_requests_name_the_fix():
-    with pytest.raises(ValueError, match="unknown task 'mnist'; available: digits"):
+    with pytest.raises(ValueError, match="unknown task .mnist.; available: cifar10, digits"):
         tasks.get("mnist")
     y = targets_of(load_dataset("digits").train)
     with pytest.raises(ValueError, match="needs forget_class"):
@@ -50,3 +50,35 @@ def test_build_gives_disjoint_sets_and_a_gold_model_trained_on_retain_only():
     again = t.build(seed=1)  # the same seed repeats the same models (the original from the cache)
     assert again.original_meta["cached"]
     assert all(torch.equal(a, b) for a, b in zip(run.gold.state_dict().values(), again.gold.state_dict().values()))
+
+
+def test_class_test_sets_split_the_forget_class_test_images_in_halves():
+    t = tasks.get("digits", split="class_fraction", forget_class=3, fraction=0.3, per_class=50,
+                  class_test=tasks.ClassTest(holdout=20, class_test=15, per_class=10))
+    s = t.sets(seed=4)
+    y_test = targets_of(s.data.test).numpy()
+    c_test = np.flatnonzero(y_test == 3)
+    h, ct, te = (np.asarray(x.indices) for x in (s.holdout, s.class_test, s.test))
+    assert len(c_test) == 46  # digits' test set: 46 threes, halves of 23
+    assert len(h) == 20 and len(ct) == 15 and set(y_test[h]) == set(y_test[ct]) == {3}
+    assert not set(h) & set(te) and not set(h) & set(ct)  # D_h is never scored
+    assert (set(h) | set(ct)) <= set(c_test)
+    counts = np.bincount(y_test[te], minlength=10)
+    assert counts[3] == 10 and all(counts[k] == 10 for k in range(10) if k != 3)
+    assert np.bincount(targets_of(s.train).numpy(), minlength=10).tolist() == [50] * 10  # the training subset
+    again = t.sets(seed=4)  # one seed, one set of samples; another seed, others
+    assert list(again.holdout.indices) == list(s.holdout.indices) and list(again.test.indices) == list(s.test.indices)
+    assert list(t.sets(seed=5).holdout.indices) != list(s.holdout.indices)
+    with pytest.raises(ValueError, match="class_test needs forget_class"):
+        tasks.get("digits", class_test=tasks.ClassTest()).sets(0)
+
+
+def test_linear_task_rows_are_a_seeded_subset_of_the_normalised_rows():
+    full = tasks.linear_task("diabetes")
+    part = tasks.linear_task("diabetes", seed=3, rows=100)
+    keep = np.sort(np.random.default_rng(3).choice(len(full.y), 100, replace=False))
+    assert torch.equal(part.x, full.x[keep]) and torch.equal(part.y, full.y[keep])
+    assert torch.allclose(part.x.norm(dim=1), torch.ones(100, dtype=part.x.dtype)) and set(part.y.tolist()) <= {-1.0, 1.0}
+    assert torch.equal(tasks.linear_task("diabetes", rows=10**9).x, full.x)  # more rows than there are: all
+    with pytest.raises(ValueError, match="unknown linear task 'iris'; use one of enron, adult, diabetes"):
+        tasks.linear_task("iris")

@@ -1,8 +1,9 @@
 """Notebook 04: every method under every paper's yardstick, on three tasks, over several seeds.
 
 Tasks (each a dict with forget / retain / test / original / gold, plus what some methods need):
-- ``digits``: sub-class forgetting on scikit-learn's digits (instant; for class use).
-- ``cifar10``: TMU's sub-class forgetting (10 % of class 3), built by ``experiments.tmu.setup``.
+- ``digits``: sub-class forgetting on scikit-learn's digits (instant; for class use), the registry's digits task.
+- ``cifar10``: TMU's sub-class forgetting (10 % of class 3), built by ``experiments.tmu.setup`` (the registry's
+  cifar10 task at TMU's profile).
 - ``utkface``: DLFD's random-instance forgetting on facial-age groups, built by ``experiments.dlfd``.
 
 The sizes are smaller than in notebooks 01 and 03 because every task runs once per seed.
@@ -16,10 +17,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from torch.utils.data import ConcatDataset, Subset
+from torch.utils.data import ConcatDataset
 
 from .. import claims, methods, tasks
-from ..data import targets_of
 from ..evaluate import changed_share, evaluate
 from ..train import TrainConfig, predict
 from . import dlfd as dlfd_exp
@@ -68,21 +68,17 @@ def task_profiles(P: BenchProfile, profile: str) -> tuple:
 
 
 def digits_task(P: BenchProfile, seed: int) -> dict:
-    """Sub-class forgetting on digits, with D_h (half of class 3's test images) for TMU."""
+    """Sub-class forgetting on digits, with D_h (half of class 3's test images) for TMU; the test set is the rest."""
     run = tasks.get("digits", split="class_fraction", forget_class=3, fraction=P.digits_fraction,
-                    train=TrainConfig(epochs=P.digits_epochs, batch_size=64, lr=0.05), tag="bench-digits-original").build(seed)
-    data, forget, retain = run.data, run.forget, run.retain
-    yt = targets_of(data.test).numpy()
-    c_test = np.random.default_rng(seed).permutation(np.flatnonzero(yt == 3))
-    holdout = Subset(data.test, np.sort(c_test[: len(c_test) // 2]).tolist())
-    test_idx = np.setdiff1d(np.arange(len(yt)), c_test[: len(c_test) // 2])  # D_h never counts as test
+                    train=TrainConfig(epochs=P.digits_epochs, batch_size=64, lr=0.05), tag="bench-digits-original",
+                    class_test=tasks.ClassTest()).build(seed)
     budgets = {"finetune": {"epochs": 2}, "neggrad": {"epochs": 2}, "neggrad_plus": {"epochs": 2},
                "random_label": {"epochs": 2}, "bad_teacher": {"epochs": 1}, "scrub": {"epochs": 2, "msteps": 1},
                "cf_k": {"epochs": 2}, "eu_k": {"epochs": 2}, "salun": {"epochs": 2},
                "tmu": {"twin_epochs": 2, "curriculum_epochs": 2, "epochs": 2, "twin_lr": 1e-3, "curriculum_lr": 1e-3},
                "dlfd": {"monitor_every": 4, "monitor_samples": 40, "val_samples": 200}}
-    return {"forget": forget, "retain": retain, "test": Subset(data.test, test_idx.tolist()), "holdout": holdout,
-            "val": Subset(data.test, test_idx.tolist()), "original": run.original, "gold": run.gold, "budgets": budgets}
+    return {"forget": run.forget, "retain": run.retain, "test": run.test, "holdout": run.holdout, "val": run.test,
+            "original": run.original, "gold": run.gold, "budgets": budgets}
 
 
 def cifar_task(P: BenchProfile, profile: str, seed: int) -> dict:

@@ -16,16 +16,14 @@ Three parts, each a pipeline function returning DataFrames / dicts:
    validation split), fine-tuning, SISA and retraining, over several flip seeds. Restoration fraction with
    bootstrap intervals (:func:`poison_summary`), seconds, gradient evaluations, speed-up over training.
 
-Person names: no public name list can be downloaded at run time here, so the package ships
-``first_names.txt`` (common English first names, hand-compiled; see its header) and intersects it with the
-Enron vocabulary (:func:`enron_names`).
+The linear data sets, their unlearnable features and the person names of Enron (a shipped list of first names
+intersected with the vocabulary) come from :func:`unlearn.tasks.linear_task`, which ``make bench`` uses too.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -34,10 +32,11 @@ import torch
 from torch import nn
 from torch.utils.data import Subset
 
-from .. import methods, metrics, models, splits
+from .. import methods, metrics, models, splits, tasks
 from ..cache import train_or_load
 from ..data import ArrayDataset, load_dataset
 from ..methods.influence import certified
+from ..tasks import LinearTask, enron_names, first_names  # noqa: F401  (notebook 02 reads them here)
 from ..train import Timer, TrainConfig, counting, penultimate, predict
 
 if TYPE_CHECKING:  # names for annotations only
@@ -47,7 +46,6 @@ PAPER = "Warnecke et al. 2023 (NDSS)"
 CANARY_PREFIX = "my telephone number is "
 CANARY_SECRET = "0123456789"
 CANARY = CANARY_PREFIX + CANARY_SECRET + "!' said alice."
-NAMES_FILE = Path(__file__).with_name("first_names.txt")
 
 
 @dataclass
@@ -148,67 +146,10 @@ PROFILES = {
 # ============================================================================================================
 # Part 1: sensitive features in linear models
 # ============================================================================================================
-def first_names() -> list[str]:
-    """The shipped list of common English first names (lower case, de-duplicated, file order)."""
-    seen, out = set(), []
-    for line in NAMES_FILE.read_text().splitlines():
-        w = line.strip().lower()
-        if w and not w.startswith("#") and w not in seen:
-            seen.add(w)
-            out.append(w)
-    return out
-
-
-def enron_names(vocabulary: dict, min_count: int = 0, x=None) -> list[str]:
-    """Person names present in the Enron vocabulary (optionally occurring in >= min_count training mails)."""
-    hits = [n for n in first_names() if n in vocabulary]
-    if min_count and x is not None:
-        hits = [n for n in hits if int((x[:, vocabulary[n]] != 0).sum()) >= min_count]
-    return sorted(hits)
-
-
-@dataclass
-class LinearTask:
-    """One linear data set, rows L2-normalised, labels in {-1, +1}."""
-
-    name: str
-    x: torch.Tensor
-    y: torch.Tensor
-    xt: torch.Tensor
-    yt: torch.Tensor
-    feature_names: list
-    candidates: list  # column indices that may be unlearned
-    mode: str  # "remove" (zero the columns in every row), "categorical" (move one-hots), "zero_rows"
-    groups: list = field(default_factory=list)  # categorical: column-index lists, one per attribute
-    info: dict = field(default_factory=dict)
-
-
-def linear_task(name: str, P: Profile, seed: int = 0) -> LinearTask:
-    """Load and normalise one of ``enron``, ``adult``, ``diabetes`` with its unlearnable features."""
-    if name == "enron":
-        b = load_dataset("enron", max_features=P.enron_features)
-        voc = b.extra["vocabulary"]
-        names = enron_names(voc, min_count=1, x=b.train.x)
-        cand = [voc[n] for n in names]
-        task = LinearTask(name, *_norm(b), b.extra["feature_names"], cand, "remove", info={"names": names})
-    elif name == "adult":
-        b = load_dataset("adult")
-        fn = b.extra["feature_names"]
-        groups = [[i for i, f in enumerate(fn) if f.startswith(a + "=")] for a in ("marital-status", "relationship", "race")]
-        task = LinearTask(name, *_norm(b), fn, sum(groups, []), "categorical", groups)
-        if P.adult_rows and P.adult_rows < len(task.y):
-            keep = torch.as_tensor(np.sort(np.random.default_rng(seed).choice(len(task.y), P.adult_rows, replace=False)))
-            task.x, task.y = task.x[keep], task.y[keep]
-    elif name == "diabetes":
-        b = load_dataset("diabetes")
-        task = LinearTask(name, *_norm(b), b.extra["feature_names"], list(range(b.train.x.shape[1])), "zero_rows")
-    else:
-        raise ValueError(f"unknown linear task {name!r}; use enron, adult or diabetes")
-    return task
-
-
-def _norm(b):
-    return certified.normalize_rows(b.train.x), certified.pm1(b.train.y), certified.normalize_rows(b.test.x), certified.pm1(b.test.y)
+def linear_task(name: str, P: Profile, seed: int = 0) -> tasks.LinearTask:
+    """One of ``enron``, ``adult``, ``diabetes`` at this profile's size (:func:`unlearn.tasks.linear_task`)."""
+    return tasks.linear_task(name, seed, rows=P.adult_rows if name == "adult" else 0,
+                             max_features=P.enron_features if name == "enron" else None)
 
 
 def make_change(task: LinearTask, size: int, P: Profile, rng: np.random.Generator) -> tuple:

@@ -15,15 +15,13 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.data import ConcatDataset, Subset
+from torch.utils.data import ConcatDataset
 
-from .. import methods, metrics, models, splits
-from ..cache import train_or_load
-from ..data import load_dataset, targets_of
+from .. import methods, metrics, tasks
+from ..data import load_dataset
 from ..evaluate import changed_share, evaluate
 from ..methods.tmu import features as tmu_features
 from ..paths import results_dir
-from ..tasks import stratified_indices
 from ..train import TrainConfig, predict
 
 if TYPE_CHECKING:  # names for annotations only
@@ -114,43 +112,35 @@ CIFAR_CPU = (
 METHODS = ["original", "retrain (gold)", "fine-tune", "NegGrad", "random label", "Bad Teacher", "SCRUB", "TMU"]
 
 
-def make_sets(P: TMUProfile, seed: int) -> dict:
-    """CIFAR-10 subsets, the sub-class split, D_h and the evaluation sets (no training)."""
-    data = load_dataset(P.dataset)
-    c = P.forget_class
-    rng = np.random.default_rng(seed)
-    ytr, yte = targets_of(data.train).numpy(), targets_of(data.test).numpy()
-    train_idx = stratified_indices(ytr, P.train_per_class, rng, range(len(data.classes)))
-    c_test = rng.permutation(np.flatnonzero(yte == c))
-    twin_half, eval_half = c_test[: len(c_test) // 2], c_test[len(c_test) // 2 :]
-    holdout_idx = np.sort(twin_half[: P.holdout] if P.holdout else twin_half)
-    others = stratified_indices(yte, P.test_per_class, rng, [k for k in range(len(data.classes)) if k != c])
-    c_eval = eval_half[: P.test_per_class] if P.test_per_class else eval_half
-    test_idx = np.sort(np.concatenate([others, c_eval]))
-
-    train = Subset(data.train, train_idx.tolist())
-    split = splits.class_fraction(targets_of(train), c, P.forget_fraction, seed=seed)
-    forget, retain = split.subsets(train)
-    cfg = TrainConfig(epochs=P.epochs, batch_size=P.batch_size, lr=P.lr, optimizer=P.optimizer,
-                      weight_decay=P.weight_decay, schedule="cosine" if P.optimizer == "sgd" else "constant")
-    return {
-        "data": data, "classes": data.classes, "c": c, "split": split, "train": train, "forget": forget,
-        "retain": retain, "holdout": Subset(data.test, holdout_idx.tolist()),
-        "class_test": Subset(data.test, np.sort(eval_half[: P.class_test] if P.class_test else eval_half).tolist()),
-        "test": Subset(data.test, test_idx.tolist()), "cfg": cfg,
-    }
-
-
-def train_original(P: TMUProfile, sets: dict, seed: int):
-    """The original model M_o on the whole training subset (through the checkpoint cache)."""
+def task(P: TMUProfile) -> tasks.Task:
+    """The profile's sub-class forgetting task: a class-balanced training subset, D_f = a fraction of class c,
+    D_h and an evaluation half from class c's test images (see :class:`unlearn.tasks.ClassTest`)."""
     channels = 3 if P.dataset == "cifar10" else 1
     if P.model == "small_cnn":
         kw = dict(in_channels=channels, num_classes=10, width=P.width, hidden=P.hidden)
     elif P.model == "mlp":
-        kw = dict(in_features=int(np.prod(sets["train"][0][0].shape)), num_classes=10, hidden=P.hidden)
+        kw = dict(in_features=int(np.prod(load_dataset(P.dataset).train.x.shape[1:])), num_classes=10, hidden=P.hidden)
     else:
         kw = dict(num_classes=10, width=P.width)
-    return train_or_load(models.build(P.model, **kw), sets["train"], sets["cfg"], seed, tag="tmu-original", progress=False)
+    cfg = TrainConfig(epochs=P.epochs, batch_size=P.batch_size, lr=P.lr, optimizer=P.optimizer,
+                      weight_decay=P.weight_decay, schedule="cosine" if P.optimizer == "sgd" else "constant")
+    return tasks.get("cifar10", dataset=P.dataset, model=P.model, model_kw=kw, train=cfg, fraction=P.forget_fraction,
+                     forget_class=P.forget_class, tag="tmu-original", per_class=P.train_per_class,
+                     class_test=tasks.ClassTest(P.holdout, P.class_test, P.test_per_class))
+
+
+def make_sets(P: TMUProfile, seed: int) -> dict:
+    """CIFAR-10 (or Fashion-MNIST) subsets, the sub-class split, D_h and the evaluation sets (no training)."""
+    t = task(P)
+    s = t.sets(seed)
+    return {"task": t, "data": s.data, "classes": s.data.classes, "c": P.forget_class, "split": s.split,
+            "train": s.train, "forget": s.forget, "retain": s.retain, "holdout": s.holdout, "class_test": s.class_test,
+            "test": s.test, "cfg": t.train}
+
+
+def train_original(P: TMUProfile, sets: dict, seed: int):
+    """The original model M_o on the whole training subset (through the checkpoint cache)."""
+    return task(P).train_original(sets["train"], seed)
 
 
 def setup(P: TMUProfile, seed: int) -> dict:
