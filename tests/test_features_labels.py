@@ -5,7 +5,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from unlearn.experiments import features_labels as E
+from unlearn.experiments import features_labels
 
 
 def fake_result():
@@ -26,7 +26,7 @@ def fake_result():
 
 def test_restoration_summary_by_hand():
     res = fake_result()
-    s = E.poison_summary(res, n_boot=200, seed=0).set_index("method")
+    s = features_labels.poison_summary(res, n_boot=200, seed=0).set_index("method")
     # seed 0: a restores (6-4)/(8-4) = 0.5, seed 1: (6-3)/(8-3) = 0.6 -> mean 0.55
     assert s.loc["a", "restored"] == pytest.approx(0.55)
     assert s.loc["b", "restored"] == pytest.approx(((5 - 4) / 4 + (6 - 3) / 5) / 2)
@@ -37,9 +37,9 @@ def test_restoration_summary_by_hand():
 
 def test_paired_difference_is_exact_for_identical_methods_and_signed_otherwise():
     res = fake_result()
-    same = E.poison_difference(res, "a", "a", n_boot=100)
+    same = features_labels.poison_difference(res, "a", "a", n_boot=100)
     assert same == {"diff": 0.0, "lo": 0.0, "hi": 0.0}
-    d = E.poison_difference(res, "a", "b", n_boot=300, seed=1)
+    d = features_labels.poison_difference(res, "a", "b", n_boot=300, seed=1)
     assert d["diff"] == pytest.approx(0.55 - ((1 / 4) + (3 / 5)) / 2)
     assert d["lo"] <= d["hi"]
 
@@ -56,7 +56,7 @@ def test_every_replicate_resamples_the_same_images_for_all_models():
         res["correct"][(seed, "gold")] = res["correct"][("all", "clean")]
         rows += [{"seed": seed, "method": m, "restored": float(m == "gold")} for m in ("none", "gold")]
     res["runs"] = pd.concat([res["runs"], pd.DataFrame(rows)], ignore_index=True)
-    reps = E.poison_replicates(res, 300, seed=2)
+    reps = features_labels.poison_replicates(res, 300, seed=2)
     ok = np.isfinite(reps["none"])
     assert ok.mean() > 0.9 and len(reps["none"]) == 300
     assert np.all(reps["none"][ok] == 0) and np.allclose(reps["gold"][ok], 1)
@@ -69,7 +69,7 @@ def test_head_only_updates_are_scored_from_the_original_models_test_features():
 
     from unlearn import models
     from unlearn.data import ArrayDataset
-    from unlearn.methods import influence as I
+    from unlearn.methods import influence
     from unlearn.methods.tmu import features as tmu_features
 
     g = torch.Generator().manual_seed(0)
@@ -77,8 +77,8 @@ def test_head_only_updates_are_scored_from_the_original_models_test_features():
     data = ArrayDataset(x, y)
     torch.manual_seed(0)
     model = models.build("vgg", width=4, hidden=16).eval()
-    new = I.first_order(model, (x[:40], y[:40]), (x[:40], (y[:40] + 1) % 10), 0.5, params="head")
-    fast = E._head_correct(new, tmu_features.penultimate(model, data), data)
-    assert np.array_equal(fast, E._correct(new, data))
+    new = influence.first_order(model, (x[:40], y[:40]), (x[:40], (y[:40] + 1) % 10), 0.5, params="head")
+    fast = features_labels._head_correct(new, tmu_features.penultimate(model, data), data)
+    assert np.array_equal(fast, features_labels._correct(new, data))
     with torch.no_grad():
         assert not torch.allclose(new(x), model(x))  # the update did change the outputs

@@ -98,3 +98,16 @@ def test_cache_stores_weights_not_code_and_keys_on_the_code_version(digits, isol
     assert not meta2["cached"] and meta2["key"] != meta1["key"]
     with pytest.raises(ValueError, match="template="):
         cache.cached_model("k", lambda: small())
+
+
+def test_penultimate_features_carry_no_autograd_graph():
+    """Features kept for later (TMU's distance features, label repair's test features) must not hold each batch's
+    graph: notebook 02 once peaked at 12 GB computing 10,000 test images' features that way."""
+    data = load_dataset("digits").test
+    model = models.build("small_cnn", in_channels=1, num_classes=10, width=8, hidden=16)
+    feats = train.penultimate(model, data, batch_size=64)
+    assert not feats.requires_grad and feats.grad_fn is None
+    model.eval()
+    with torch.no_grad():
+        x = torch.stack([data[i][0] for i in range(5)])
+        assert torch.allclose(feats[:5], model.features(x), atol=1e-6)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 
 from unlearn import paths, profiles
-from unlearn.experiments import dlfd as E
+from unlearn.experiments import dlfd
 
 
 def main(argv=None) -> int:
@@ -18,8 +18,8 @@ def main(argv=None) -> int:
     ap.add_argument("--profile", default="cpu", choices=["smoke", "cpu", "paper"])
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    P = profiles.pick(E.PROFILES, args.profile)
-    table = E.memorisation_check(P, E.load_data(P, args.seed), args.seed)
+    P = profiles.pick(dlfd.PROFILES, args.profile)
+    table = dlfd.memorisation_check(P, dlfd.load_data(P, args.seed), args.seed)
     out = paths.results_dir(args.profile) / "dlfd_profile_check.csv"
     table.to_csv(out)
     print(table.round(4).to_string())

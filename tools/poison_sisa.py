@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 
 from unlearn import paths, profiles
-from unlearn.experiments import features_labels as E
+from unlearn.experiments import features_labels
 
 
 def main(argv=None) -> int:
@@ -21,8 +21,8 @@ def main(argv=None) -> int:
     ap.add_argument("--profile", default="cpu", choices=profiles.PROFILES)
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    P = profiles.pick(E.PROFILES, args.profile)
-    df = E.sisa_repair(P, args.seed, shards=(5, 10, 20))
+    P = profiles.pick(features_labels.PROFILES, args.profile)
+    df = features_labels.sisa_repair(P, args.seed, shards=(5, 10, 20))
     out = paths.results_dir(args.profile) / "02_poisoning_sisa.csv"
     df.to_csv(out, index=False)
     print(df.round(3).to_string(index=False))

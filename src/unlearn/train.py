@@ -267,8 +267,9 @@ def predict(model: nn.Module, dataset: Dataset, batch_size: int = 512) -> Predic
     return Predictions(torch.cat(out), torch.cat(ys), torch.cat(losses))
 
 
+@torch.no_grad()  # without it every batch's autograd graph stays alive with its features: gigabytes for a CNN
 def penultimate(model: nn.Module, ds: Dataset, batch_size: int = 512) -> torch.Tensor:
-    """Penultimate-layer features ``model.features(x)`` for every sample, in order (eval mode)."""
+    """Penultimate-layer features ``model.features(x)`` for every sample, in order (eval mode), without gradients."""
     device = get_device()
     was = model.training
     model.to(device).eval()
