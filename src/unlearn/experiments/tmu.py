@@ -129,28 +129,23 @@ def task(P: TMUProfile) -> tasks.Task:
                      class_test=tasks.ClassTest(P.holdout, P.class_test, P.test_per_class))
 
 
+def _context(s: tasks.TaskSets) -> dict:
+    return {"task": s.task, "data": s.data, "classes": s.data.classes, "c": s.task.forget_class, "split": s.split,
+            "train": s.train, "forget": s.forget, "retain": s.retain, "holdout": s.holdout, "class_test": s.class_test,
+            "test": s.test, "cfg": s.task.train}
+
+
 def make_sets(P: TMUProfile, seed: int) -> dict:
     """CIFAR-10 (or Fashion-MNIST) subsets, the sub-class split, D_h and the evaluation sets (no training)."""
-    t = task(P)
-    s = t.sets(seed)
-    return {"task": t, "data": s.data, "classes": s.data.classes, "c": P.forget_class, "split": s.split,
-            "train": s.train, "forget": s.forget, "retain": s.retain, "holdout": s.holdout, "class_test": s.class_test,
-            "test": s.test, "cfg": t.train}
-
-
-def train_original(P: TMUProfile, sets: dict, seed: int):
-    """The original model M_o on the whole training subset (through the checkpoint cache)."""
-    return task(P).train_original(sets["train"], seed)
+    return _context(task(P).sets(seed))
 
 
 def setup(P: TMUProfile, seed: int) -> dict:
-    """The sets, the original model and the gold model (both cached)."""
-    ctx = make_sets(P, seed)
-    original, meta = train_original(P, ctx, seed)
-    gold = methods.get("retrain")(original, ctx["forget"], ctx["retain"], config=vars(ctx["cfg"]), seed=seed)
-    return ctx | {
-        "original": original, "original_meta": meta, "gold": gold,
-        "gold_correct": predict(gold, ctx["forget"]).correct.numpy(),  # the real easy/hard split of D_f
+    """The sets, the original model M_o (cached) and the gold model (retrained on D_r with M_o's recipe)."""
+    run = task(P).build(seed)
+    return _context(run) | {
+        "original": run.original, "original_meta": run.original_meta, "gold": run.gold,
+        "gold_correct": predict(run.gold, run.forget).correct.numpy(),  # the real easy/hard split of D_f
     }
 
 
