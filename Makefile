@@ -34,12 +34,22 @@ test: lint unit notebooks ## lint, unit tests, then every notebook at the smoke 
 unit: $(STAMP) ## unit tests only
 	$(BIN)/pytest tests -q
 
-notebooks: $(STAMP) ## every notebook at PROFILE=smoke (papermill), then nbval re-runs the committed smoke references and compares
-	$(BIN)/python tools/run_notebooks.py --profile smoke --out build/smoke $(NOTEBOOKS)
-	$(BIN)/pytest -q --nbval-lax --nbval-current-env -p no:cacheprovider $(SMOKE_REF)/*.ipynb
+# The second kernel setting the smoke checks run under: ATen's kernels at their scalar "default" level instead of
+# AVX2/AVX-512, and MKL's conditional numerical reproducibility in compatible mode (both documented switches).
+KERNELS_B := ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE
 
-refresh-smoke: $(STAMP) ## re-run the smoke notebooks and store them as the references nbval checks (on purpose only)
+notebooks: $(STAMP) ## every notebook at PROFILE=smoke, numbers checked with written tolerances; then again under other kernels (nbval)
+	rm -rf results/smoke build/cache-b
+	$(BIN)/python tools/run_notebooks.py --profile smoke --out build/smoke $(NOTEBOOKS)
+	$(BIN)/pytest -q -p no:cacheprovider tests/smoke_results.py
+	$(KERNELS_B) UNLEARN_CACHE=$(abspath build/cache-b) $(BIN)/pytest -q --nbval-lax --nbval-current-env -p no:cacheprovider $(SMOKE_REF)/*.ipynb
+	$(BIN)/pytest -q -p no:cacheprovider tests/smoke_results.py
+
+refresh-smoke: $(STAMP) ## re-run the smoke notebooks and store them and their numbers as the references (on purpose only)
+	rm -rf results/smoke
 	$(BIN)/python tools/run_notebooks.py --profile smoke --out build/smoke --keep $(SMOKE_REF) $(NOTEBOOKS)
+	rm -rf $(SMOKE_REF)/results && mkdir -p $(SMOKE_REF)/results
+	cp results/smoke/*.csv $(SMOKE_REF)/results/ && rm -f $(SMOKE_REF)/results/notebook_times.csv
 
 reproduce: $(STAMP) ## every notebook at the cpu profile; rewrites figures/, results/cpu/, executed/cpu/ and the README findings
 	$(BIN)/python tools/run_notebooks.py --profile cpu --out build/cpu --keep executed/cpu $(NOTEBOOKS)

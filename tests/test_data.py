@@ -1,4 +1,5 @@
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -125,6 +126,19 @@ def test_interrupted_extraction_and_damaged_conversions_are_redone(isolated_dirs
     (archive.parent / "pack" / "item0.txt").write_text("x")
     assert len(list(extract(archive, "pack").iterdir())) == 5
     assert not any(p.name.startswith(".extract-") for p in archive.parent.iterdir())  # no temporary left
+    # damage after the stamp was written: files removed or changed in the extracted folder are noticed
+    # (the stamp is a manifest of every file's SHA-256) and the archive is unpacked again
+    for f in sorted((archive.parent / "pack").iterdir())[:2]:
+        f.unlink()
+    with pytest.warns(UserWarning, match=r"does not match what its extraction wrote \(2 of 5 files missing"):
+        assert len(list(extract(archive, "pack").iterdir())) == 5
+    (archive.parent / "pack" / "item4.txt").write_text("overwritten")
+    with pytest.warns(UserWarning, match="0 of 5 files missing, 1 changed"):
+        extract(archive, "pack")
+    assert (archive.parent / "pack" / "item4.txt").read_text() == "x"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # intact: no warning, nothing unpacked
+        extract(archive, "pack")
     npz = archive.parent / "pack.npz"
     save_converted(npz, a=np.arange(5))
     assert converted(npz)
@@ -132,3 +146,19 @@ def test_interrupted_extraction_and_damaged_conversions_are_redone(isolated_dirs
     with pytest.warns(UserWarning, match="damaged"):
         assert not converted(npz)  # removed, so the loader rebuilds it from the raw files
     assert not npz.exists()
+
+
+def test_images_decode_without_deprecation_warnings(tmp_path):
+    """JPEGs are decoded by Pillow (torchvision's decoders are deprecated and warned once per image: 120,080
+    warnings in one test run); the pixels are Pillow's, channels first."""
+    from PIL import Image
+
+    from unlearn.data.images import read_rgb
+
+    pixels = np.random.default_rng(0).integers(0, 256, (12, 10, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "a.jpg", quality=95)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        x = read_rgb(tmp_path / "a.jpg")
+    assert x.dtype == torch.uint8 and x.shape == (3, 12, 10)
+    assert torch.equal(x, torch.from_numpy(np.array(Image.open(tmp_path / "a.jpg").convert("RGB"))).permute(2, 0, 1))

@@ -314,8 +314,76 @@ def test_fit_stops_on_a_non_finite_loss():
     x = torch.randn(32, 1, 8, 8)
     x[5] = float("inf")
     model = models.build("small_cnn", **ARCH)
-    with pytest.raises(FloatingPointError, match="training loss is nan at step 1"):
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(train.Diverged, match="step 1 of 1 .*the loss is nan"):
         train.fit(model, ArrayDataset(x, torch.randint(0, 10, (32,))), train.TrainConfig(epochs=1, batch_size=32), progress=False)
+    # the step was refused: no NaN written into the weights (BatchNorm's running statistics saw the forward pass)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+class PlainDataset(torch.utils.data.Dataset):
+    """A user's own dataset: items one at a time, nothing the package can slice."""
+
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+    def __len__(self):
+        return len(self.y)
+
+    def __getitem__(self, i):
+        return self.x[i], int(self.y[i])
+
+
+@pytest.mark.parametrize("name", BASELINES)
+def test_non_finite_inputs_are_refused_whatever_the_dataset_type(setup, name):
+    bundle, original, forget, retain = setup
+    x, y = bundle.train.x[retain.indices].clone(), bundle.train.y[retain.indices]
+    x[7, 0, 1, 1] = float("inf")
+    with pytest.raises(ValueError, match="the retain set has 1 samples with NaN or infinite inputs"):
+        methods.get(name)(original, forget, PlainDataset(x, y), config=TEST_CONFIGS.get(name))
+    xf = bundle.train.x[forget.indices].clone()
+    xf[:2] = float("nan")
+    with pytest.raises(ValueError, match="the forget set has 2 samples with NaN"):
+        methods.get(name)(original, PlainDataset(xf, bundle.train.y[forget.indices]), retain, config=TEST_CONFIGS.get(name))
+
+
+def test_a_named_extra_set_is_checked_too(setup):
+    bundle, original, forget, retain = setup
+    xh = bundle.train.x[forget.indices].clone()
+    xh[0] = float("nan")
+    with pytest.raises(ValueError, match="the corrected set has 1 samples with NaN"):
+        methods.get("influence_first_order")(original, forget, retain, corrected=PlainDataset(xh, bundle.train.y[forget.indices]))
+
+
+def test_neggrad_divergence_is_stopped_and_named(setup):
+    _, original, forget, retain = setup
+    with pytest.raises(train.Diverged, match="neggrad diverged: .*not finite") as err:
+        methods.get("neggrad")(original, forget, retain, config={"epochs": 20, "lr": 1e30})
+    assert err.value.method == "neggrad"
+
+
+def test_neggrad_ascends_until_its_target_and_records_the_steps(setup):
+    _, original, forget, retain = setup
+    out = methods.get("neggrad")(original, forget, retain, config={"epochs": 50, "target_acc": 0.0, "lr": 0.01})
+    info = out.unlearning_record.info
+    assert info["reached"] and train.accuracy_on(out, forget) == 0.0
+    steps_per_epoch = -(-len(forget) // 64)
+    assert 1 <= info["ascent_steps"] < 50 * steps_per_epoch  # stopped by the target, long before the cap
+
+
+def test_fit_until_the_training_set_is_fitted(setup):
+    bundle, _, _, retain = setup
+    model = models.build("small_cnn", **ARCH)
+    cfg = train.TrainConfig(epochs=60, batch_size=64, lr=0.05, until_train_acc=0.95, schedule="constant")
+    out = train.fit(model, retain, cfg, seed=0, progress=False)
+    assert out.fit_epochs < 60 and train.accuracy_on(out, retain) >= 0.95
+    if out.fit_epochs > 1:  # one epoch fewer (the same trajectory: constant rate) does not fit: it stopped at the first that does
+        with pytest.raises(train.NotFitted):
+            train.fit(models.build("small_cnn", **ARCH), retain, dataclasses.replace(cfg, epochs=out.fit_epochs - 1),
+                      seed=0, progress=False)
+    with pytest.raises(train.NotFitted, match="after 1 epochs, below until_train_acc=1.0; raise epochs"):
+        train.fit(models.build("small_cnn", **ARCH), retain, dataclasses.replace(cfg, epochs=1, until_train_acc=1.0),
+                  seed=0, progress=False)
 
 
 @pytest.mark.parametrize("name,config,match", [

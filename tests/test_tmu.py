@@ -277,3 +277,31 @@ def test_controls_share_tmus_fine_tuning(digits_problem):
     assert all(torch.equal(p, q) for p, q in zip(m.parameters(), u.parameters()))
     with pytest.raises(ValueError, match="one flag per forget sample"):
         finetune_with_labels(m, P["forget"], P["retain"], torch.ones(3, dtype=torch.bool), TMUConfig(), 0)
+
+
+def test_a_diverged_method_is_recorded_for_its_seed_not_a_crash(monkeypatch, tmp_path):
+    """A method whose loss turns non-finite is a row marked 'diverged' (NaN metrics) in Table 1 and the regime
+    says so; the other methods' rows are scored as usual."""
+    import dataclasses
+
+    from unlearn.experiments import tmu
+    from unlearn.train import Diverged
+
+    monkeypatch.setenv("UNLEARN_CACHE", str(tmp_path))
+    real_get = methods.get
+
+    def get(name):
+        if name != "neggrad":
+            return real_get(name)
+
+        def exploding(*args, **kw):
+            raise Diverged("neggrad diverged: the loss is inf (not finite)", method="neggrad")
+        return exploding
+
+    monkeypatch.setattr(tmu.methods, "get", get)
+    P = dataclasses.replace(tmu.PROFILES["smoke"], seeds=(0,))
+    runs = tmu.run_seeds(P, progress=False)
+    t = runs["table"].set_index("method")
+    assert t.loc["NegGrad", "status"] == "diverged" and np.isnan(float(t.loc["NegGrad", "delta"]))
+    assert (t.drop(index="NegGrad")["status"] == "ok").all() and t.drop(index="NegGrad")["delta"].notna().all()
+    assert bool(runs["regime"]["neggrad_diverged"].iloc[0]) and np.isnan(runs["regime"]["neggrad_forget_acc"].iloc[0])

@@ -36,13 +36,15 @@ def claims_table(root: Path = ROOT) -> str:
     if not rows:
         return "No claims recorded at the cpu profile yet: run `make reproduce`."
     held = sum(r["holds"] for r in rows)
-    out = [f"**{held} of {len(rows)} claims hold at the cpu profile.** Each row is checked by its notebook against "
-           "the numbers that run computed (`results/cpu/claims.json`); a claim that does not hold is reported with "
-           "the same numbers, not dropped.", "",
-           "| paper | claim | holds at cpu | numbers |", "|---|---|---|---|"]
+    unsure = sum(r.get("verdict") == "inconclusive" for r in rows)
+    out = [f"**{held} of {len(rows)} claims hold at the cpu profile, {unsure} inconclusive.** Each row is checked by its "
+           "notebook against the numbers that run computed (`results/cpu/claims.json`); a claim that does not hold is "
+           "reported with the same numbers, not dropped; one whose interval contains its threshold is inconclusive.", "",
+           "| paper | claim | verdict at cpu | numbers |", "|---|---|---|---|"]
     for r in sorted(rows, key=lambda r: (r["paper"], not r["holds"])):
         nums = ", ".join(f"{k} = {_fmt(v)}" for k, v in list(r["numbers"].items())[:6])
-        verdict = "yes" if r["holds"] else "**no**"
+        verdict = r.get("verdict", "holds" if r["holds"] else "does not hold")
+        verdict = "yes" if verdict == "holds" else "**no**" if verdict == "does not hold" else "inconclusive"
         out.append(f"| {r['paper']} | {r['claim'].replace('|', '/')} | {verdict} | {nums} |")
     return "\n".join(out)
 

@@ -94,7 +94,8 @@ def cached_model(key: str, train: Callable[[], nn.Module], tag: str = "model",
     model = train()
     seconds = time.perf_counter() - start
     model = model.cpu().eval()
-    meta = {"key": key, "tag": tag, "format": FORMAT, "train_seconds": seconds, "state_sha256": state_fingerprint(model)}
+    meta = {"key": key, "tag": tag, "format": FORMAT, "train_seconds": seconds, "state_sha256": state_fingerprint(model),
+            "epochs": getattr(model, "fit_epochs", None)}  # the epochs fit ran (until_train_acc stops early)
     tmp = ckpt.with_suffix(f".{os.getpid()}.{time.monotonic_ns()}.tmp")
     torch.save({"state_dict": model.state_dict(), "meta": meta}, tmp)
     os.replace(tmp, ckpt)  # atomic: a reader never sees half a file, and weights and metadata travel together

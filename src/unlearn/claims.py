@@ -21,20 +21,45 @@ def _fmt(v):
     return f"{v:.4f}" if isinstance(v, float) else str(v)
 
 
-def check(paper: str, claim: str, holds: bool, numbers: dict, profile: str) -> None:
-    """Record and print whether ``claim`` of ``paper`` ``holds``; ``numbers`` are the evidence. Returns nothing, so
-    a check as a cell's last line adds no stray ``True`` / ``False`` to the notebook."""
+HOLDS, FAILS, INCONCLUSIVE = "holds", "does not hold", "inconclusive"
+
+
+def verdict(lo: float, hi: float, threshold: float, better: str) -> str:
+    """Three-valued verdict of a claim "the quantity is ``better`` ("below" or "above") ``threshold``" from its
+    interval [lo, hi]: it holds when the whole interval is on the claimed side, does not hold when the whole interval
+    is on the other side, and is inconclusive when the interval contains or touches the threshold (the data cannot
+    tell, and a last-digit difference between machines could flip a point estimate either way)."""
+    if better not in ("below", "above"):
+        raise ValueError(f"better must be 'below' or 'above', got {better!r}")
+    if not (math.isfinite(lo) and math.isfinite(hi)) or lo > hi:
+        raise ValueError(f"need a finite interval lo <= hi, got [{lo}, {hi}]")
+    holds, fails = (hi < threshold, lo > threshold) if better == "below" else (lo > threshold, hi < threshold)
+    return HOLDS if holds else FAILS if fails else INCONCLUSIVE
+
+
+def combine(*verdicts: str) -> str:
+    """A claim made of parts: it holds when every part holds, fails when any part fails, else inconclusive."""
+    return FAILS if FAILS in verdicts else HOLDS if all(v == HOLDS for v in verdicts) else INCONCLUSIVE
+
+
+def check(paper: str, claim: str, holds, numbers: dict, profile: str) -> None:
+    """Record and print whether ``claim`` of ``paper`` holds: ``holds`` is a bool or a :func:`verdict` (holds /
+    does not hold / inconclusive); ``numbers`` are the evidence. Returns nothing, so a check as a cell's last line
+    adds no stray ``True`` / ``False`` to the notebook."""
     bad = [k for k, v in numbers.items() if isinstance(v, float) and not math.isfinite(v)]
     if bad:
         raise ValueError(f"claim {claim!r}: non-finite evidence {bad}")
-    holds = bool(holds)
+    result = holds if isinstance(holds, str) else (HOLDS if holds else FAILS)
+    if result not in (HOLDS, FAILS, INCONCLUSIVE):
+        raise ValueError(f"claim {claim!r}: verdict must be a bool or one of {HOLDS!r}, {FAILS!r}, {INCONCLUSIVE!r}")
     path = paths.results_dir(profile) / "claims.json"
     rows = json.loads(path.read_text()) if path.exists() else []
     rows = [r for r in rows if not (r["paper"] == paper and r["claim"] == claim)]
-    rows.append({"paper": paper, "claim": claim, "holds": holds, "numbers": numbers, "profile": profile})
+    rows.append({"paper": paper, "claim": claim, "holds": result == HOLDS, "verdict": result, "numbers": numbers,
+                 "profile": profile})
     path.write_text(json.dumps(rows, indent=1, default=float))
-    verdict = "HOLDS" if holds else "DOES NOT HOLD at this scale"
-    print(f"[{verdict}] {claim}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in numbers.items()))
+    label = {HOLDS: "HOLDS", FAILS: "DOES NOT HOLD at this scale", INCONCLUSIVE: "INCONCLUSIVE (the interval contains the threshold)"}
+    print(f"[{label[result]}] {claim}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in numbers.items()))
 
 
 def reset(paper: str, profile: str) -> None:

@@ -133,11 +133,24 @@ def endless_batches(dataset: Dataset, batch_size: int, generator: torch.Generato
 
 
 # --- one optimisation step ----------------------------------------------------------------------
+class Diverged(FloatingPointError):
+    """A loss turned NaN or infinite. The step that would have written it into the weights is refused, so no
+    model with NaN weights is ever returned; ``method`` names the unlearning method when one was running."""
+
+    def __init__(self, message: str, method: str | None = None):
+        super().__init__(message)
+        self.method = method
+
+
 def step(optimizer: torch.optim.Optimizer, loss: torch.Tensor, n: int,
          adjust: Callable[[], None] | None = None) -> None:
     """One optimiser step on ``loss``: clear the gradients, back-propagate, ``adjust()`` them if given (a norm
     clip, a saliency mask), step, and count ``n`` gradient evaluations (samples back-propagated). Every training
-    loop of the package goes through here."""
+    loop of the package goes through here, so this is where a non-finite loss (an unbounded ascent, a too large
+    rate, NaN inputs) is stopped: :class:`Diverged` is raised before the step."""
+    if not torch.isfinite(loss.detach()).all():
+        raise Diverged(f"the loss is {loss.detach().float().mean().item()} (not finite); lower the learning rate or the "
+                       "number of steps, or check the inputs for NaN or infinite values")
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if adjust is not None:
@@ -168,6 +181,10 @@ class TrainConfig:
     weight_decay: float = 5e-4  # L2 penalty through the optimiser
     schedule: str = "cosine"  # "cosine" (to 0 over all steps) or "constant"
     augment: bool = False  # images only: random crop (4 px zero padding) and horizontal flip per sample
+    # Train until the model fits its training set: stop after the first epoch whose training accuracy (eval mode)
+    # reaches this share; ``epochs`` is then the cap, and not reaching it by the cap is an error (0: no target,
+    # run all epochs). A rule, not a count: the epoch a fit is reached moves between CPUs, the fit does not.
+    until_train_acc: float = 0.0
 
 
 def augment_batch(x: torch.Tensor, generator: torch.Generator | None = None, pad: int = 4) -> torch.Tensor:
@@ -211,21 +228,35 @@ def fit(model: nn.Module, dataset: Dataset, cfg: TrainConfig, seed: int = 0, *, 
     steps = cfg.epochs * -(-len(dataset) // cfg.batch_size)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1)) if cfg.schedule == "cosine" else None
     bar = tqdm(total=steps, desc=desc, disable=not progress, leave=False)
-    for _ in range(cfg.epochs):
+    train_acc = float("nan")
+    for epoch in range(cfg.epochs):
         for x, y in batches(dataset, cfg.batch_size, shuffle=True, generator=gen):
             if cfg.augment:
                 x = augment_batch(x, gen)
             x, y = x.to(device), y.to(device)
-            loss = cross_entropy(model(x), y)
-            if not torch.isfinite(loss):  # stop before the step writes NaN into every weight
-                raise FloatingPointError(f"{desc}: the training loss is {loss.item()} at step {bar.n + 1} of {steps}; "
-                                         f"lower lr (now {cfg.lr}) or check the inputs for NaN or infinite values")
-            step(opt, loss, len(y))
+            try:
+                step(opt, cross_entropy(model(x), y), len(y))
+            except Diverged as exc:
+                raise Diverged(f"{desc}: step {bar.n + 1} of {steps} (lr {cfg.lr}): {exc}") from None
             if sched is not None:
                 sched.step()
             bar.update()
+        if cfg.until_train_acc:
+            train_acc = accuracy_on(model, dataset)  # restores train mode
+            for m in frozen_modules:
+                m.eval()
+            if train_acc >= cfg.until_train_acc:
+                break
     bar.close()
+    if cfg.until_train_acc and train_acc < cfg.until_train_acc:
+        raise NotFitted(f"{desc}: training accuracy {train_acc:.4f} after {cfg.epochs} epochs, below until_train_acc="
+                        f"{cfg.until_train_acc}; raise epochs (the cap) or the learning rate, or lower the target")
+    model.fit_epochs = epoch + 1  # read by the checkpoint cache's record
     return model.eval()
+
+
+class NotFitted(RuntimeError):
+    """Training reached its epoch cap before the training accuracy reached ``TrainConfig.until_train_acc``."""
 
 
 @dataclass

@@ -86,15 +86,16 @@ def _family(row: dict) -> str:
 
 
 def _decode(folder: Path, rows: list[dict], resolution: int) -> torch.Tensor:
-    from torchvision.io import ImageReadMode, decode_image, read_file
     from torchvision.transforms.v2.functional import resize
+
+    from .images import read_rgb
 
     out = torch.empty((len(rows), 3, resolution, resolution), dtype=torch.uint8)
     for i, r in enumerate(rows):
         f = folder / r["image_path"]
         if not f.exists():
             raise FileNotFoundError(f"MUFAC image {f} (row {i + 2} of its CSV) does not exist")
-        img = decode_image(read_file(str(f)), mode=ImageReadMode.RGB)
+        img = read_rgb(f)
         if img.shape[-2:] != (resolution, resolution):
             img = resize(img, [resolution, resolution], antialias=True)
         out[i] = img

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import json
 import os
 import shutil
 import tarfile
@@ -126,28 +127,51 @@ def fetch(dataset: str, mirror_relpath: str, url: str | None = None, md5: str | 
     raise DatasetNotFoundError(_help(dataset, url))
 
 
+def _manifest(out: Path, entries: list[str]) -> dict[str, str]:
+    """``relative path -> SHA-256`` of every file below the top-level ``entries`` of ``out``."""
+    files = sorted(f for e in entries for f in ([out / e] if (out / e).is_file() else (out / e).rglob("*")) if f.is_file())
+    return {str(f.relative_to(out)): sha256(f) for f in files}
+
+
 def extract(archive: Path, marker: str) -> Path:
     """Extract a tar archive beside itself once; ``marker`` is a path that exists afterwards. The
     archive is unpacked into a temporary folder, its top-level entries renamed into place, and a stamp
-    written last: without the stamp (an interrupted run) the entries are removed and unpacked again."""
+    written last: without the stamp (an interrupted run) the entries are removed and unpacked again.
+
+    The stamp is a manifest of what the extraction wrote (every file's path and SHA-256). Each later call checks
+    the extracted files against it, so a folder damaged after extraction (files removed, truncated or
+    overwritten) is unpacked again with a warning, never read with rows missing."""
     out = archive.parent
     stamp = out / f".{archive.name}.extracted"
     if stamp.exists() and (out / marker).exists():
-        return out / marker
+        try:
+            recorded = json.loads(stamp.read_text())
+            found = _manifest(out, recorded["entries"])
+            if found == recorded["files"]:
+                return out / marker
+            lost = len(set(recorded["files"]) - set(found))
+            changed = sum(found.get(k) not in (None, v) for k, v in recorded["files"].items())
+            why = f"{lost} of {len(recorded['files'])} files missing, {changed} changed, {len(set(found) - set(recorded['files']))} extra"
+        except (ValueError, KeyError, TypeError):
+            why = "its stamp predates file manifests or is unreadable"
+        warnings.warn(f"the extracted {archive.name} in {out} does not match what its extraction wrote ({why}); "
+                      "extracting it again")
     tmp = out / f".extract-{archive.name}-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
         with tarfile.open(archive) as tar:
             tar.extractall(tmp, filter="data")
-        for entry in tmp.iterdir():
-            dest = out / entry.name
+        entries = sorted(e.name for e in tmp.iterdir())
+        for name in entries:
+            dest = out / name
             if dest.is_dir():
-                shutil.rmtree(dest)  # left by an interrupted extraction
+                shutil.rmtree(dest)  # left by an interrupted extraction, or damaged
             elif dest.exists():
                 dest.unlink()
-            os.replace(entry, dest)
-        stamp.write_text(sha256(archive) + "\n")
+            os.replace(tmp / name, dest)
+        stamp.write_text(json.dumps({"archive_sha256": sha256(archive), "entries": entries,
+                                     "files": _manifest(out, entries)}) + "\n")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return out / marker

@@ -211,13 +211,14 @@ def claims_table(profile: str) -> pd.DataFrame:
     """Each paper's headline claims as recorded by notebooks 01-03 at this profile (never typed)."""
     rows = claims.load(profile)
     if not rows:
-        return pd.DataFrame(columns=["paper", "claim", "holds", "timing", "numbers"])
+        return pd.DataFrame(columns=["paper", "claim", "verdict", "timing", "numbers"])
     df = pd.DataFrame(rows)
     # claims whose evidence is a wall time can flip between runs; nbval must not compare those
     df["timing"] = [any("speedup" in k or "seconds" in k for k in n) for n in df.numbers]
     df["numbers"] = [", ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in n.items())
                      for n in df.numbers]
-    return df[["paper", "claim", "holds", "timing", "numbers"]]
+    df["verdict"] = [r.get("verdict", "holds" if r["holds"] else "does not hold") for r in rows]
+    return df[["paper", "claim", "verdict", "timing", "numbers"]]
 
 
 # --- figures -------------------------------------------------------------------------------------------------

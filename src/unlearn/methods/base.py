@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler, SequentialSampl
 
 from ..data.arrays import as_arrays, root_indices, targets_of
 from ..seed import set_seed
-from ..train import counting
+from ..train import Diverged, counting
 
 REGISTRY: dict[str, Callable] = {}
 
@@ -91,12 +91,22 @@ def _check_disjoint(forget, retain) -> None:
 
 
 def _check_finite(name: str, ds) -> None:
+    """Refuse NaN or infinite inputs, whatever the dataset type: in-memory arrays are checked at once, any other
+    ``Dataset`` batch by batch (one pass over it, as the method would make)."""
+    from ..train import batches
+
     resolved = as_arrays(ds)
-    if resolved is None:
-        return
-    base, idx = resolved
-    if base.x.is_floating_point() and not torch.isfinite(base.x[idx]).all():
-        bad = int((~torch.isfinite(base.x[idx].reshape(len(idx), -1))).any(1).sum())
+    if resolved is not None:
+        base, idx = resolved
+        parts = [base.x[idx]] if base.x.is_floating_point() else []
+    else:
+        parts = (x for x, _ in batches(ds, 1024))
+    bad = 0
+    for x in parts:
+        x = torch.as_tensor(x)
+        if x.is_floating_point():
+            bad += int((~torch.isfinite(x.reshape(len(x), -1))).any(1).sum())
+    if bad:
         raise ValueError(f"the {name} set has {bad} samples with NaN or infinite inputs; clean or drop them first")
 
 
@@ -202,12 +212,18 @@ def register(name: str, config_cls, data: str | None = None) -> Callable[[Callab
             forget, retain = as_dataset(forget, "forget"), as_dataset(retain, "retain")
             extra = {data: as_dataset(inputs.get(data), data)} if data else {}
             check_inputs(model, forget, retain)
+            for key, ds in extra.items():
+                if ds is not None:
+                    _check_finite(key, ds)
             cfg = make_config(config_cls, config)
             work = copy.deepcopy(model)  # never touch the caller's model
             set_seed(seed)
             start = time.perf_counter()
             with counting() as grads:
-                out = fn(work, forget, retain, config=cfg, seed=seed, **extra)
+                try:
+                    out = fn(work, forget, retain, config=cfg, seed=seed, **extra)
+                except Diverged as exc:  # name the method, so an experiment can record it as diverged
+                    raise Diverged(f"{name} diverged: {exc}", method=name) from None
             seconds, evals = time.perf_counter() - start, grads.value
             info = getattr(out, "unlearning_info", {})
             if info.get("cached"):  # a cached retrain reports what the training cost when it ran

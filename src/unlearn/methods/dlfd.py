@@ -72,7 +72,7 @@ from torch.utils.data import Subset
 
 from .. import metrics
 from ..seed import set_seed
-from ..train import count_grads, cross_entropy, get_device, predict, step, take
+from ..train import Diverged, count_grads, cross_entropy, get_device, predict, step, take
 from .base import register
 
 
@@ -280,9 +280,9 @@ def dlfd(model, forget, retain, *, monitor=None, config: DLFDConfig, seed=0) -> 
         else:
             x_train = x_r
         model.train(train_step)
-        loss = cross_entropy(model(x_train), y_r)
-        step(opt, loss, len(idx))
-        if not torch.isfinite(loss):
+        try:
+            step(opt, cross_entropy(model(x_train), y_r), len(idx))
+        except Diverged:  # the step refused a non-finite loss: the epoch stops here, weights untouched
             diverged_at = t + 1
             break
         # FS decides whether the next batch is perturbed, so it is measured after every perturbed
@@ -297,7 +297,7 @@ def dlfd(model, forget, retain, *, monitor=None, config: DLFDConfig, seed=0) -> 
                 best_acc, best_batch = acc, t + 1
                 best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
     if diverged_at is not None and best_state is None:
-        raise FloatingPointError(f"DLFD diverged at batch {diverged_at} of {total} (non-finite losses) before any "
+        raise Diverged(f"DLFD diverged at batch {diverged_at} of {total} (non-finite losses) before any "
                                  f"checkpoint reached FS <= save_threshold ({cfg.save_threshold}); lower lr or perturb_step_size")
     selected = "last"
     if best_state is not None and (cfg.select_best or diverged_at is not None):

@@ -1,5 +1,11 @@
 """NegGrad: gradient ascent on the forget set (Golatkar et al. 2020; Thudi et al. 2022).
-It drives forget accuracy down, usually below the gold model's: the over-forgetting TMU criticises."""
+It drives forget accuracy down, usually below the gold model's: the over-forgetting TMU criticises.
+
+Ascent is unbounded: after the forget accuracy reaches 0 the loss keeps growing until it overflows. A fixed
+number of ascent epochs is therefore a knife edge (on one CPU 3 epochs reach 0, on another the same 3 leave
+0.96, and 5 overflow). With ``target_acc`` the ascent stops by rule, as soon as the forget accuracy is at or
+below the target (checked after every step), and ``epochs`` is only the cap; the steps it took are recorded.
+A loss that turns non-finite first stops the run with :class:`unlearn.train.Diverged` (never a NaN model)."""
 
 from __future__ import annotations
 
@@ -9,16 +15,17 @@ import torch
 from torch import nn
 
 from ..seed import set_seed
-from ..train import batches, cross_entropy, get_device, step
+from ..train import accuracy_on, batches, cross_entropy, get_device, step
 from .base import register
 
 
 @dataclass
 class NegGradConfig:
-    epochs: int = 1  # passes over the forget set
+    epochs: int = 1  # passes over the forget set (with target_acc: the most it may take)
     lr: float = 0.01  # ascent step size
     batch_size: int = 64  # samples per step
     momentum: float = 0.9  # SGD momentum
+    target_acc: float | None = None  # stop once forget accuracy <= this (checked after every step); None: run all epochs
 
 
 @register("neggrad", NegGradConfig)
@@ -28,7 +35,18 @@ def neggrad(model, forget, retain, *, config: NegGradConfig, seed=0) -> nn.Modul
     device = get_device()
     model.to(device).train()
     opt = torch.optim.SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
+    steps, acc = 0, None
     for _ in range(config.epochs):
         for x, y in batches(forget, config.batch_size, shuffle=True, generator=gen):
             step(opt, -cross_entropy(model(x.to(device)), y.to(device)), len(y))  # ascent
+            steps += 1
+            if config.target_acc is not None:
+                acc = accuracy_on(model, forget)
+                if acc <= config.target_acc:
+                    break
+        else:
+            continue
+        break
+    model.unlearning_info = {"ascent_steps": steps, "forget_acc": acc,
+                             "reached": None if config.target_acc is None else acc <= config.target_acc}
     return model

@@ -25,7 +25,8 @@ def retrain(model, forget, retain, *, config: TrainConfig, seed=0) -> nn.Module:
     gold.unlearning_info = {
         "cached": meta["cached"],
         "train_seconds": meta["train_seconds"],
-        "grad_evals": cfg.epochs * len(retain),
+        "grad_evals": (meta.get("epochs") or cfg.epochs) * len(retain),
+        "epochs": (meta.get("epochs") or cfg.epochs),  # with until_train_acc: the epochs it took to fit D_r
         "retain_size": len(retain),
     }
     return gold

@@ -1,0 +1,147 @@
+"""The smoke notebooks' numbers, checked against the stored reference run with a tolerance per quantity.
+
+Run by ``make notebooks`` after the smoke notebooks (``pytest tests/smoke_results.py``), not by the unit tests:
+it reads what that run wrote to ``results/smoke/``. The references are ``tests/smoke_reference/results/``, written
+by ``make refresh-smoke``.
+
+Why tolerances: floating-point results differ in the last digits between CPUs (instruction sets, BLAS and oneDNN
+kernels, thread counts), and a few training steps turn that into a sample more or less classified correctly. Exact
+equality holds only for what no CPU changes (sizes, seeds, splits, sample counts drawn from seeded generators):
+those columns are compared exactly. Every other quantity has a tolerance written down below with its reason,
+chosen from what the quantity is (how many samples an accuracy counts, how tightly a solver converges), not from
+what a run happened to give. A column that matches no rule fails the check, so a new output is never silently
+unchecked. Wall times are the one thing not compared (they differ run to run on the same machine).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = ROOT / "tests" / "smoke_reference" / "results"
+RUN = ROOT / "results" / "smoke"
+
+
+@dataclass(frozen=True)
+class Rule:
+    pattern: str  # regular expression on the column name (searched), first matching rule wins
+    abs_tol: float | None  # |run - reference| allowed; 0 = exact; None = not compared
+    rel_tol: float  # ... or this share of |reference|, whichever is larger
+    why: str
+
+
+# The smoke sets are small: forget sets of 12-36 samples, evaluation sets of 60-600. One standard error of an
+# accuracy near 0.5 on 100 samples is sqrt(0.25 / 100) = 0.05, which is 2 samples of a 36-sample forget set.
+SE_100 = 0.05
+
+RULES = [
+    Rule(r"seconds|speedup|_vs_gold|_vs_retrain|^time|wall|peak_mb|search_seconds", None, 0.0,
+         "wall time and ratios of it: differ run to run on one machine; budgets are checked by the timing runs"),
+    Rule(r"^(seed|split|size|samples|n|n_splits|n_test|n_train|flipped|dims|batches|retain_size|profile|kind|"
+         r"parameter|value|chosen|selected|dataset|method|variant|model|name|task|variant|class|c)$", 0, 0.0,
+         "sizes, seeds, splits, grid values and labels: set by the profile or drawn from seeded generators"),
+    Rule(r"grad_evals", 0, 0.05,
+         "gradient evaluations: fixed by the recipe (epochs x samples), except for methods that stop by a rule "
+         "(DLFD's FS threshold, NegGrad's target), which may take a batch more or less: 5 %"),
+    Rule(r"perturbed_batches|best_batch|ascent_steps|epochs", 2, 0.0,
+         "steps taken by a rule (perturb while FS is high; stop at a target): may move by a step or two"),
+    Rule(r"images|gap_images", 10, 0.05,
+         "counts of test images (restored, lost to the poison): a count of a 600-image smoke test set moves by a few "
+         "images when one model differs by a hair; 10 images or 5 %"),
+    Rule(r"residual|sigma|eps_at|G_norm|grad_norm|step_norm", 0.0, 0.02,
+         "gradient residuals and the certificate's sigma/epsilon: L-BFGS stops at a gradient tolerance, so its "
+         "solution moves ~0.1 % between BLAS builds; 2 % is an order above that and far below any method's gap"),
+    Rule(r"logppl|exposure|test_loss|loss", 0.1, 0.02,
+         "canary log-perplexities, exposure (bits) and losses of a one-epoch LSTM: 0.1 or 2 %"),
+    Rule(r"act_dist|js|param_dist|dist", 0.0, 0.10,
+         "distances between models (activations, Jensen-Shannon, parameters): 10 % of the value"),
+    Rule(r"tau|damping|lr\b|^lr", 0, 0.0,
+         "step sizes chosen from a grid: a different choice is a different protocol outcome, compared exactly"),
+    Rule(r"acc|delta|changed|agreement|mia|fs|nomus|restored|gap|easy|auroc|balanced|fit|share|rate|drop|_lo$|_hi$|"
+         r"^d_|diff|lo|hi|score|prob|frac", SE_100, 0.0,
+         "accuracies, shares of samples and the scores built from them (Delta, MIA, FS, NoMUS, AUROC, restoration, "
+         "their bootstrap bounds and paired differences): one standard error of an accuracy on 100 samples"),
+]
+
+BOOL_RULE = "booleans (a claim's verdict, no-op flags, diverged flags): compared exactly"
+
+
+def rule_for(column: str) -> Rule | None:
+    for rule in RULES:
+        if re.search(rule.pattern, column):
+            return rule
+    return None
+
+
+def compare(run: pd.DataFrame, ref: pd.DataFrame, where: str = "") -> list[str]:
+    """Every difference between ``run`` and ``ref`` beyond the rules' tolerances, as readable lines (empty: they agree)."""
+    problems = []
+    if list(run.columns) != list(ref.columns):
+        return [f"{where}: columns differ: {list(run.columns)} vs reference {list(ref.columns)}"]
+    if run.shape != ref.shape:
+        return [f"{where}: shape {run.shape} vs reference {ref.shape}"]
+    for col in ref.columns:
+        a, b = run[col], ref[col]
+        if pd.api.types.is_bool_dtype(b) or set(b.dropna().unique()) <= {True, False} and b.dtype == object:
+            bad = [i for i in range(len(b)) if str(a.iloc[i]) != str(b.iloc[i])]
+            problems += [f"{where}[{i}, {col}]: {a.iloc[i]!r} vs {b.iloc[i]!r} ({BOOL_RULE})" for i in bad]
+            continue
+        num_a, num_b = pd.to_numeric(a, errors="coerce"), pd.to_numeric(b, errors="coerce")
+        if num_b.isna().sum() > b.isna().sum():  # text column: exact
+            bad = [i for i in range(len(b)) if str(a.iloc[i]) != str(b.iloc[i])]
+            problems += [f"{where}[{i}, {col}]: {a.iloc[i]!r} vs {b.iloc[i]!r} (text: exact)" for i in bad]
+            continue
+        rule = rule_for(col)
+        if rule is None:
+            problems.append(f"{where}: column {col!r} matches no tolerance rule in tests/smoke_results.py; add one")
+            continue
+        if rule.abs_tol is None:
+            continue
+        for i, (x, y) in enumerate(zip(num_a.to_numpy(float), num_b.to_numpy(float))):
+            if math.isnan(y) or math.isnan(x):
+                if math.isnan(x) != math.isnan(y):
+                    problems.append(f"{where}[{i}, {col}]: {x} vs {y} (one is NaN)")
+                continue
+            tol = max(rule.abs_tol, rule.rel_tol * abs(y))
+            if abs(x - y) > tol + 1e-12:
+                problems.append(f"{where}[{i}, {col}]: {x:.6g} vs reference {y:.6g}, |diff| {abs(x - y):.3g} > {tol:.3g} "
+                                f"({rule.why.split(':')[0]})")
+    return problems
+
+
+def reference_files() -> list[Path]:
+    return sorted(REFERENCE.glob("*.csv"))
+
+
+def test_every_reference_file_was_written_again():
+    assert reference_files(), f"no references in {REFERENCE}; run make refresh-smoke"
+    missing = [p.name for p in reference_files() if not (RUN / p.name).exists()]
+    extra = sorted(p.name for p in RUN.glob("*.csv") if not (REFERENCE / p.name).exists() and p.name != "notebook_times.csv")
+    assert not missing, f"the smoke run did not write {missing}"
+    assert not extra, f"the smoke run wrote {extra}, which have no reference (make refresh-smoke)"
+
+
+@pytest.mark.parametrize("name", [p.name for p in reference_files()])
+def test_smoke_numbers_within_tolerance(name):
+    run, ref = pd.read_csv(RUN / name), pd.read_csv(REFERENCE / name)
+    problems = compare(run, ref, name)
+    assert not problems, "\n".join(problems[:40]) + (f"\n... {len(problems) - 40} more" if len(problems) > 40 else "")
+
+
+def table() -> pd.DataFrame:
+    """The tolerance table (README and closing notes print it)."""
+    return pd.DataFrame([{"columns (regex)": r.pattern, "tolerance": "not compared" if r.abs_tol is None else
+                          ("exact" if r.abs_tol == 0 and r.rel_tol == 0 else f"abs {r.abs_tol:g} or {r.rel_tol:.0%}"),
+                          "why": r.why} for r in RULES])
+
+
+if __name__ == "__main__":
+    print(table().to_markdown(index=False) if hasattr(pd.DataFrame, "to_markdown") else table().to_string())
+    np.set_printoptions(precision=4)

@@ -1,0 +1,112 @@
+"""Three-valued verdicts from intervals, the portable-check tolerances, and TMU's paired intervals."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from unlearn import claims
+from unlearn.experiments import tmu
+
+sys.path.insert(0, str(Path(__file__).parent))
+import smoke_results  # noqa: E402
+
+
+@pytest.mark.parametrize("lo,hi,threshold,better,expected", [
+    (0.01, 0.02, 0.03, "below", "holds"),  # the whole interval below
+    (0.04, 0.06, 0.03, "below", "does not hold"),  # the whole interval above
+    (0.009, 0.065, 0.03, "below", "inconclusive"),  # DLFD's drop at cpu: [0.9, 6.5] points against 3
+    (0.0, 0.03, 0.03, "below", "inconclusive"),  # touching the threshold is not clearly below it
+    (0.73, 0.81, 0.5, "above", "holds"),
+    (0.2, 0.4, 0.5, "above", "does not hold"),
+    (0.0, 0.0, 0.0, "above", "inconclusive"),  # a difference of exactly 0 is not "above 0"
+])
+def test_verdict_from_an_interval(lo, hi, threshold, better, expected):
+    assert claims.verdict(lo, hi, threshold, better) == expected
+
+
+def test_verdict_refuses_what_it_cannot_judge():
+    with pytest.raises(ValueError, match="lo <= hi"):
+        claims.verdict(0.5, 0.4, 0.1, "below")
+    with pytest.raises(ValueError, match="finite"):
+        claims.verdict(float("nan"), 0.4, 0.1, "below")
+    with pytest.raises(ValueError, match="'below' or 'above'"):
+        claims.verdict(0.1, 0.2, 0.1, "under")
+
+
+def test_combine_parts():
+    assert claims.combine("holds", "holds") == "holds"
+    assert claims.combine("holds", "inconclusive") == "inconclusive"
+    assert claims.combine("inconclusive", "does not hold", "holds") == "does not hold"
+
+
+def test_check_records_the_verdict(monkeypatch, tmp_path):
+    monkeypatch.setattr(claims.paths, "results_dir", lambda profile: tmp_path)
+    claims.check("P", "c1", "inconclusive", {"x": 0.5}, "cpu")
+    claims.check("P", "c2", True, {"x": 0.5}, "cpu")
+    rows = {r["claim"]: r for r in claims.load("cpu")}
+    assert rows["c1"]["verdict"] == "inconclusive" and rows["c1"]["holds"] is False
+    assert rows["c2"]["verdict"] == "holds" and rows["c2"]["holds"] is True
+    with pytest.raises(ValueError, match="verdict must be"):
+        claims.check("P", "c3", "maybe", {}, "cpu")
+
+
+# --- TMU's intervals on synthetic per-sample results with a known answer -------------------------------
+def _correct(rng, n, rates):
+    return {m: rng.random(n) < p for m, p in rates.items()}
+
+
+def test_delta_intervals_hand_values_and_pairing():
+    gold = np.array([1, 1, 0, 0], bool)
+    per = {"retrain (gold)": gold, "TMU": np.array([1, 1, 1, 0], bool), "NegGrad": np.zeros(4, bool)}
+    d = tmu.delta_intervals({0: per}, n_boot=500, seed=0)
+    assert d.loc["TMU", "delta"] == pytest.approx(0.25) and d.loc["NegGrad", "delta"] == pytest.approx(0.5)
+    assert d.loc["retrain (gold)", "hi"] == 0.0  # gold against itself: 0 in every replicate
+    assert d.loc["NegGrad", "minus_TMU"] == pytest.approx(0.25)
+    assert d.loc["TMU", "diff_lo"] == d.loc["TMU", "diff_hi"] == 0.0  # TMU minus itself, paired: exactly 0
+
+
+def test_delta_intervals_separate_a_clear_gap_and_not_a_null_one():
+    rng = np.random.default_rng(1)
+    per = {s: _correct(rng, 400, {"retrain (gold)": 0.65, "TMU": 0.65, "NegGrad": 0.0}) for s in range(3)}
+    for s in per:  # TMU = gold on most samples (aligned), NegGrad at 0
+        per[s]["TMU"] = per[s]["retrain (gold)"].copy()
+        per[s]["TMU"][:10] = ~per[s]["TMU"][:10]
+    d = tmu.delta_intervals(per, n_boot=1000, seed=0)
+    assert claims.verdict(d.loc["NegGrad", "diff_lo"], d.loc["NegGrad", "diff_hi"], 0.0, "above") == "holds"
+    assert claims.verdict(d.loc["TMU", "lo"], d.loc["TMU", "hi"], 0.05, "below") == "holds"
+
+
+def test_agreement_difference_paired():
+    gold = np.array([1, 0, 1, 0, 1, 0, 1, 0], bool)
+    per = {0: {"retrain (gold)": gold, "a": gold.copy(), "b": ~gold}}
+    r = tmu.agreement_difference(per, "a", "b", n_boot=200)
+    assert r["diff"] == 1.0 and r["lo"] == 1.0 and r["discordant"] == 8
+
+
+# --- the smoke checks' tolerances -----------------------------------------------------------------------
+def test_every_rule_has_a_reason_and_timings_are_the_only_uncompared_quantity():
+    assert all(len(r.why) > 30 for r in smoke_results.RULES)
+    assert [r.pattern for r in smoke_results.RULES if r.abs_tol is None] == [smoke_results.RULES[0].pattern]
+    assert smoke_results.rule_for("train_seconds").abs_tol is None
+    assert smoke_results.rule_for("seed").abs_tol == 0 and smoke_results.rule_for("samples").abs_tol == 0
+    assert smoke_results.rule_for("forget_acc").abs_tol == smoke_results.SE_100
+
+
+def test_compare_passes_within_and_fails_beyond_the_tolerance():
+    ref = pd.DataFrame({"method": ["a", "b"], "seed": [0, 0], "forget_acc": [0.5, 0.9], "residual": [2.0, 4.0],
+                        "seconds": [1.0, 2.0], "no_op": [False, True]})
+    ok = ref.assign(forget_acc=[0.54, 0.86], residual=[2.03, 3.95], seconds=[9.0, 0.1])
+    assert smoke_results.compare(ok, ref) == []
+    bad = ref.assign(forget_acc=[0.56, 0.9])  # a 0.06 move: more than one standard error on 100 samples
+    assert any("forget_acc" in p for p in smoke_results.compare(bad, ref))
+    assert any("seed" in p for p in smoke_results.compare(ref.assign(seed=[0, 1]), ref))  # exact
+    assert any("residual" in p for p in smoke_results.compare(ref.assign(residual=[2.1, 4.0]), ref))  # 5 % > 2 %
+    assert any("no_op" in p for p in smoke_results.compare(ref.assign(no_op=[True, True]), ref))
+    assert any("method" in p for p in smoke_results.compare(ref.assign(method=["a", "c"]), ref))
+    assert "columns differ" in smoke_results.compare(ref.drop(columns="residual"), ref)[0]
+    assert "matches no tolerance rule" in smoke_results.compare(ref.assign(xyzzy=1.0), ref.assign(xyzzy=1.0))[0]
+    nan = ref.assign(forget_acc=[np.nan, 0.9])
+    assert smoke_results.compare(nan, nan) == [] and smoke_results.compare(nan, ref) != []
