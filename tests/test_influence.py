@@ -288,6 +288,29 @@ def test_tune_scores_each_grid_value_on_validation_and_keeps_the_best(digits):
     assert t2.table[0]["diverged"] and not t2.table[1]["diverged"] and t2.value == 1e4
 
 
+def test_tune_one_standard_error_rule_takes_the_cautious_value():
+    """The arg-max picks a value on a few validation images; the rule takes the most cautious value within one
+    standard error of the best (here sqrt(0.5 * 0.5 / 100) = 0.05)."""
+    val = (torch.zeros(100, 2), torch.zeros(100, dtype=torch.long))
+    accs = {1e-5: 0.40, 3e-5: 0.47, 1e-4: 0.50, 3e-4: 0.30}  # 1e-4 best by 3 images; 3e-5 within one SE
+
+    class Fixed(nn.Module):  # a model with a chosen validation accuracy
+        def __init__(self, acc):
+            super().__init__()
+            self.acc = acc
+
+        def forward(self, x):
+            right = torch.arange(len(x)) < round(self.acc * 100)
+            return torch.stack([right.float(), (~right).float()], 1)
+
+    update = lambda v: Fixed(accs[v])
+    assert influence.tune(update, list(accs), val).value == 1e-4
+    assert influence.tune(update, list(accs), val, cautious="smaller").value == 3e-5
+    assert influence.tune(update, list(accs), val, cautious="larger").value == 1e-4
+    with pytest.raises(ValueError, match="cautious must be"):
+        influence.tune(update, list(accs), val, cautious="bigger")
+
+
 def test_repair_rounds_take_misclassified_points_with_predicted_labels(digits):
     x, y = digits
     img = x.reshape(-1, 1, 8, 8)

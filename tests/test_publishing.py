@@ -53,7 +53,7 @@ def test_claims_table_is_written_from_the_record(tmp_path):
             {"paper": "P", "claim": "c", "holds": False, "numbers": {"y": 12345.6}, "profile": "cpu"}]
     (tmp_path / "results" / "cpu" / "claims.json").write_text(json.dumps(rows))
     text = findings.claims_table(tmp_path)
-    assert "**1 of 2 claims hold at the cpu profile.**" in text
+    assert "**1 of 2 claims hold at the cpu profile, 0 inconclusive.**" in text
     assert "| P | a / b | yes | x = 0.123, n = 3 |" in text
     assert "| P | c | **no** | y = 12346 |" in text
     assert findings.claims_table(tmp_path / "none").startswith("No claims recorded")

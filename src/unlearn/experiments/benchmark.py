@@ -21,7 +21,7 @@ from torch.utils.data import ConcatDataset
 
 from .. import claims, methods, tasks
 from ..evaluate import changed_share, evaluate
-from ..train import TrainConfig, predict
+from ..train import Diverged, TrainConfig, predict
 from . import dlfd as dlfd_exp
 from . import tmu as tmu_exp
 
@@ -152,18 +152,21 @@ def run_task(name: str, ctx: dict, P: BenchProfile, seed: int, progress: bool = 
     budget = ctx.get("budgets", {}).get
     steps = list(BASELINES) + (["tmu"] if ctx.get("holdout") is not None else []) + ["dlfd", "influence (tuned)"]
     bar = tqdm(steps, desc=f"{name} seed {seed}", leave=False, disable=not progress)
-    search = {}
+    search, diverged = {}, []
     for m in bar:
         bar.set_postfix_str(m)
-        if m == "tmu":  # defined for sub-class forgetting (D_h from the class)
-            runs[m] = methods.get(m)(*args, holdout=ctx["holdout"], config=budget(m), seed=seed)
-        elif m == "dlfd":
-            runs[m] = methods.get(m)(*args, monitor=ctx["val"], config=budget(m), seed=seed)
-        elif m == "influence (tuned)":
-            for name_, (model, secs) in tuned_influence(ctx, P, seed).items():
-                runs[name_], search[name_] = model, secs
-        else:
-            runs[m] = methods.get(m)(*args, config=budget(m), seed=seed)
+        try:
+            if m == "tmu":  # defined for sub-class forgetting (D_h from the class)
+                runs[m] = methods.get(m)(*args, holdout=ctx["holdout"], config=budget(m), seed=seed)
+            elif m == "dlfd":
+                runs[m] = methods.get(m)(*args, monitor=ctx["val"], config=budget(m), seed=seed)
+            elif m == "influence (tuned)":
+                for name_, (model, secs) in tuned_influence(ctx, P, seed).items():
+                    runs[name_], search[name_] = model, secs
+            else:
+                runs[m] = methods.get(m)(*args, config=budget(m), seed=seed)
+        except Diverged:  # its loss turned non-finite: a row marked diverged (no metrics), the others still run
+            diverged.append(m)
     gold_seconds = ctx["gold"].unlearning_record.seconds
     both = ConcatDataset([ctx["forget"], ctx["test"]])
     rows = []
@@ -172,7 +175,8 @@ def run_task(name: str, ctx: dict, P: BenchProfile, seed: int, progress: bool = 
         r["speedup"] = gold_seconds / r["seconds"] if "seconds" in r else np.nan
         r["search_seconds"] = search.get(method, 0.0)
         r["changed"] = changed_share(model, ctx["original"], both) if method != "original" else 0.0
-        rows.append({"task": name, "seed": seed, "method": method} | r)
+        rows.append({"task": name, "seed": seed, "method": method, "status": "ok"} | r)
+    rows += [{"task": name, "seed": seed, "method": m, "status": "diverged"} for m in diverged]
     return rows
 
 

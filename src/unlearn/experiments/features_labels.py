@@ -522,7 +522,8 @@ def run_poisoning(P: Profile, seed: int = 0) -> dict:
             for name, (mname, conf) in influence_configs(P, 0.0, 0.0).items():
                 key, grid = ("tau", P.poison_tau_grid) if "first" in name else ("damping", P.poison_damping_grid)
                 upd = lambda v, m=mname, c=conf, k=key: methods.get(m)(model, forget, rest, corrected=z_tilde, config={**c, k: v}, seed=ps)
-                t = tune(upd, grid, data.val)
+                # the cautious value within one standard error of the best: a step no larger, a damping no smaller
+                t = tune(upd, grid, data.val, cautious="smaller" if key == "tau" else "larger")
                 chosen[name] = (key, t.value)
                 tuning += [{"method": name, "parameter": key, **r, "chosen": r["value"] == t.value,
                             "search_seconds": t.seconds, "search_grad_evals": t.grad_evals} for r in t.table]
