@@ -110,3 +110,8 @@ def test_compare_passes_within_and_fails_beyond_the_tolerance():
     assert "matches no tolerance rule" in smoke_results.compare(ref.assign(xyzzy=1.0), ref.assign(xyzzy=1.0))[0]
     nan = ref.assign(forget_acc=[np.nan, 0.9])
     assert smoke_results.compare(nan, nan) == [] and smoke_results.compare(nan, ref) != []
+
+
+def test_readme_shows_the_tolerance_table_of_the_code():
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    assert smoke_results.markdown_table() in readme, "README's tolerance table is stale: print `python tests/smoke_results.py`"
