@@ -12,7 +12,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 SMOKE_REF := tests/smoke_reference
 SITE_NOTEBOOKS ?= executed/cpu
 
-.PHONY: help setup lint test unit notebooks refresh-smoke reproduce bench baselines site site-check lab clean
+.PHONY: help setup lint test unit notebooks notebooks-kernels refresh-smoke reproduce bench baselines site site-check lab clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -29,25 +29,28 @@ $(STAMP): pyproject.toml
 lint: $(STAMP) ## ruff (pyflakes, pycodestyle errors, import order, return annotations) on src, tests, tools, benchmarks
 	$(BIN)/ruff check src tests tools benchmarks
 
-test: lint unit notebooks ## lint, unit tests, then every notebook at the smoke profile checked by nbval
+test: lint unit notebooks ## lint, unit tests, then every notebook at the smoke profile, its numbers checked with written tolerances
 
 unit: $(STAMP) ## unit tests only
 	$(BIN)/pytest tests -q
 
-# The second kernel setting the smoke checks run under: ATen's kernels at their scalar "default" level instead of
-# AVX2/AVX-512, and MKL's conditional numerical reproducibility in compatible mode (both documented switches).
+# A second kernel setting: ATen's kernels at their scalar "default" level instead of AVX2/AVX-512, and MKL's
+# conditional numerical reproducibility in compatible mode (both documented switches).
 KERNELS_B := ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE
 
-notebooks: $(STAMP) ## every notebook at PROFILE=smoke, numbers checked with written tolerances; then again under other kernels (nbval)
-	rm -rf results/smoke build/cache-b
-	$(BIN)/python tools/run_notebooks.py --profile smoke --out build/smoke $(NOTEBOOKS)
-	$(BIN)/pytest -q -p no:cacheprovider tests/smoke_results.py
-	$(KERNELS_B) UNLEARN_CACHE=$(abspath build/cache-b) $(BIN)/pytest -q --nbval-lax --nbval-current-env -p no:cacheprovider $(SMOKE_REF)/*.ipynb
+notebooks: $(STAMP) ## every notebook at PROFILE=smoke from an empty model cache; its numbers checked against the references within written tolerances
+	rm -rf results/smoke build/cache-a
+	UNLEARN_CACHE=$(abspath build/cache-a) $(BIN)/python tools/run_notebooks.py --profile smoke --out build/smoke $(NOTEBOOKS)
 	$(BIN)/pytest -q -p no:cacheprovider tests/smoke_results.py
 
-refresh-smoke: $(STAMP) ## re-run the smoke notebooks and store them and their numbers as the references (on purpose only)
-	rm -rf results/smoke
-	$(BIN)/python tools/run_notebooks.py --profile smoke --out build/smoke --keep $(SMOKE_REF) $(NOTEBOOKS)
+notebooks-kernels: $(STAMP) ## nbval re-runs the smoke references under the second kernel setting; their numbers against the references (a report)
+	rm -rf results/smoke build/cache-b
+	$(KERNELS_B) UNLEARN_CACHE=$(abspath build/cache-b) $(BIN)/pytest -q --nbval-lax --nbval-current-env -p no:cacheprovider $(SMOKE_REF)/*.ipynb
+	$(BIN)/python tests/smoke_results.py --report | tee build/smoke-kernels-b.txt
+
+refresh-smoke: $(STAMP) ## re-run the smoke notebooks from an empty model cache and store them and their numbers as the references (on purpose only)
+	rm -rf results/smoke build/cache-ref
+	UNLEARN_CACHE=$(abspath build/cache-ref) $(BIN)/python tools/run_notebooks.py --profile smoke --out build/smoke --keep $(SMOKE_REF) $(NOTEBOOKS)
 	rm -rf $(SMOKE_REF)/results && mkdir -p $(SMOKE_REF)/results
 	cp results/smoke/*.csv $(SMOKE_REF)/results/ && rm -f $(SMOKE_REF)/results/notebook_times.csv $(SMOKE_REF)/results/claims_table.csv
 

@@ -154,5 +154,18 @@ def markdown_table() -> str:
     return "\n".join(["| columns (regular expression) | tolerance | why |", "|---|---|---|", *rows])
 
 
+def report() -> str:
+    """Every difference of the last smoke run from the references, file by file (``make notebooks-kernels``)."""
+    lines = []
+    for ref in reference_files():
+        run = RUN / ref.name
+        problems = compare(pd.read_csv(run), pd.read_csv(ref), ref.name) if run.exists() else [f"{ref.name}: not written"]
+        lines.append(f"{ref.name}: {'within tolerance' if not problems else f'{len(problems)} values beyond tolerance'}")
+        lines += ["    " + p for p in problems]
+    return "\n".join(lines)
+
+
 if __name__ == "__main__":
-    print(markdown_table())
+    import sys
+
+    print(report() if "--report" in sys.argv else markdown_table())
