@@ -206,7 +206,7 @@ def test_dlfd_refuses_bad_input(overfit_digits):
 
 # --- MUFAC loader on a fixture in the benchmark's layout -------------------------------------------
 def _write_part(root, csv_name, folder, rows):
-    from torchvision.io import write_png
+    from PIL import Image
 
     (root / folder).mkdir(parents=True)
     with open(root / csv_name, "w", newline="") as fh:
@@ -214,8 +214,8 @@ def _write_part(root, csv_name, folder, rows):
         w.writerow(["family_id", "person_id", "age_class", "image_path"])
         for fam, person, letter, colour in rows:
             name = f"{fam}_AGE_{person}_{letter}1.png"
-            img = torch.tensor(colour, dtype=torch.uint8).view(3, 1, 1).expand(3, 12, 10).contiguous()
-            write_png(img, str(root / folder / name))
+            img = torch.tensor(colour, dtype=torch.uint8).view(1, 1, 3).expand(12, 10, 3).contiguous()
+            Image.fromarray(img.numpy()).save(root / folder / name)  # (H, W, 3), as Pillow takes it
             w.writerow([fam, person, letter, name])
 
 
