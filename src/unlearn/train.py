@@ -228,8 +228,9 @@ def fit(model: nn.Module, dataset: Dataset, cfg: TrainConfig, seed: int = 0, *, 
     steps = cfg.epochs * -(-len(dataset) // cfg.batch_size)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(steps, 1)) if cfg.schedule == "cosine" else None
     bar = tqdm(total=steps, desc=desc, disable=not progress, leave=False)
-    train_acc = float("nan")
-    for epoch in range(cfg.epochs):
+    train_acc, epochs_run = float("nan"), 0
+    for _ in range(cfg.epochs):
+        epochs_run += 1
         for x, y in batches(dataset, cfg.batch_size, shuffle=True, generator=gen):
             if cfg.augment:
                 x = augment_batch(x, gen)
@@ -251,7 +252,7 @@ def fit(model: nn.Module, dataset: Dataset, cfg: TrainConfig, seed: int = 0, *, 
     if cfg.until_train_acc and train_acc < cfg.until_train_acc:
         raise NotFitted(f"{desc}: training accuracy {train_acc:.4f} after {cfg.epochs} epochs, below until_train_acc="
                         f"{cfg.until_train_acc}; raise epochs (the cap) or the learning rate, or lower the target")
-    model.fit_epochs = epoch + 1  # read by the checkpoint cache's record
+    model.fit_epochs = epochs_run  # read by the checkpoint cache's record
     return model.eval()
 
 
