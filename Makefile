@@ -12,7 +12,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 SMOKE_REF := tests/smoke_reference
 SITE_NOTEBOOKS ?= executed/cpu
 
-.PHONY: help setup lint test unit notebooks notebooks-kernels refresh-smoke reproduce bench baselines site site-check lab clean
+.PHONY: help setup lint test unit notebooks notebooks-kernels refresh-smoke reproduce reproduce-kernels bench baselines site site-check lab clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -34,23 +34,35 @@ test: lint unit notebooks ## lint, unit tests, then every notebook at the smoke 
 unit: $(STAMP) ## unit tests only
 	$(BIN)/pytest tests -q
 
-# A second kernel setting: ATen's kernels at their scalar "default" level instead of AVX2/AVX-512, and MKL's
-# conditional numerical reproducibility in compatible mode (both documented switches).
-KERNELS_B := ATEN_CPU_CAPABILITY=default MKL_CBWR=COMPATIBLE
+# The smoke notebooks run with portable numerics (src/unlearn/numerics.py: every library's kernels pinned to one
+# CPU-independent path, one thread each), two at a time so that both cores work; the references were made the same way.
+SMOKE_RUN := $(BIN)/python tools/run_notebooks.py --profile smoke --portable --jobs 2
+# A second kernel setting for the notebooks that record claims: MKL's and oneDNN's kernels capped at AVX (the
+# machine's own: AVX2 or AVX-512) and one thread per notebook, two notebooks at a time (documented switches all;
+# ATen's scalar level and MKL's COMPATIBLE path change numbers too, but made notebook 01's MLP training 8x slower).
+KERNELS_B := MKL_CBWR=AVX ONEDNN_MAX_CPU_ISA=AVX OMP_NUM_THREADS=1
+CLAIM_NOTEBOOKS := $(filter notebooks/01_% notebooks/02_% notebooks/03_%,$(NOTEBOOKS))
 
 notebooks: $(STAMP) ## every notebook at PROFILE=smoke from an empty model cache; its numbers checked against the references within written tolerances
 	rm -rf results/smoke build/cache-a
-	UNLEARN_CACHE=$(abspath build/cache-a) $(BIN)/python tools/run_notebooks.py --profile smoke --out build/smoke $(NOTEBOOKS)
+	UNLEARN_CACHE=$(abspath build/cache-a) $(SMOKE_RUN) --out build/smoke $(NOTEBOOKS)
 	$(BIN)/pytest -q -p no:cacheprovider tests/smoke_results.py
 
-notebooks-kernels: $(STAMP) ## nbval re-runs the smoke references under the second kernel setting; their numbers against the references (a report)
+notebooks-kernels: $(STAMP) ## nbval re-runs the smoke references with the machine's own (native) kernels; their numbers against the references (a report)
 	rm -rf results/smoke build/cache-b
-	$(KERNELS_B) UNLEARN_CACHE=$(abspath build/cache-b) $(BIN)/pytest -q --nbval-lax --nbval-current-env -p no:cacheprovider $(SMOKE_REF)/*.ipynb
-	$(BIN)/python tests/smoke_results.py --report | tee build/smoke-kernels-b.txt
+	UNLEARN_CACHE=$(abspath build/cache-b) $(BIN)/pytest -q --nbval-lax --nbval-current-env -p no:cacheprovider $(SMOKE_REF)/*.ipynb
+	mkdir -p build && $(BIN)/python tests/smoke_results.py --report | tee build/smoke-native.txt
+
+reproduce-kernels: $(STAMP) ## the notebooks that decide claims at cpu again under KERNELS_B (build/kernels-b); every verdict compared with results/cpu
+	rm -rf build/kernels-b/cache
+	$(KERNELS_B) UNLEARN_CACHE=$(abspath build/kernels-b/cache) UNLEARN_RESULTS=$(abspath build/kernels-b/results) \
+	  UNLEARN_FIGURES=$(abspath build/kernels-b/figures) $(BIN)/python tools/run_notebooks.py --profile cpu --jobs 2 --out build/kernels-b/executed $(CLAIM_NOTEBOOKS)
+	$(BIN)/python tools/compare_settings.py results build/kernels-b/results --names "native,$(KERNELS_B)" \
+	  --out build/kernels-b/verdicts.md --save results/cpu/claims_kernels_b.json; $(BIN)/python tools/findings.py
 
 refresh-smoke: $(STAMP) ## re-run the smoke notebooks from an empty model cache and store them and their numbers as the references (on purpose only)
 	rm -rf results/smoke build/cache-ref
-	UNLEARN_CACHE=$(abspath build/cache-ref) $(BIN)/python tools/run_notebooks.py --profile smoke --out build/smoke --keep $(SMOKE_REF) $(NOTEBOOKS)
+	UNLEARN_CACHE=$(abspath build/cache-ref) $(SMOKE_RUN) --out build/smoke --keep $(SMOKE_REF) $(NOTEBOOKS)
 	rm -rf $(SMOKE_REF)/results && mkdir -p $(SMOKE_REF)/results
 	cp results/smoke/*.csv $(SMOKE_REF)/results/ && rm -f $(SMOKE_REF)/results/notebook_times.csv $(SMOKE_REF)/results/claims_table.csv
 

@@ -115,3 +115,31 @@ def test_compare_passes_within_and_fails_beyond_the_tolerance():
 def test_readme_shows_the_tolerance_table_of_the_code():
     readme = (Path(__file__).parents[1] / "README.md").read_text()
     assert smoke_results.markdown_table() in readme, "README's tolerance table is stale: print `python tests/smoke_results.py`"
+
+
+def test_cluster_bootstrap_redraws_seeds_then_samples():
+    from unlearn import stats
+
+    reps = list(stats.cluster_bootstrap([3, 5], 400, np.random.default_rng(0)))
+    assert all(len(r) == 2 for r in reps)
+    assert all(len(i) == (3, 5)[c] and i.max() < (3, 5)[c] for r in reps for c, i in r)
+    drawn = {tuple(sorted(c for c, _ in r)) for r in reps}
+    assert drawn == {(0, 0), (0, 1), (1, 1)}  # the seeds themselves are redrawn
+    with pytest.raises(ValueError, match="at least one sample"):
+        next(stats.cluster_bootstrap([3, 0], 1, np.random.default_rng(0)))
+
+
+def test_delta_interval_covers_the_spread_between_seeds():
+    # three seeds whose models differ (TMU's Delta 0.05, 0.15, 0.25 against gold) with many samples each: a
+    # bootstrap over samples only would give a narrow interval around 0.15; redrawing seeds spans the models
+    rng = np.random.default_rng(0)
+    per = {}
+    for s, gap in enumerate((0.05, 0.15, 0.25)):
+        gold = rng.random(2000) < 0.6
+        tmu_c = gold.copy()
+        flip = rng.choice(np.flatnonzero(gold), int(gap * 2000), replace=False)
+        tmu_c[flip] = False
+        per[s] = {"retrain (gold)": gold, "TMU": tmu_c}
+    d = tmu.delta_intervals(per, n_boot=2000, seed=0)
+    assert d.loc["TMU", "delta"] == pytest.approx(0.15, abs=1e-9)
+    assert d.loc["TMU", "lo"] < 0.09 and d.loc["TMU", "hi"] > 0.21

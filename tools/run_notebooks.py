@@ -6,11 +6,16 @@ Executed copies go to ``--out`` (never back into notebooks/, whose files stay ou
 ``results/<profile>/notebook_times.csv`` records the timings. ``--keep DIR`` also writes a copy with the volatile
 metadata stripped (papermill's timings, execution stamps) into DIR, for the repository: ``make reproduce`` keeps
 the cpu runs in ``executed/cpu/``, where GitHub renders them.
+
+``--portable`` runs the kernels with portable numerics (``unlearn.numerics``: every library's kernels pinned to
+one CPU-independent path, one thread each), the way ``make test`` runs the smoke notebooks; ``--jobs N`` then
+runs N notebooks at a time, so that one-thread kernels still use every core.
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import csv
 import os
 import re
@@ -23,6 +28,7 @@ import nbformat
 import papermill as pm
 import psutil
 
+from unlearn import numerics
 from unlearn.paths import results_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,11 +67,15 @@ def main(argv=None) -> int:
     ap.add_argument("--out", required=True, help="folder for the executed copies")
     ap.add_argument("--seed", type=int, default=None, help="override each notebook's SEED")
     ap.add_argument("--keep", default=None, help="also write copies without volatile metadata here (for git)")
+    ap.add_argument("--portable", action="store_true", help="portable numerics (unlearn.numerics): same results on any CPU")
+    ap.add_argument("--jobs", type=int, default=1, help="notebooks run at a time (with --portable each uses one core)")
     ap.add_argument("notebooks", nargs="+")
     args = ap.parse_args(argv)
     out = ROOT / args.out
     out.mkdir(parents=True, exist_ok=True)
     os.environ["UNLEARN_PROGRESS"] = "text"  # the kernels inherit it: text progress bars in stored outputs
+    if args.portable:
+        os.environ.update(numerics.PINS)  # read by the libraries when each kernel starts
     params = {"PROFILE": args.profile} | ({"SEED": args.seed} if args.seed is not None else {})
     notebooks = list(map(Path, args.notebooks))
     for nb in notebooks:  # a typo in a parameter name is an error, not a warning: check all before running any
@@ -74,32 +84,46 @@ def main(argv=None) -> int:
             print(f"{nb.name}: parameters cell lacks {sorted(unknown)}", file=sys.stderr)
             return 2
     times = results_dir(args.profile) / "notebook_times.csv"  # results/<profile>/, or under $UNLEARN_RESULTS
-    total = 0.0
-    for k, nb in enumerate(notebooks):
-        start = time.perf_counter()
-        print(f"==> {nb.name} (PROFILE={args.profile})", flush=True)
-        try:
-            with PeakRSS() as rss:
-                pm.execute_notebook(str(nb), str(out / nb.name), parameters=params, kernel_name="python3",
-                                    cwd=str(nb.resolve().parent), progress_bar=False)
-        except Exception as exc:  # report which notebook failed and which never ran, then stop
-            rest = [n.name for n in notebooks[k + 1 :]]
-            print(f"FAILED: {nb.name} after {time.perf_counter() - start:.1f} s ({type(exc).__name__}); executed copy with "
-                  f"the error: {out / nb.name}", file=sys.stderr)
-            if rest:
-                print(f"not run: {', '.join(rest)}", file=sys.stderr)
-            return 1
-        seconds = time.perf_counter() - start
-        total += seconds
-        record_time(times, {"notebook": nb.name, "profile": args.profile, "seconds": round(seconds, 1),
-                            "peak_rss_mb": round(rss.peak)})  # at once: a later failure keeps this time
-        print(f"    {nb.name}: {seconds:.1f} s, kernel peak RSS {rss.peak:.0f} MB", flush=True)
-        if args.keep:
-            keep = ROOT / args.keep
-            keep.mkdir(parents=True, exist_ok=True)
-            nbformat.write(strip_volatile(nbformat.read(out / nb.name, as_version=4)), keep / nb.name)
+    total, failed = 0.0, None
+    with concurrent.futures.ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        running = {pool.submit(run_one, nb, out, params, args.keep): nb for nb in notebooks}
+        for done in concurrent.futures.as_completed(running):
+            nb = running[done]
+            seconds, peak, error = done.result()
+            if error:  # report which notebook failed and which never ran, then stop
+                failed = failed or nb
+                print(f"FAILED: {nb.name} after {seconds:.1f} s ({error}); executed copy with the error: "
+                      f"{out / nb.name}", file=sys.stderr)
+                cancelled = [running[f].name for f in running if f.cancel()]
+                if cancelled:
+                    print(f"not run: {', '.join(cancelled)}", file=sys.stderr)
+                continue
+            total += seconds
+            record_time(times, {"notebook": nb.name, "profile": args.profile, "seconds": round(seconds, 1),
+                                "peak_rss_mb": round(peak)})  # at once: a later failure keeps this time
+            print(f"    {nb.name}: {seconds:.1f} s, kernel peak RSS {peak:.0f} MB", flush=True)
+    if failed:
+        return 1
     print(f"total: {total:.1f} s for {len(notebooks)} notebook(s)")
     return 0
+
+
+def run_one(nb: Path, out: Path, params: dict, keep: str | None) -> tuple[float, float, str | None]:
+    """Execute one notebook (in a worker process, so that its kernel is the only child measured): its wall time,
+    its kernel's peak memory (MB), and the error that stopped it, if any."""
+    start = time.perf_counter()
+    print(f"==> {nb.name} (PROFILE={params['PROFILE']})", flush=True)
+    try:
+        with PeakRSS() as rss:
+            pm.execute_notebook(str(nb), str(out / nb.name), parameters=params, kernel_name="python3",
+                                cwd=str(nb.resolve().parent), progress_bar=False)
+    except Exception as exc:
+        return time.perf_counter() - start, rss.peak, type(exc).__name__
+    seconds = time.perf_counter() - start
+    if keep:
+        (ROOT / keep).mkdir(parents=True, exist_ok=True)
+        nbformat.write(strip_volatile(nbformat.read(out / nb.name, as_version=4)), ROOT / keep / nb.name)
+    return seconds, rss.peak, None
 
 
 def strip_volatile(nb) -> nbformat.NotebookNode:

@@ -11,3 +11,8 @@ Sub-modules: ``data`` (loaders), ``splits`` (forget/retain sets), ``models``,
 """
 
 __version__ = "0.1.0"
+
+from . import numerics as _numerics
+
+if _numerics.requested():  # started by `tools/run_notebooks.py --portable` (make test): pin the in-process half
+    _numerics.apply()

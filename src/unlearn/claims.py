@@ -11,6 +11,7 @@ there are informational; nbval still checks that they repeat exactly.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import math
 
@@ -52,12 +53,9 @@ def check(paper: str, claim: str, holds, numbers: dict, profile: str) -> None:
     result = holds if isinstance(holds, str) else (HOLDS if holds else FAILS)
     if result not in (HOLDS, FAILS, INCONCLUSIVE):
         raise ValueError(f"claim {claim!r}: verdict must be a bool or one of {HOLDS!r}, {FAILS!r}, {INCONCLUSIVE!r}")
-    path = paths.results_dir(profile) / "claims.json"
-    rows = json.loads(path.read_text()) if path.exists() else []
-    rows = [r for r in rows if not (r["paper"] == paper and r["claim"] == claim)]
-    rows.append({"paper": paper, "claim": claim, "holds": result == HOLDS, "verdict": result, "numbers": numbers,
-                 "profile": profile})
-    path.write_text(json.dumps(rows, indent=1, default=float))
+    row = {"paper": paper, "claim": claim, "holds": result == HOLDS, "verdict": result, "numbers": numbers,
+           "profile": profile}
+    _update(profile, lambda rows: [r for r in rows if not (r["paper"] == paper and r["claim"] == claim)] + [row])
     label = {HOLDS: "HOLDS", FAILS: "DOES NOT HOLD at this scale", INCONCLUSIVE: "INCONCLUSIVE (the interval contains the threshold)"}
     print(f"[{label[result]}] {claim}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in numbers.items()))
 
@@ -65,10 +63,19 @@ def check(paper: str, claim: str, holds, numbers: dict, profile: str) -> None:
 def reset(paper: str, profile: str) -> None:
     """Drop every verdict recorded for ``paper`` at ``profile``, so that claims a notebook no
     longer checks (renamed or removed) do not linger in the record; call before its checks."""
+    _update(profile, lambda rows: [r for r in rows if r["paper"] != paper])
+
+
+def _update(profile: str, change) -> None:
+    """Rewrite the record through ``change(rows)`` under a lock: notebooks run side by side (``--jobs 2``) record
+    their claims into the same file, and an unlocked read-modify-write would drop one notebook's rows."""
     path = paths.results_dir(profile) / "claims.json"
-    if path.exists():
-        rows = [r for r in json.loads(path.read_text()) if r["paper"] != paper]
-        path.write_text(json.dumps(rows, indent=1, default=float))
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        rows = json.loads(path.read_text()) if path.exists() else []
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(change(rows), indent=1, default=float))
+        tmp.replace(path)
 
 
 def load(profile: str) -> list[dict]:

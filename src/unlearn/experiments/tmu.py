@@ -17,7 +17,7 @@ import pandas as pd
 import torch
 from torch.utils.data import ConcatDataset
 
-from .. import methods, metrics, tasks
+from .. import methods, metrics, stats, tasks
 from ..data import load_dataset
 from ..evaluate import changed_share, evaluate
 from ..methods.tmu import features as tmu_features
@@ -376,24 +376,24 @@ def delta_summary(table: pd.DataFrame) -> pd.DataFrame:
 def delta_intervals(correct: dict, n_boot: int = 2000, seed: int = 0, level: float = 0.95, reference: str = "TMU") -> pd.DataFrame:
     """Mean Delta over seeds with a bootstrap interval, and each method's Delta minus ``reference``'s, paired.
     ``correct``: seed -> method -> per-sample correctness on D_f (``run_seeds(...)["correct"]``). Each replicate
-    redraws D_f within every seed, the same draw for every method and the gold model (so the differences are
-    paired); Delta is recomputed per seed from the drawn samples and averaged over seeds."""
+    redraws the seeds and then D_f within every drawn seed (:func:`unlearn.stats.cluster_bootstrap`: the interval
+    covers the variation between trained models, not only between samples), the same draw for every method and the
+    gold model, so the differences are paired; Delta is recomputed per drawn seed and averaged."""
     rng = np.random.default_rng(seed)
-    methods_ = [m for m in next(iter(correct.values())) if all(m in c for c in correct.values())]
+    per_seed = list(correct.values())
+    methods_ = [m for m in per_seed[0] if all(m in c for c in per_seed)]
+    point = {m: float(np.mean([abs(p[m].mean() - p["retrain (gold)"].mean()) for p in per_seed])) for m in methods_}
     boot = {m: np.zeros(n_boot) for m in methods_}
-    point = dict.fromkeys(methods_, 0.0)
-    for per in correct.values():
-        gold = per["retrain (gold)"].astype(float)
-        idx = rng.integers(0, len(gold), (n_boot, len(gold)))
-        for m in methods_:
-            c = per[m].astype(float)
-            point[m] += abs(c.mean() - gold.mean()) / len(correct)
-            boot[m] += np.abs(c[idx].mean(1) - gold[idx].mean(1)) / len(correct)
-    q = [(1 - level) / 2, (1 + level) / 2]
+    sizes = [len(p["retrain (gold)"]) for p in per_seed]
+    for b, rep in enumerate(stats.cluster_bootstrap(sizes, n_boot, rng)):
+        for c, idx in rep:
+            gold = per_seed[c]["retrain (gold)"][idx].mean()
+            for m in methods_:
+                boot[m][b] += abs(per_seed[c][m][idx].mean() - gold) / len(rep)
     rows = {}
     for m in methods_:
-        lo, hi = np.quantile(boot[m], q)
-        dlo, dhi = np.quantile(boot[m] - boot[reference], q)
+        lo, hi = stats.quantiles(boot[m], level)
+        dlo, dhi = stats.quantiles(boot[m] - boot[reference], level)
         rows[m] = {"delta": point[m], "lo": lo, "hi": hi, f"minus_{reference}": point[m] - point[reference],
                    "diff_lo": dlo, "diff_hi": dhi}
     return pd.DataFrame(rows).T
@@ -401,13 +401,16 @@ def delta_intervals(correct: dict, n_boot: int = 2000, seed: int = 0, level: flo
 
 def agreement_difference(correct: dict, a: str, b: str, n_boot: int = 2000, seed: int = 0, level: float = 0.95) -> dict:
     """Per-sample agreement with the gold model (right exactly where gold is right) of ``a`` minus ``b``, pooled over
-    seeds' D_f, with a paired bootstrap interval over those samples."""
-    agree = {m: np.concatenate([per[m] == per["retrain (gold)"] for per in correct.values()]).astype(float) for m in (a, b)}
-    d = agree[a] - agree[b]
-    idx = np.random.default_rng(seed).integers(0, len(d), (n_boot, len(d)))
-    lo, hi = np.quantile(d[idx].mean(1), [(1 - level) / 2, (1 + level) / 2])
-    return {"diff": float(d.mean()), "lo": float(lo), "hi": float(hi), "samples": len(d),
-            "discordant": int((d != 0).sum())}
+    seeds' D_f, with a paired interval from the two-level bootstrap (seeds, then samples within each drawn seed)."""
+    d = [(per[a] == per["retrain (gold)"]).astype(float) - (per[b] == per["retrain (gold)"]).astype(float)
+         for per in correct.values()]
+    rng = np.random.default_rng(seed)
+    reps = [np.concatenate([d[c][idx] for c, idx in rep]).mean()
+            for rep in stats.cluster_bootstrap([len(x) for x in d], n_boot, rng)]
+    lo, hi = stats.quantiles(reps, level)
+    pooled = np.concatenate(d)
+    return {"diff": float(pooled.mean()), "lo": lo, "hi": hi, "samples": len(pooled),
+            "discordant": int((pooled != 0).sum())}
 
 
 def _variant_scores(rec: dict, variant: str, seed: int) -> tuple[np.ndarray, float]:
@@ -435,8 +438,8 @@ CALIBRATION_VARIANTS = ["fixed 0.5 (TMU as run)", "base rate", "release (P >= 0.
 
 def calibration_table(records: list, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
     """The predictor's decisions under each calibration variant, pooled over seeds, against the gold model's real
-    correctness on D_f: predicted and true easy rates, accuracy, balanced accuracy and AUROC (95 % bootstrap
-    intervals, resampling D_f samples within each seed), and the majority baseline's accuracy."""
+    correctness on D_f: predicted and true easy rates, accuracy, balanced accuracy and AUROC (95 % intervals from
+    the two-level bootstrap: seeds, then D_f samples within each drawn seed), and the majority baseline's accuracy."""
     from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
     rng = np.random.default_rng(seed)
@@ -448,8 +451,8 @@ def calibration_table(records: list, n_boot: int = 1000, seed: int = 0) -> pd.Da
         truth = np.concatenate([g for _, g in per]).astype(int)
         offsets = np.cumsum([0] + [len(g) for _, g in per])
         reps = {"auroc": [], "balanced_acc": []}
-        for _ in range(n_boot):
-            idx = np.concatenate([o + rng.integers(0, len(g), len(g)) for o, (_, g) in zip(offsets, per)])
+        for rep in stats.cluster_bootstrap([len(g) for _, g in per], n_boot, rng):  # seeds, then D_f within each
+            idx = np.concatenate([offsets[c] + i for c, i in rep])
             if truth[idx].min() == truth[idx].max():
                 continue
             reps["auroc"].append(roc_auc_score(truth[idx], s[idx]))

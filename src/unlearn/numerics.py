@@ -1,0 +1,66 @@
+"""Portable numerics: the same floating-point results on any x86-64 CPU, traded for some speed.
+
+By default PyTorch, MKL, oneDNN and OpenBLAS each pick the fastest kernels the CPU offers (AVX2, AVX-512, ...) and
+split sums over as many threads as there are cores. Different kernels and splits add the same numbers in a different
+order, so two machines agree only to the last digits, and a few hundred training steps turn that into different
+models. Each library has a documented switch that removes its dependence on the CPU; ``PINS`` sets all of them:
+
+- ``ATEN_CPU_CAPABILITY=default``: PyTorch's own kernels at their baseline (non-vectorised) level;
+- ``MKL_CBWR=COMPATIBLE``: MKL's conditional numerical reproducibility, the same code path on every x86-64 CPU;
+- ``OPENBLAS_CORETYPE=Nehalem``: numpy's and scipy's OpenBLAS kernels for an SSE4.2 core on every CPU;
+- ``ONEDNN_MAX_CPU_ISA=SSE41``: oneDNN's JIT kernels capped at SSE4.1, for any operation that still reaches oneDNN;
+- one thread for every library (``OMP_NUM_THREADS`` and friends): reductions are not split by the core count.
+
+Two more settings live inside the process (:func:`apply`): oneDNN convolutions are switched off
+(``torch.backends.mkldnn.enabled = False``; oneDNN sizes its blocks by the CPU's caches, so its sums are ordered by
+the machine), which routes them to PyTorch's im2col + MKL path, and PyTorch's thread pool is set to one thread.
+
+The environment variables are read when the libraries load, so they must be set before Python starts:
+``tools/run_notebooks.py --portable`` sets them for the notebook kernels it starts, and
+``UNLEARN_PORTABLE_NUMERICS=1`` makes ``import unlearn`` call :func:`apply`. ``make test`` runs the smoke notebooks
+this way; the cpu and paper profiles run with the machine's fastest kernels (their verdicts are shown to hold under
+two kernel settings instead, see ``tools/compare_settings.py``).
+"""
+
+from __future__ import annotations
+
+import os
+
+PINS = {
+    "ATEN_CPU_CAPABILITY": "default",
+    "MKL_CBWR": "COMPATIBLE",
+    "OPENBLAS_CORETYPE": "Nehalem",
+    "ONEDNN_MAX_CPU_ISA": "SSE41",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "OPENBLAS_NUM_THREADS": "1",
+    "UNLEARN_PORTABLE_NUMERICS": "1",
+}
+
+
+def requested() -> bool:
+    """Whether this process was started with portable numerics (``UNLEARN_PORTABLE_NUMERICS=1``)."""
+    return os.environ.get("UNLEARN_PORTABLE_NUMERICS") == "1"
+
+
+def apply() -> None:
+    """The in-process half of the pins (oneDNN convolutions off, one PyTorch thread). Refuses to run in a process
+    whose libraries were loaded without the environment half, which would give neither speed nor portability."""
+    import torch
+
+    # the oneDNN cap is a second line only (apply() keeps convolutions away from oneDNN), so it is not required
+    missing = {k: v for k, v in PINS.items() if os.environ.get(k) != v and k != "ONEDNN_MAX_CPU_ISA"}
+    if missing:
+        raise RuntimeError("portable numerics need these environment variables before Python starts: "
+                           + " ".join(f"{k}={v}" for k, v in missing.items()))
+    torch.backends.mkldnn.enabled = False
+    torch.set_num_threads(1)
+
+
+def describe() -> str:
+    """One line for a notebook's or a run's record: which numerics produced these numbers."""
+    import torch
+
+    if requested():
+        return "portable (" + ", ".join(f"{k}={v}" for k, v in PINS.items() if k != "UNLEARN_PORTABLE_NUMERICS") + ")"
+    return f"native ({torch.backends.cpu.get_cpu_capability()}, {torch.get_num_threads()} threads)"

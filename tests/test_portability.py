@@ -1,0 +1,86 @@
+"""Portable numerics (the smoke run's pins) and the two-setting verdict comparison (tools/compare_settings.py)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from unlearn import numerics
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+import compare_settings  # noqa: E402
+
+# a few steps of the smoke profiles' CNN on random images; prints a hash of the trained weights
+TRAIN = """
+import hashlib, torch
+from unlearn import models
+from unlearn.data.arrays import ArrayDataset
+from unlearn.train import TrainConfig, fit
+g = torch.Generator().manual_seed(0)
+ds = ArrayDataset(torch.rand(256, 3, 16, 16, generator=g), torch.randint(0, 10, (256,), generator=g))
+torch.manual_seed(0)
+m = models.build("small_cnn", in_channels=3, num_classes=10)
+fit(m, ds, TrainConfig(epochs=2, batch_size=32, lr=0.05), seed=0, progress=False)
+print(hashlib.sha1(torch.cat([p.detach().flatten() for p in m.parameters()]).numpy().tobytes()).hexdigest())
+"""
+
+
+def _train(env: dict, cores: str | None = None) -> str:
+    clean = {k: v for k, v in os.environ.items() if k not in numerics.PINS}
+    cmd = (["taskset", "-c", cores] if cores else []) + [sys.executable, "-c", TRAIN]
+    out = subprocess.run(cmd, env=clean | env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout.strip().splitlines()[-1]
+
+
+@pytest.mark.slow
+def test_portable_numerics_do_not_depend_on_the_kernels_a_cpu_offers():
+    # oneDNN's instruction-set cap stands for what differs between CPUs (AVX2 here, AVX-512 elsewhere): with the
+    # machine's own kernels it changes the trained weights; with the pins it does not, because nothing reaches
+    # oneDNN and ATen, MKL and OpenBLAS run their CPU-independent paths with one thread
+    native = {isa: _train({"ONEDNN_MAX_CPU_ISA": isa}) for isa in ("SSE41", "AVX")}
+    assert native["SSE41"] != native["AVX"], "the knob no longer changes native results: this test proves nothing"
+    pinned = {isa: _train(numerics.PINS | {"ONEDNN_MAX_CPU_ISA": isa}) for isa in ("SSE41", "AVX")}
+    assert pinned["SSE41"] == pinned["AVX"]
+    # and with one core or two available (the pins fix the thread count, not the machine)
+    one_core = _train(numerics.PINS | {"ONEDNN_MAX_CPU_ISA": "AVX"}, cores="0")
+    assert one_core == pinned["AVX"]
+
+
+def test_apply_refuses_a_process_started_without_the_environment(monkeypatch):
+    monkeypatch.delenv("MKL_CBWR", raising=False)
+    with pytest.raises(RuntimeError, match="MKL_CBWR=COMPATIBLE"):
+        numerics.apply()
+
+
+def _claims(path: Path, rows: list[dict]) -> Path:
+    (path / "cpu").mkdir(parents=True)
+    (path / "cpu" / "claims.json").write_text(json.dumps(rows))
+    return path
+
+
+def _row(claim, verdict, **numbers):
+    return {"paper": "P", "claim": claim, "verdict": verdict, "holds": verdict == "holds", "numbers": numbers}
+
+
+def test_compare_settings_finds_a_flipped_verdict_and_a_number_outside_the_other_interval(tmp_path, capsys):
+    a = _claims(tmp_path / "a", [_row("x", "holds", delta=0.10, delta_lo=0.05, delta_hi=0.15),
+                                 _row("y", "holds", agreement=0.03, lo=0.01, hi=0.05)])
+    b = _claims(tmp_path / "b", [_row("x", "holds", delta=0.12, delta_lo=0.06, delta_hi=0.18),
+                                 _row("y", "inconclusive", agreement=0.06, lo=-0.01, hi=0.10)])
+    assert compare_settings.main([str(a), str(b)]) == 1  # one verdict differs
+    text = capsys.readouterr().out
+    x_line, y_line = (line for line in text.splitlines() if line.startswith("| P |"))
+    assert x_line.endswith("| yes |")  # 0.12 in [0.05, 0.15] and 0.10 in [0.06, 0.18]
+    assert "**(differs)**" in y_line and "agreement 0.06 outside [0.01, 0.05]" in y_line
+
+
+def test_compare_settings_passes_when_every_verdict_agrees(tmp_path):
+    rows = [_row("x", "does not hold", fs_dlfd=0.2, fs_lo=0.15, fs_hi=0.25)]
+    a, b = _claims(tmp_path / "a", rows), _claims(tmp_path / "b", rows)
+    assert compare_settings.main([str(a), str(b)]) == 0
+    assert compare_settings.intervals(rows[0]["numbers"]) == [("fs_dlfd", "fs_lo", "fs_hi")]

@@ -1,0 +1,107 @@
+"""Compare the claims of two cpu runs made under different kernel settings: is every verdict the same, and is each
+run's deciding number inside the other run's interval?
+
+Floating-point results differ in their last digits between CPUs; over hundreds of training epochs that becomes a
+different model. A verdict that flips between two kernel settings on one machine would flip between two machines, so
+``make reproduce-kernels`` re-runs the notebooks that decide claims under a second setting (results in
+``build/kernels-b/results``) and this script writes the table the README and the closing notes quote:
+
+    python tools/compare_settings.py results build/kernels-b/results [--out build/kernels-b/verdicts.md]
+        [--save results/cpu/claims_kernels_b.json]
+
+Exit status 1 when a verdict differs (the claim lacks power: its protocol needs fixing, not its threshold).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def load(results: Path, profile: str) -> dict[tuple[str, str], dict]:
+    path = results / profile / "claims.json"
+    if not path.exists():
+        raise SystemExit(f"{path} does not exist: run the cpu notebooks with UNLEARN_RESULTS={results} first")
+    return {(r["paper"], r["claim"]): r for r in json.loads(path.read_text())}
+
+
+def intervals(numbers: dict) -> list[tuple[str, str, str]]:
+    """(point, lo, hi) keys of every interval in a claim's numbers: ``x_lo``/``x_hi`` around ``x`` (or the first key
+    that starts with ``x``, or the claim's first number for bare ``lo``/``hi``)."""
+    out = []
+    for key in numbers:
+        if key == "lo" or key.endswith("_lo"):
+            prefix = key[:-3] if key != "lo" else ""
+            hi = "hi" if key == "lo" else prefix + "_hi"
+            if hi not in numbers:
+                continue
+            point = prefix if prefix in numbers else next(
+                (k for k in numbers if k.startswith(prefix) and k not in (key, hi)), None)
+            if point is not None:
+                out.append((point, key, hi))
+    return out
+
+
+def inside(a: dict, b: dict) -> list[str]:
+    """Each of ``a``'s deciding numbers that lies outside ``b``'s interval for it, as a readable line."""
+    bad = []
+    for point, lo, hi in intervals(b["numbers"]):
+        x = a["numbers"].get(point)
+        if isinstance(x, (int, float)) and not b["numbers"][lo] <= x <= b["numbers"][hi]:
+            bad.append(f"{point} {x:.3g} outside [{b['numbers'][lo]:.3g}, {b['numbers'][hi]:.3g}]")
+    return bad
+
+
+def _fmt_interval(numbers: dict) -> str:
+    parts = [f"{p} {numbers[p]:.3g} [{numbers[lo]:.3g}, {numbers[hi]:.3g}]" for p, lo, hi in intervals(numbers)]
+    if parts:
+        return "; ".join(parts)
+    return "; ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in list(numbers.items())[:3])
+
+
+def table(a: dict, b: dict, names: tuple[str, str]) -> tuple[str, int]:
+    """A markdown table of every claim in either run, and how many verdicts differ."""
+    lines = [f"| paper | claim | verdict ({names[0]}) | verdict ({names[1]}) | deciding numbers ({names[0]}) | "
+             f"deciding numbers ({names[1]}) | each inside the other's interval |", "|---|---|---|---|---|---|---|"]
+    differ = 0
+    for key in sorted(set(a) | set(b)):
+        ra, rb = a.get(key), b.get(key)
+        va, vb = (r["verdict"] if r else "not run" for r in (ra, rb))
+        differ += va != vb
+        if ra and rb:
+            misses = inside(ra, rb) + inside(rb, ra)
+            overlap = "yes" if intervals(ra["numbers"]) and not misses else "no: " + "; ".join(misses) if misses else "(no interval)"
+        else:
+            overlap = "-"
+        same = "" if va == vb else " **(differs)**"
+        lines.append(f"| {key[0]} | {key[1]} | {va} | {vb}{same} | {_fmt_interval(ra['numbers']) if ra else '-'} | "
+                     f"{_fmt_interval(rb['numbers']) if rb else '-'} | {overlap} |")
+    return "\n".join(lines), differ
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("a", type=Path, help="results root of setting A (holds <profile>/claims.json)")
+    ap.add_argument("b", type=Path, help="results root of setting B")
+    ap.add_argument("--profile", default="cpu")
+    ap.add_argument("--names", default="A,B", help="the two settings' names for the table's header")
+    ap.add_argument("--out", type=Path, help="also write the table here")
+    ap.add_argument("--save", type=Path, help="also keep setting B's claims here, with its name (for the README: "
+                    "results/cpu/claims_kernels_b.json, which tools/findings.py reads)")
+    args = ap.parse_args(argv)
+    names = tuple(args.names.split(","))
+    a, b = load(args.a, args.profile), load(args.b, args.profile)
+    text, differ = table(a, b, names)
+    if args.save:
+        args.save.write_text(json.dumps({"setting": names[1], "claims": list(b.values())}, indent=1))
+    print(text)
+    if args.out:
+        args.out.write_text(text + "\n")
+    print(f"\n{differ} verdict(s) differ between the two settings", file=sys.stderr)
+    return 1 if differ else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
