@@ -82,3 +82,16 @@ def test_head_only_updates_are_scored_from_the_original_models_test_features():
     assert np.array_equal(fast, features_labels._correct(new, data))
     with torch.no_grad():
         assert not torch.allclose(new(x), model(x))  # the update did change the outputs
+
+
+def test_replicates_redraw_the_poisoned_seeds():
+    """A method that restores nothing on seed 0 and everything on seed 1: a bootstrap over test images alone would
+    always average the two (0.5); redrawing the seeds also gives replicates of 0 and 1."""
+    res = fake_result()
+    res["correct"][(0, "x")] = res["correct"][(0, "poisoned")]
+    res["correct"][(1, "x")] = res["correct"][("all", "clean")]
+    res["runs"] = pd.concat([res["runs"], pd.DataFrame([{"seed": s, "method": "x", "restored": float(s)} for s in (0, 1)])],
+                            ignore_index=True)
+    reps = features_labels.poison_replicates(res, 400, seed=3)["x"]
+    values = set(np.round(reps[np.isfinite(reps)], 9))
+    assert values == {0.0, 0.5, 1.0}

@@ -87,7 +87,7 @@ CAPTIONS = {  # figure-cell marker (a string in the cell's source) -> what to se
         "retraining with the number of rows.",
         'restoration_figure(': "*What to see.* The share of the accuracy lost to poisoning that each method "
         "restores (1 = as good as retraining on the corrected labels, 0 = no repair); bars are means over flip "
-        "seeds with a 95 % bootstrap interval over test images, dots are the seeds. Grey bars changed fewer than "
+        "seeds with a 95 % bootstrap interval over seeds and test images, dots are the seeds. Grey bars changed fewer than "
         "0.5 % of the predictions (no-ops).",
     },
     "03_distribution_level_feature_distancing": {

@@ -605,8 +605,8 @@ def _poison_row(ps, name, correct, seconds, grad_evals, train_seconds, model=Non
 
 
 def poison_summary(res: dict, level: float = 0.95, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """Per method: restoration averaged over seeds, with a percentile interval from resampling the test images
-    (the same draws for every method and seed, so differences are paired), mean seconds, speed-up over training
+    """Per method: restoration averaged over seeds, with a percentile interval from resampling the test images and
+    the seeds (the same draws for every method, so differences are paired), mean seconds, speed-up over training
     the poisoned model, gradient evaluations, share of test predictions changed, and ``no_op`` for an update
     that changed fewer than 0.5 % of the test predictions (its row says nothing about repair)."""
     reps = poison_replicates(res, n_boot, seed)
@@ -623,7 +623,8 @@ def poison_summary(res: dict, level: float = 0.95, n_boot: int = 1000, seed: int
 
 
 def poison_replicates(res: dict, n_boot: int = 1000, seed: int = 0) -> dict:
-    """Bootstrap replicates of each method's seed-mean restoration fraction (test images resampled)."""
+    """Bootstrap replicates of each method's seed-mean restoration fraction: the test images resampled and the
+    poisoned seeds redrawn with replacement, both shared by every method (paired)."""
     runs, correct = res["runs"], res["correct"]
     seeds = sorted(runs["seed"].unique())
     names = list(dict.fromkeys(runs["method"]))
@@ -640,14 +641,17 @@ def poison_replicates(res: dict, n_boot: int = 1000, seed: int = 0) -> dict:
             with np.errstate(divide="ignore", invalid="ignore"):  # a replicate without a gap: undefined, dropped
                 for m in names:
                     per[m].append((acc(correct[(ps, m)], idx) - a_p) / (a_c - a_p))
+        # the poisoned seeds redrawn too (the same draw for every method): another seed, or another CPU, trains
+        # other poisoned models, and the interval should cover them (unlearn.stats)
+        picks = rng.integers(0, len(seeds), (len(seeds), idx.shape[0]))
         for m in names:
-            out[m].append(np.mean(per[m], 0))
+            out[m].append(np.take_along_axis(np.stack(per[m]), picks, 0).mean(0))
     reps = {m: np.concatenate(v) for m, v in out.items()}
     return {m: np.where(np.isfinite(v), v, np.nan) for m, v in reps.items()}  # no gap in a replicate: undefined
 
 
 def poison_difference(res: dict, a: str, b: str, n_boot: int = 1000, seed: int = 0, level: float = 0.95) -> dict:
-    """``a`` minus ``b`` in seed-mean restoration, paired over the same bootstrap draws of test images."""
+    """``a`` minus ``b`` in seed-mean restoration, paired over the same bootstrap draws of test images and seeds."""
     reps = poison_replicates(res, n_boot, seed)
     d = reps[a] - reps[b]
     d = d[np.isfinite(d)]
