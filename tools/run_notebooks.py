@@ -85,18 +85,25 @@ def main(argv=None) -> int:
             return 2
     times = results_dir(args.profile) / "notebook_times.csv"  # results/<profile>/, or under $UNLEARN_RESULTS
     total, failed = 0.0, None
+    waiting = list(notebooks)  # submitted only as workers free up, so that a failure leaves the rest unrun
     with concurrent.futures.ProcessPoolExecutor(max_workers=args.jobs) as pool:
-        running = {pool.submit(run_one, nb, out, params, args.keep): nb for nb in notebooks}
-        for done in concurrent.futures.as_completed(running):
-            nb = running[done]
+        running = {}
+        while waiting or running:
+            while waiting and len(running) < args.jobs and not failed:
+                nb = waiting.pop(0)
+                running[pool.submit(run_one, nb, out, params, args.keep)] = nb
+            if not running:
+                break
+            done = next(concurrent.futures.as_completed(running))
+            nb = running.pop(done)
             seconds, peak, error = done.result()
             if error:  # report which notebook failed and which never ran, then stop
                 failed = failed or nb
                 print(f"FAILED: {nb.name} after {seconds:.1f} s ({error}); executed copy with the error: "
                       f"{out / nb.name}", file=sys.stderr)
-                cancelled = [running[f].name for f in running if f.cancel()]
-                if cancelled:
-                    print(f"not run: {', '.join(cancelled)}", file=sys.stderr)
+                if waiting:
+                    print(f"not run: {', '.join(n.name for n in waiting)}", file=sys.stderr)
+                    waiting = []
                 continue
             total += seconds
             record_time(times, {"notebook": nb.name, "profile": args.profile, "seconds": round(seconds, 1),
