@@ -56,11 +56,3 @@ def apply() -> None:
     torch.backends.mkldnn.enabled = False
     torch.set_num_threads(1)
 
-
-def describe() -> str:
-    """One line for a notebook's or a run's record: which numerics produced these numbers."""
-    import torch
-
-    if requested():
-        return "portable (" + ", ".join(f"{k}={v}" for k, v in PINS.items() if k != "UNLEARN_PORTABLE_NUMERICS") + ")"
-    return f"native ({torch.backends.cpu.get_cpu_capability()}, {torch.get_num_threads()} threads)"
