@@ -65,6 +65,10 @@ RULES = [
          "distances between models (activations, Jensen-Shannon, parameters): 10 % of the value"),
     Rule(r"tau|damping|lr\b|^lr", 0, 0.0,
          "step sizes chosen from a grid: a different choice is a different protocol outcome, compared exactly"),
+    Rule(r"^restored", 0.75, 0.0,
+         "share of the poison's damage undone (1 = all of it), and its bootstrap bounds: restored images over the "
+         "images the poison cost, which at smoke size is 13-39 test images (02_poisoning_regime.gap_images); the "
+         "images rule's 10 images over the smaller gap of 13"),
     Rule(r"acc|delta|changed|agreement|mia|fs|nomus|restored|gap|easy|auroc|balanced|fit|share|rate|drop|_lo$|_hi$|"
          r"^d_|diff|lo|hi|score|prob|frac", SE_100, 0.0,
          "accuracies, shares of samples and the scores built from them (Delta, MIA, FS, NoMUS, AUROC, restoration, "

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from unlearn import numerics
@@ -49,6 +50,53 @@ def test_portable_numerics_do_not_depend_on_the_kernels_a_cpu_offers():
     # and with one core or two available (the pins fix the thread count, not the machine)
     one_core = _train(numerics.PINS | {"ONEDNN_MAX_CPU_ISA": "AVX"}, cores="0")
     assert one_core == pinned["AVX"]
+
+
+# decodes and resizes a few photographs the way the UTKFace and MUFAC loaders fill their data caches; prints a hash
+RESIZE = """
+import hashlib, sys
+from pathlib import Path
+from unlearn.data.images import read_rgb
+h = hashlib.sha1()
+for f in sorted(Path(sys.argv[1]).glob("*.jpg")):
+    h.update(read_rgb(f, 64).numpy().tobytes())
+print(h.hexdigest())
+"""
+
+
+def test_data_caches_do_not_depend_on_the_kernels_a_cpu_offers(tmp_path):
+    # The data caches are made once, by whichever process loads a data set first (a unit test, a native notebook or a
+    # pinned smoke run). torchvision's uint8 resize rounded differently on its AVX2 and generic paths, so a fresh
+    # clone's smoke run (cache made under the pins) trained other UTKFace models than the references (cache made
+    # natively). Photograph-like inputs: smooth gradients plus noise, downscaled 200 -> 64 as UTKFace's are.
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    ramp = np.linspace(0, 200, 200)
+    for i in range(4):
+        img = ramp[:, None, None] * rng.uniform(0.3, 1, 3) + ramp[None, :, None] * rng.uniform(0, 0.2, 3)
+        img = np.clip(img + rng.normal(0, 20, (200, 200, 3)), 0, 255).astype(np.uint8)
+        Image.fromarray(img).save(tmp_path / f"{i}.jpg", quality=90)
+    clean = {k: v for k, v in os.environ.items() if k not in numerics.PINS}
+    digests = {}
+    for level in ("default", None):  # ATen's generic kernels, then the machine's own (AVX2 or AVX-512)
+        env = clean | ({"ATEN_CPU_CAPABILITY": level} if level else {})
+        out = subprocess.run([sys.executable, "-c", RESIZE, str(tmp_path)], env=env, capture_output=True, text=True,
+                             timeout=120)
+        assert out.returncode == 0, out.stderr[-2000:]
+        digests[level] = out.stdout.strip()
+    assert digests["default"] == digests[None]
+
+
+def test_numpy_runs_its_baseline_loops_under_the_pins():
+    # numpy picks AVX2 or AVX-512 versions of its loops at run time, which sum float32 in other lane orders; under
+    # the pins every dispatch target above its x86-64-v2 baseline is off, whatever the CPU offers
+    probe = ("from numpy._core._multiarray_umath import __cpu_dispatch__ as d, __cpu_features__ as f; "
+             "print(sorted(t for t in d if f[t]))")
+    clean = {k: v for k, v in os.environ.items() if k not in numerics.PINS}
+    out = subprocess.run([sys.executable, "-c", probe], env=clean | numerics.PINS, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip() == "[]"
 
 
 def test_apply_refuses_a_process_started_without_the_environment(monkeypatch):

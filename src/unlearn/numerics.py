@@ -8,6 +8,9 @@ models. Each library has a documented switch that removes its dependence on the 
 - ``ATEN_CPU_CAPABILITY=default``: PyTorch's own kernels at their baseline (non-vectorised) level;
 - ``MKL_CBWR=COMPATIBLE``: MKL's conditional numerical reproducibility, the same code path on every x86-64 CPU;
 - ``OPENBLAS_CORETYPE=Nehalem``: numpy's and scipy's OpenBLAS kernels for an SSE4.2 core on every CPU;
+- ``NPY_DISABLE_CPU_FEATURES``: numpy's own loops (sums, exp, log, ...) at its x86-64-v2 baseline, not the AVX2 or
+  AVX-512 versions it dispatches to at run time (these sum float32 in different lane orders: an L-BFGS fit of notebook
+  02 took 27,153 more gradient evaluations on an AVX-512 Xeon than on an AVX2 EPYC until this was pinned);
 - ``ONEDNN_MAX_CPU_ISA=SSE41``: oneDNN's JIT kernels capped at SSE4.1, for any operation that still reaches oneDNN;
 - one thread for every library (``OMP_NUM_THREADS`` and friends): reductions are not split by the core count.
 
@@ -30,6 +33,7 @@ PINS = {
     "ATEN_CPU_CAPABILITY": "default",
     "MKL_CBWR": "COMPATIBLE",
     "OPENBLAS_CORETYPE": "Nehalem",
+    "NPY_DISABLE_CPU_FEATURES": "X86_V3 X86_V4 AVX512_ICL AVX512_SPR",  # numpy 2.4's dispatch targets above X86_V2
     "ONEDNN_MAX_CPU_ISA": "SSE41",
     "OMP_NUM_THREADS": "1",
     "MKL_NUM_THREADS": "1",

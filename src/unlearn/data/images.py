@@ -25,14 +25,22 @@ RAW_MD5 = {"train-images-idx3-ubyte.gz": ("6bbc9ace898e44ae57da46a324031adb",)}
 SPLIT_SEED = 0  # fixed train/test split where a dataset has none: part of the data set, not the run
 
 
-def read_rgb(path: Path) -> torch.Tensor:
-    """One image file as a (3, H, W) uint8 tensor, decoded by Pillow. torchvision's decoders are deprecated
-    (one warning per image: 120,080 in a test run); Pillow's libjpeg gives the same pixels for the mirror's
-    JPEGs (``tests/test_data.py`` checks it against a stored digest)."""
+def read_rgb(path: Path, size: int | None = None) -> torch.Tensor:
+    """One image file as a (3, H, W) uint8 tensor, decoded by Pillow; ``size`` resizes it to size x size.
+
+    Decoding: torchvision's decoders are deprecated (one warning per image: 120,080 in a test run); Pillow's libjpeg
+    gives the same pixels for the mirror's JPEGs (``tests/test_data.py`` checks it against a stored digest).
+    Resizing is Pillow's antialiased bilinear filter, the one torchvision's ``resize(antialias=True)`` imitates, because
+    Pillow computes it in fixed-point integers: the same pixels on every CPU. torchvision's uint8 kernel has an AVX2
+    path and a generic one that round differently, so a data cache made under one instruction set differed from one
+    made under another by 1 in some pixels, and every model trained on it differed (``tests/test_data.py``)."""
     from PIL import Image
 
     with Image.open(path) as img:
-        return torch.from_numpy(np.array(img.convert("RGB"))).permute(2, 0, 1).contiguous()
+        img = img.convert("RGB")
+        if size is not None and img.size != (size, size):
+            img = img.resize((size, size), Image.Resampling.BILINEAR, reducing_gap=None)
+        return torch.from_numpy(np.array(img)).permute(2, 0, 1).contiguous()
 
 
 def age_group(age: int) -> int:
@@ -174,19 +182,14 @@ def load_utkface(resolution: int = 64, test_size: float = 0.2) -> DataBundle:
     """UTKFace (the mirror's 9,780-image aligned-cropped subset) labelled with the 8 MUFAC age
     groups; faces older than 80 fall outside the groups and are dropped. Images are resized to
     ``resolution`` once and cached. No identity labels exist, so splits cannot be identity-disjoint."""
-    from torchvision.transforms.v2.functional import resize
-
     root = paths.data_dir() / "utkface"
-    npz = root / f"utkface_{resolution}px.npz"
+    npz = root / f"utkface_{resolution}px_pillow.npz"  # "_pillow": caches resized by torchvision are not reused
     if not converted(npz):
         labels = fetch("utkface", "utkface/utkface_subset_labels.csv")
         archive = fetch("utkface", "utkface/utkface_subset_9780.tar.gz")
         images = extract(archive, "utkface_subset/images")
         rows = [r for r in csv.DictReader(open(labels)) if int(r["age"]) <= AGE_GROUPS[-1][1]]
-        xs = [
-            resize(read_rgb(images / r["file"]), [resolution, resolution], antialias=True)
-            for r in rows
-        ]
+        xs = [read_rgb(images / r["file"], resolution) for r in rows]
         ages = np.array([int(r["age"]) for r in rows])
         gender = np.array([int(r["gender"]) for r in rows])
         save_converted(npz, x=torch.stack(xs).numpy(), age=ages, gender=gender, names=np.array([r["file"] for r in rows]))

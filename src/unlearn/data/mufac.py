@@ -86,8 +86,6 @@ def _family(row: dict) -> str:
 
 
 def _decode(folder: Path, rows: list[dict], resolution: int) -> torch.Tensor:
-    from torchvision.transforms.v2.functional import resize
-
     from .images import read_rgb
 
     out = torch.empty((len(rows), 3, resolution, resolution), dtype=torch.uint8)
@@ -95,10 +93,7 @@ def _decode(folder: Path, rows: list[dict], resolution: int) -> torch.Tensor:
         f = folder / r["image_path"]
         if not f.exists():
             raise FileNotFoundError(f"MUFAC image {f} (row {i + 2} of its CSV) does not exist")
-        img = read_rgb(f)
-        if img.shape[-2:] != (resolution, resolution):
-            img = resize(img, [resolution, resolution], antialias=True)
-        out[i] = img
+        out[i] = read_rgb(f, resolution)
     return out
 
 
@@ -108,7 +103,7 @@ def _load_part(root: Path, part: str, resolution: int) -> tuple[ArrayDataset, li
     y = torch.tensor([_label(r["age_class"], f"{csv_name} row {i + 2}") for i, r in enumerate(rows)])
     # decoded once per (CSV contents, resolution) into the data cache
     digest = hashlib.sha256((root / csv_name).read_bytes()).hexdigest()[:16]
-    cache = paths.data_dir() / "mufac" / f"{part}_{resolution}px_{digest}.npy"
+    cache = paths.data_dir() / "mufac" / f"{part}_{resolution}px_{digest}_pillow.npy"
     if cache.exists():
         x = torch.from_numpy(np.load(cache))
     else:
