@@ -70,9 +70,9 @@ RULES = [
          "images the poison cost, which at smoke size is 13-39 test images (02_poisoning_regime.gap_images); the "
          "images rule's 10 images over the smaller gap of 13"),
     Rule(r"acc|delta|changed|agreement|mia|fs|nomus|restored|gap|easy|auroc|balanced|fit|share|rate|drop|_lo$|_hi$|"
-         r"^d_|diff|lo|hi|score|prob|frac", SE_100, 0.0,
+         r"^d_|diff|lo|hi|score|prob|frac|^mean$", SE_100, 0.0,
          "accuracies, shares of samples and the scores built from them (Delta, MIA, FS, NoMUS, AUROC, restoration, "
-         "their bootstrap bounds and paired differences): one standard error of an accuracy on 100 samples"),
+         "their bootstrap bounds, paired differences and means over splits): one standard error of an accuracy on 100 samples"),
 ]
 
 # Files not compared: wall times, and notebook 04's claims table, whose rows are verdicts and formatted numbers

@@ -186,3 +186,17 @@ def test_traced_retraining_stops_at_the_authors_tolerance_and_reads_its_path(dat
     first = next(i for i, (_, r) in enumerate(path) if r <= mid)
     assert certified.seconds_to_residual(path, mid) == path[first][0]
     assert np.isnan(certified.seconds_to_residual(path, 0.0))
+
+
+def test_authors_finetune_adds_the_whole_regulariser_every_batch(data, fitted):
+    # DPLRUnlearner.get_fine_tuning_update: theta -= lr / B * (summed batch gradient + lam theta + b), batch by batch
+    x, y = data
+    b = torch.full_like(fitted.theta, 0.01)
+    by_hand = fitted.theta.clone()
+    for s in range(0, len(y), 32):
+        g = certified.data_gradient(by_hand, x[s : s + 32], y[s : s + 32]) + LAM * by_hand + b
+        by_hand = by_hand - 0.1 / 32 * g
+    ours = certified.finetune_update(fitted.theta, x, y, LAM, b, lr=0.1, full_regulariser=True)
+    assert torch.allclose(ours, by_hand, rtol=0, atol=1e-12)
+    shared = certified.finetune_update(fitted.theta, x, y, LAM, b, lr=0.1)
+    assert not torch.allclose(shared, by_hand)  # the default shares lam theta + b across the batches

@@ -299,3 +299,25 @@ def test_bootstrap_is_paired_and_repeats(overfit_digits):
     acc = predict(model, unseen).accuracy
     assert ci.loc["a", "test_acc_lo"] <= acc <= ci.loc["a", "test_acc_hi"]
     assert reps.equals(bootstrap({"a": model, "a again": model, "b": other}, data, n_boot=12, seed=3))
+
+
+def test_split_claims_pair_methods_split_by_split():
+    import warnings
+
+    import pandas as pd
+
+    from unlearn.experiments.dlfd import mean_interval, split_claims
+
+    rows = []
+    for k, (acc_o, acc_d, fs_d, nm_d, nm_b) in enumerate([(0.60, 0.58, 0.05, 0.70, 0.66), (0.60, 0.57, 0.07, 0.68, 0.65),
+                                                          (0.60, 0.59, 0.06, 0.71, 0.66)]):
+        rows += [{"split": k, "method": "original", "test_acc": acc_o, "fs": 0.2, "nomus": 0.5},
+                 {"split": k, "method": "dlfd", "test_acc": acc_d, "fs": fs_d, "nomus": nm_d},
+                 {"split": k, "method": "bad_teacher", "test_acc": 0.5, "fs": 0.1, "nomus": nm_b}]
+    out = split_claims(pd.DataFrame(rows))
+    assert out.loc["test_acc_drop", "mean"] == pytest.approx(0.02) and out.loc["fs", "mean"] == pytest.approx(0.06)
+    assert out.loc["nomus_minus_bad_teacher", "mean"] == pytest.approx((0.04 + 0.03 + 0.05) / 3)
+    assert out.loc["nomus_minus_bad_teacher", "lo"] > 0 and set(out["n"]) == {3}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # identical values: a zero-width interval, no precision warning
+        assert mean_interval([0.0375, 0.0375]) == {"mean": 0.0375, "lo": 0.0375, "hi": 0.0375, "n": 2}

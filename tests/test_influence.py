@@ -332,3 +332,31 @@ def test_repair_rounds_take_misclassified_points_with_predicted_labels(digits):
         assert int((two(img).argmax(1) != y).sum()) < len(wrong)
     with pytest.raises(ValueError):
         influence.repair(model, (img, y), steps=0)
+
+
+def test_position_loss_sums_every_character_and_raw_lissa_inverts_one_batch():
+    # the authors' canary scale: a window of T predicted characters counts T times (their samples predict one each)
+    torch.manual_seed(0)
+    lstm = methods_lstm()
+    x = torch.randint(0, 7, (5, 9))
+    y = torch.randint(0, 7, (5, 9))
+    per_position = influence.summed_position_cross_entropy(lstm, x, y)
+    assert torch.allclose(per_position, 9 * influence.summed_cross_entropy(lstm, x, y))
+    # raw batch-sum HVPs (the authors' hvp): with n identical rows r every batch of b rows has Hessian b r r^T, so
+    # LiSSA converges to (b r r^T + scale * damping I)^-1 g; rescaled by n / b, to the whole data's (n r r^T + ...)^-1 g
+    r = torch.tensor([1.0, 2.0], dtype=torch.float64)
+    n, bsz, scale, damping = 40, 10, 1e3, 0.1
+    lin = nn.Linear(2, 1, bias=False).double()
+    squared = lambda m, x_, y_: 0.5 * (m(x_)[:, 0] ** 2).sum()
+    for rescale, rows in ((False, bsz), (True, n)):
+        solver = influence.Solver("lissa", lissa_scale=scale, lissa_damping=damping, lissa_depth=300, lissa_batch_size=bsz,
+                                  lissa_patience=300, lissa_rescale=rescale)
+        s, info = influence.inverse_hvp(lin, r, (r.repeat(n, 1), torch.zeros(n)), solver, loss_fn=squared, seed=0)
+        expected = r / (rows * float(r @ r) + scale * damping)  # by hand: r is an eigenvector
+        assert not info.diverged and torch.allclose(s, expected, rtol=1e-8), (rescale, s, expected)
+
+
+def methods_lstm():
+    from unlearn import models
+
+    return models.build("char_lstm", vocab_size=7, embed=4, hidden=6, layers=1).double().eval()

@@ -86,6 +86,7 @@ class DLFDProfile:
     dlfd: dict = field(default_factory=dict)  # DLFDConfig overrides (e.g. monitoring cadence on a CPU)
     baselines: tuple = BASELINES  # baselines of Table 1
     ablation_splits: int = 5  # forget splits (seeds) of the ablation, all unlearned from the one original
+    claim_splits: int = 5  # forget splits the claims are judged over (every approximate method on each)
     bootstrap: int = 100  # replicates of Table 1's paired bootstrap over forget and unseen samples
     tsne_points: int = 300  # forget and retain samples each in the t-SNE figure
 
@@ -99,7 +100,7 @@ PROFILES = {
     "smoke": DLFDProfile(resolution=16, width=4, n_train=240, n_test=100, n_unseen=100, forget_fraction=0.15,
                          epochs=2, lr=0.05, batch_size=64, augment=False,
                          dlfd={"monitor_every": 3, "monitor_samples": 36, "val_samples": 100, "perturb_steps": 3},
-                         ablation_splits=2, bootstrap=20, tsne_points=60),
+                         ablation_splits=2, claim_splits=2, bootstrap=20, tsne_points=60),
     # MUFAC-sized: all 7,547 training images (1,132 forgotten), 943 + 944 test images, batch 32, so
     # DLFD's epoch is ~200 batches as in the release (~266). No augmentation: see memorisation_check.
     "cpu": DLFDProfile(resolution=32, width=8, n_train=None, n_test=None, n_unseen=None, forget_fraction=0.15,
@@ -201,20 +202,64 @@ def dlfd_config(P: DLFDProfile, **overrides) -> dict:
     return {**P.dlfd, **overrides}
 
 
+def unlearn(name: str, original, P: DLFDProfile, data: Data, seed: int = 0) -> nn.Module:
+    """One method of Table 1 on ``data``'s forget split: retrain (the original's recipe), a baseline at its release
+    settings, or DLFD (monitoring on D_test)."""
+    fn = methods.get(name)
+    if name == "retrain":
+        return fn(original, data.forget, data.retain, config=P.train_config, seed=seed)
+    if name == "dlfd":
+        return fn(original, data.forget, data.retain, monitor=data.test, config=dlfd_config(P), seed=seed)
+    return fn(original, data.forget, data.retain, config=RELEASE_SETTINGS.get(name), seed=seed)
+
+
 def run_methods(original, P: DLFDProfile, data: Data, seed: int = 0) -> dict:
-    """Retrain (the original's recipe), every baseline at its release settings and DLFD; returns
-    name -> unlearned model."""
-    out = {}
+    """Retrain, every baseline and DLFD on the first forget split; returns name -> unlearned model."""
     names = ["retrain", *P.baselines, "dlfd"]
-    for name in tqdm(names, desc="methods", leave=False):
-        fn = methods.get(name)
-        if name == "retrain":
-            out[name] = fn(original, data.forget, data.retain, config=P.train_config, seed=seed)
-        elif name == "dlfd":
-            out[name] = fn(original, data.forget, data.retain, monitor=data.test, config=dlfd_config(P), seed=seed)
+    return {name: unlearn(name, original, P, data, seed) for name in tqdm(names, desc="methods", leave=False)}
+
+
+def run_splits(original, P: DLFDProfile, data: Data, seed: int = 0, first: dict | None = None) -> pd.DataFrame:
+    """Every approximate method (the baselines and DLFD; retraining is the target, not a competitor) on
+    ``P.claim_splits`` forget splits (seeds ``seed``, ``seed + 1``, ...), all from the one original: one row per
+    (split, method) of :func:`score`, the original's own scores included. ``first`` (name -> model) reuses the
+    first split's models of :func:`run_methods`."""
+    names = ["original", *P.baselines, "dlfd"]
+    jobs = [(k, name) for k in range(P.claim_splits) for name in names]
+    rows = []
+    for k, name in tqdm(jobs, desc="methods x splits", leave=False):
+        d = data if k == 0 else with_forget_split(data, P, seed + k)
+        if name == "original":
+            m = original
+        elif k == 0 and first is not None and name in first:
+            m = first[name]
         else:
-            out[name] = fn(original, data.forget, data.retain, config=RELEASE_SETTINGS.get(name), seed=seed)
-    return out
+            m = unlearn(name, original, P, d, seed + k)
+        rows.append({"split": seed + k, "method": name, **score(m, d, seed + k, original)})
+    return pd.DataFrame(rows)
+
+
+def mean_interval(values, level: float = 0.95) -> dict:
+    """Mean of per-split values and its Student-t interval (few splits: a bootstrap of five values would be too
+    narrow); ``n`` is how many splits it rests on."""
+    x = np.asarray(values, dtype=float)
+    if len(x) < 2:
+        return {"mean": float(x.mean()), "lo": np.nan, "hi": np.nan, "n": len(x)}
+    # by hand rather than ttest_1samp, which warns on identical values (a variant equal to DLFD on every split)
+    half = stats.t.ppf((1 + level) / 2, len(x) - 1) * x.std(ddof=1) / np.sqrt(len(x))
+    return {"mean": float(x.mean()), "lo": float(x.mean() - half), "hi": float(x.mean() + half), "n": len(x)}
+
+
+def split_claims(runs: pd.DataFrame, method: str = "dlfd", level: float = 0.95) -> pd.DataFrame:
+    """What the DLFD claims rest on, over the splits of :func:`run_splits`: the test-accuracy drop from the
+    original and FS (each split one value), and NoMUS minus every other approximate method's, paired split by
+    split. One row per quantity: mean, t-interval, number of splits."""
+    wide = {m: runs.pivot(index="split", columns="method", values=m) for m in ("test_acc", "fs", "nomus")}
+    rows = {"test_acc_drop": mean_interval(wide["test_acc"]["original"] - wide["test_acc"][method], level),
+            "fs": mean_interval(wide["fs"][method], level)}
+    for other in (c for c in wide["nomus"].columns if c not in ("original", method)):
+        rows[f"nomus_minus_{other}"] = mean_interval(wide["nomus"][method] - wide["nomus"][other], level)
+    return pd.DataFrame(rows).T
 
 
 def score(model, data: Data, seed: int = 0, original=None) -> dict:
@@ -361,9 +406,8 @@ def ablation_summary(per_split: pd.DataFrame, metrics_=("test_acc", "fs", "nomus
             row[m] = g[m].mean()
             if name == reference:
                 continue
-            diff = (g[m] - ref.loc[g.index, m]).to_numpy(dtype=float)
-            lo, hi = stats.ttest_1samp(diff, 0.0).confidence_interval(level) if len(diff) > 1 else (np.nan, np.nan)
-            row[f"d_{m}"], row[f"d_{m}_lo"], row[f"d_{m}_hi"] = diff.mean(), lo, hi
+            d = mean_interval((g[m] - ref.loc[g.index, m]).to_numpy(dtype=float), level)
+            row[f"d_{m}"], row[f"d_{m}_lo"], row[f"d_{m}_hi"] = d["mean"], d["lo"], d["hi"]
         rows[name] = row
     out = pd.DataFrame(rows).T
     return out[["n_splits", *[c for c in out.columns if c != "n_splits"]]]

@@ -110,6 +110,20 @@ def summed_cross_entropy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> 
     return cross_entropy(model(x), y, reduction="none").sum()
 
 
+def summed_position_cross_entropy(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Sum of the cross-entropy of every predicted position (a sequence of T positions counts T times): the
+    authors' scale for their character model, where each sample predicts one character and losses are summed.
+    Equals :func:`summed_cross_entropy` for a classifier."""
+    logits = model(x)
+    if logits.dim() == 3:
+        return torch.nn.functional.cross_entropy(logits.flatten(0, 1), y.flatten(), reduction="sum")
+    return cross_entropy(logits, y, reduction="none").sum()
+
+
+# config value of ``loss`` -> the summed loss G and H are taken of
+LOSSES = {"sample": summed_cross_entropy, "position": summed_position_cross_entropy}
+
+
 # --- data ----------------------------------------------------------------------------------------------
 def _length(data) -> int:
     if data is None:
@@ -298,10 +312,11 @@ def inverse_hvp(model: nn.Module, g: torch.Tensor, hessian_data, solver: str | S
     gen = torch.Generator().manual_seed(seed)  # lissa
     device = g.device
 
-    def batch_matvec(v):  # unbiased estimate of the full (summed) Hessian from one batch
+    def batch_matvec(v):  # the full (summed) Hessian estimated from one batch, or that batch's own (lissa_rescale)
         x, y = _sample_batch(hessian_data, sv.lissa_batch_size, gen)
         model.eval()
-        return (n_data / len(y)) * batch_hvp(model, x.to(device), y.to(device), v, loss_fn) + (l2 + sv.damping) * v
+        factor = n_data / len(y) if sv.lissa_rescale else 1.0
+        return factor * batch_hvp(model, x.to(device), y.to(device), v, loss_fn) + (l2 + sv.damping) * v
 
     scale = sv.lissa_scale
     if scale is None:
@@ -489,6 +504,7 @@ class InfluenceFirstOrderConfig:
     the authors use 2e-5 for their CIFAR-10 CNN's head; choose it on validation with :func:`tune`."""
 
     tau: float = 2e-5  # unlearning rate: theta_new = theta - tau * G (G from summed per-sample losses)
+    loss: str = "sample"  # G's loss: "sample" (a sequence's mean over positions) or "position" (every position summed)
     params: str = "auto"  # "head": the head on fixed features (the authors' choice); "all": every parameter; "auto": head if the model has one
     steps: int = 1  # > 1: the update in that many rounds (see ``select``)
     select: str = "parts"  # rounds over "parts" of Z, or over points the model "misclassifies" (the authors' repair loop)
@@ -504,6 +520,7 @@ class InfluenceSecondOrderConfig:
     Hessian is small and ``cg`` or ``exact`` solves it; choose the damping on validation with :func:`tune`."""
 
     tau: float = 1.0  # step multiplier (1 = Newton step on the corrected objective)
+    loss: str = "sample"  # G's and H's loss: "sample" (a sequence's mean over positions) or "position" (all summed)
     params: str = "auto"  # "head" (the authors' choice), "all", or "auto" (head if the model has one)
     solver: str = "cg"  # "cg", "lissa" or "exact" (dense Hessian, a few thousand parameters at most)
     l2: float = 0.0  # L2 term (l2/2)||theta||^2 added to the summed loss in H (e.g. N * weight_decay)
@@ -514,7 +531,8 @@ class InfluenceSecondOrderConfig:
     lissa_damping: float = 1e-4  # LiSSA damping (authors' CIFAR config)
     lissa_depth: int | None = None  # recursion steps (None: 100 passes over D~, the authors' default)
     lissa_batch_size: int = 1024  # HVP batch (authors' CIFAR config)
-    lissa_patience: int = 20  # early stop patience (authors' CIFAR config)
+    lissa_patience: int = 20  # early stop patience (authors' CIFAR config; their code's default, used for the canary: 5)
+    lissa_rescale: bool = True  # scale each batch HVP by n / b; False: the raw batch sum, as the authors' code
     steps: int = 1  # > 1: the update in that many rounds (see ``select``)
     select: str = "parts"  # "parts" of Z, or points the model "misclassifies" (the authors' repair loop)
     max_points: int = 1024  # select="misclassified": points per round
@@ -530,6 +548,8 @@ def _check_select(config) -> None:
         raise ValueError(f"select must be one of {_SELECT}, got {config.select!r}")
     if config.params not in PARAMS:
         raise ValueError(f"params must be one of {PARAMS}, got {config.params!r}")
+    if config.loss not in LOSSES:
+        raise ValueError(f"loss must be one of {sorted(LOSSES)}, got {config.loss!r}")
 
 
 @register("influence_first_order", InfluenceFirstOrderConfig, data="corrected")
@@ -537,7 +557,7 @@ def influence_first_order(model, forget, retain, *, corrected=None, config: Infl
     """forget = Z, corrected = Z~ (None: removal), retain = the unaffected rest. theta - tau G. With
     select="misclassified" the rounds run over retain + Z~ (the corrected training set), as the authors' repair."""
     _check_select(config)
-    kw = dict(params=config.params, batch_size=config.batch_size)
+    kw = dict(params=config.params, batch_size=config.batch_size, loss_fn=LOSSES[config.loss])
     if config.select == "misclassified":
         return repair(model, _hessian_set(retain, corrected), steps=config.steps, max_points=config.max_points, order=1,
                       tau=config.tau, seed=seed, **kw)
@@ -551,7 +571,8 @@ def influence_second_order(model, forget, retain, *, corrected=None, config: Inf
     """forget = Z, corrected = Z~ (None: removal), Hessian on retain + Z~. theta - tau H^{-1} G."""
     _check_select(config)
     solver = Solver(config.solver, **{f: getattr(config, f) for f in _SOLVER_OPTIONS})
-    kw = dict(l2=config.l2, solver=solver, params=config.params, batch_size=config.batch_size, seed=seed)
+    kw = dict(l2=config.l2, solver=solver, params=config.params, batch_size=config.batch_size, seed=seed,
+              loss_fn=LOSSES[config.loss])
     hdata = _hessian_set(retain, corrected)
     if config.select == "misclassified":
         return repair(model, hdata, steps=config.steps, max_points=config.max_points, order=2, tau=config.tau, **kw)

@@ -252,16 +252,18 @@ def second_order_update(theta, x_tilde, y_tilde, lam: float, G: torch.Tensor, so
     return theta - s
 
 
-def finetune_update(theta, x, y, lam: float, b: torch.Tensor | None, lr: float, batch_size: int = 32) -> torch.Tensor:
-    """One pass of mini-batch gradient descent over the corrected data (the authors' LR fine-tuning baseline,
-    ``get_fine_tuning_update``): theta <- theta - (lr / batch_size) grad L_batch. Deviation: here L_batch carries
-    the batch's share (B/N) of the regulariser and of b, so one pass adds up to exactly one pass over L; the
-    authors' code adds the full lam theta + b on every batch."""
+def finetune_update(theta, x, y, lam: float, b: torch.Tensor | None, lr: float, batch_size: int = 32,
+                    full_regulariser: bool = False) -> torch.Tensor:
+    """One pass of mini-batch gradient descent over the corrected data, in order (the authors' LR fine-tuning
+    baseline, ``DPLRUnlearner.get_fine_tuning_update``): theta <- theta - (lr / batch_size) grad L_batch.
+    ``full_regulariser=True`` is the authors' batch gradient, the batch's summed loss gradient plus the *whole*
+    lam theta + b (``get_gradient_L``); False gives each batch its share (B/N) of them, so that one pass adds up
+    to exactly one pass over L."""
     theta = theta.clone()
     n = len(y)
     for s in range(0, n, batch_size):
         xb, yb = x[s : s + batch_size], y[s : s + batch_size]
-        share = len(yb) / n
+        share = 1.0 if full_regulariser else len(yb) / n
         g = data_gradient(theta, xb, yb) + share * lam * theta + (share * b if b is not None else 0)
         theta = theta - lr / batch_size * g
     return theta

@@ -29,6 +29,10 @@ class Solver:
     lissa_depth: int | None = None  # LiSSA: recursion steps (None: 100 passes over the data, the authors' default)
     lissa_batch_size: int = 256  # LiSSA: samples per mini-batch HVP
     lissa_patience: int = 20  # LiSSA: early stop after this many steps without a smaller update
+    # LiSSA: True scales each batch's HVP by n / b (an unbiased estimate of the whole data's Hessian); False uses
+    # the raw batch-sum Hessian, as the authors' ``hvp`` does (the recursion then inverts scale * damping * I plus
+    # the Hessian of one batch, not of the data set)
+    lissa_rescale: bool = True
 
     def __post_init__(self) -> None:
         if self.method not in SOLVERS:
