@@ -399,3 +399,30 @@ def test_bad_method_settings_raise(setup, name, config, match):
     _, original, forget, retain = setup
     with pytest.raises(ValueError, match=match):
         methods.get(name)(original, forget, retain, config=config)
+
+
+def test_scrub_release_form_is_the_dlfd_releases_loss(setup, monkeypatch):
+    # the DLFD release's SCRUB: per epoch, ascend CE + 2 KL (T = 1) over D_f, then descend the same sum over D_r
+    from unlearn.methods import scrub as scrub_mod
+
+    _, original, forget, retain = setup
+    seen = []
+    real = scrub_mod.step
+    monkeypatch.setattr(scrub_mod, "step", lambda opt, loss, n: (seen.append(float(loss.detach())), real(opt, loss, n))[1])
+    cfg = {"epochs": 1, "msteps": 1, "lr": 5e-4, "batch_size": 200, "forget_batch_size": 200, "form": "release"}
+    methods.get("scrub")(original, forget, retain, config=cfg)
+    n_f, n_r = -(-len(forget) // 200), -(-len(retain) // 200)
+    assert len(seen) == n_f + n_r and all(v < 0 for v in seen[:n_f]) and all(v > 0 for v in seen[n_f:])
+    paper = methods.get("scrub")(original, forget, retain, config=cfg | {"form": "paper"})
+    release = methods.get("scrub")(original, forget, retain, config=cfg)
+    assert not _same(_params(paper), _params(release))
+    with pytest.raises(ValueError, match="form must be"):
+        methods.get("scrub")(original, forget, retain, config=cfg | {"form": "tf"})
+
+
+def test_neggrad_can_ascend_on_augmented_images(setup):
+    _, original, forget, retain = setup
+    plain = methods.get("neggrad")(original, forget, retain, config={"lr": 1e-3}, seed=0)
+    augmented = methods.get("neggrad")(original, forget, retain, config={"lr": 1e-3, "augment": True}, seed=0)
+    again = methods.get("neggrad")(original, forget, retain, config={"lr": 1e-3, "augment": True}, seed=0)
+    assert not _same(_params(plain), _params(augmented)) and _same(_params(augmented), _params(again))  # crops and flips are drawn from the seed

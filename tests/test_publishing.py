@@ -103,6 +103,7 @@ WRITTEN_BY_COMMANDS = {
     "baselines_digits_whole_class.csv": "benchmarks/baselines_digits.py",
     "baselines_digits_whole_class_runs.csv": "benchmarks/baselines_digits.py",
     "bench.csv": "benchmarks/run.py", "tmu_budget.csv": "tools/tmu_budget_probe.py",
+    "tmu_other_classes.csv": "tools/tmu_other_classes.py",
     "dlfd_profile_check.csv": "tools/dlfd_profile_check.py", "02_poisoning_sisa.csv": "tools/poison_sisa.py",
     "claims.json": "src/unlearn/claims.py", "claims_kernels_b.json": "tools/compare_settings.py", "notebook_times.csv": "tools/run_notebooks.py",
     "claims_table.csv": "src/unlearn/experiments/benchmark.py", "tour_split.json": "notebooks/00_tour.ipynb",

@@ -1,6 +1,8 @@
 """Twin Machine Unlearning: its features, clipping, twin labels, predictor, and the whole pipeline."""
 
+import copy
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -249,8 +251,9 @@ def test_decision_thresholds_of_each_calibration():
 
     scores = torch.tensor([0.1, 0.2, 0.3, 0.4, 0.6, 0.7, 0.8, 0.9])
     labels = torch.tensor([0, 0, 0, 0, 0, 0, 1, 1])  # 25 % easy
-    assert decision_threshold(TMUConfig(), scores, labels) == 0.5
-    assert decision_threshold(TMUConfig(calibration="release"), scores, labels) == pytest.approx(1 / (1 + math.exp(-0.5)))
+    assert decision_threshold(TMUConfig(calibration="fixed"), scores, labels) == 0.5
+    # the default is the release's: its raw output (a logit) against 0.5
+    assert decision_threshold(TMUConfig(), scores, labels) == pytest.approx(1 / (1 + math.exp(-0.5)))
     t = decision_threshold(TMUConfig(calibration="base_rate"), scores, labels)
     assert float((scores >= t).float().mean()) == pytest.approx(0.25)  # the predicted-easy rate equals the base rate
 
@@ -305,3 +308,44 @@ def test_a_diverged_method_is_recorded_for_its_seed_not_a_crash(monkeypatch, tmp
     assert t.loc["NegGrad", "status"] == "diverged" and np.isnan(float(t.loc["NegGrad", "delta"]))
     assert (t.drop(index="NegGrad")["status"] == "ok").all() and t.drop(index="NegGrad")["delta"].notna().all()
     assert bool(runs["regime"]["neggrad_diverged"].iloc[0]) and np.isnan(runs["regime"]["neggrad_forget_acc"].iloc[0])
+
+
+def test_noise_falls_on_the_kept_forget_samples_only(digits_problem, monkeypatch):
+    # the paper's noise protects the samples whose labels stay (they would be fitted again, visible to an attacker);
+    # on the relabelled ones it would only fight their forgetting
+    import unlearn.methods.tmu as tmu_mod
+
+    P = digits_problem
+    seen = {}
+    monkeypatch.setattr(tmu_mod, "noisy_finetune", lambda model, data, noisy, cfg, seed: seen.setdefault(cfg.noise_on, noisy))
+    easy = torch.zeros(len(P["forget"]), dtype=torch.bool)
+    easy[::3] = True
+    n_r = len(P["retain"])
+    for where in ("kept", "forget", "all"):
+        cfg = methods.make_config(tmu_mod.TMUConfig, SMALL | {"noise_on": where})
+        tmu_mod.finetune_with_labels(copy.deepcopy(P["original"]), P["forget"], P["retain"], easy, cfg, 0)
+    assert not seen["kept"][:n_r].any() and torch.equal(seen["kept"][n_r:], easy)
+    assert not seen["forget"][:n_r].any() and seen["forget"][n_r:].all()
+    assert seen["all"].all()
+
+
+def test_release_start_fine_tunes_the_twin_not_the_original(digits_problem, monkeypatch):
+    P = digits_problem
+    tmu = methods.get("tmu")
+    tmu_module = sys.modules["unlearn.methods.tmu"]
+    started = {}
+    real = tmu_module.finetune_with_labels
+
+    def record(model, forget, retain, easy, cfg, seed, num_classes=None):  # the model step 4 starts from
+        started[cfg.start] = copy.deepcopy(model.state_dict())
+        return real(model, forget, retain, easy, cfg, seed, num_classes)
+
+    monkeypatch.setattr(tmu_module, "finetune_with_labels", record)
+    tmu(P["original"], P["forget"], P["retain"], holdout=P["holdout"], config=SMALL, seed=1)
+    from_t = tmu(P["original"], P["forget"], P["retain"], holdout=P["holdout"], config=SMALL | {"start": "twin"}, seed=1)
+    original = P["original"].state_dict()
+    assert all(torch.equal(started["original"][k], original[k]) for k in original)
+    assert any(not torch.equal(started["twin"][k], original[k]) for k in original)  # the twin saw D_h: it moved
+    assert from_t.unlearning_record.info["start"] == "twin"
+    with pytest.raises(ValueError, match="start must be"):
+        tmu(P["original"], P["forget"], P["retain"], holdout=P["holdout"], config=SMALL | {"start": "gold"})

@@ -43,7 +43,7 @@ class TMUProfile:
     lr: float  # their learning rate
     batch_size: int  # their batch size
     weight_decay: float  # their L2 penalty
-    twin_epochs: int  # TMU: fine-tuning epochs of the twin model on train + D_h (release: 10)
+    twin_epochs: int  # TMU: fine-tuning epochs of the twin model on train + D_h (release: 10); with fit_target the cap
     twin_lr: float  # TMU: twin fine-tuning Adam learning rate (release: 1e-4)
     curriculum_epochs: int  # TMU: epochs of the from-scratch curriculum model (paper: 2)
     curriculum_lr: float  # TMU: its Adam learning rate (release: 1e-4)
@@ -85,10 +85,12 @@ PROFILES = {
     # unlearning step (TMU, fine-tune, random label) is 10 epochs of SGD 0.05, chosen by
     # tools/tmu_budget_probe.py on a validation request (seed 100) as the budget at which the oracle control
     # comes closest to the gold level without costing test accuracy; the release's 5 epochs of 0.01 left even
-    # the oracle at 0.94 against a gold level of 0.67 (results/cpu/tmu_budget.csv).
+    # the oracle at 0.94 against a gold level of 0.67 (results/cpu/tmu_budget.csv). The twin is fine-tuned until it
+    # fits train + D_h as M_o fits D (fit_target, at most 100 epochs): 5 fixed epochs left it at 0.90 on D_h while M_o
+    # was at 1.0 on D_f, so the twin problem did not mirror the original one.
     "cpu": TMUProfile(model="mlp", width=0, train_per_class=1000, test_per_class=200, holdout=0, class_test=0,
                       forget_class=6, forget_fraction=0.2, epochs=300, optimizer="adam", lr=1e-3, batch_size=128,
-                      weight_decay=0.0, twin_epochs=5, twin_lr=1e-3, curriculum_epochs=2, curriculum_lr=1e-3,
+                      weight_decay=0.0, twin_epochs=100, twin_lr=1e-3, curriculum_epochs=2, curriculum_lr=1e-3,
                       unlearn_epochs=10, noise_sigma=0.1, neggrad_epochs=20, bad_teacher_epochs=1, scrub_epochs=2,
                       scrub_msteps=1, dataset="fashion_mnist", hidden=512, seeds=(0, 1, 2), unlearn_lr=0.05,
                       fit_target=1.0, neggrad_target=0.0),
@@ -117,7 +119,8 @@ CIFAR_CPU = (
 )
 
 # Display names of the compared methods, in table order.
-METHODS = ["original", "retrain (gold)", "fine-tune", "NegGrad", "random label", "Bad Teacher", "SCRUB", "TMU"]
+METHODS = ["original", "retrain (gold)", "fine-tune", "NegGrad", "random label", "Bad Teacher", "SCRUB", "TMU",
+           "TMU (from the twin)"]
 
 
 def task(P: TMUProfile) -> tasks.Task:
@@ -171,8 +174,8 @@ def _step(P: TMUProfile) -> dict:
 
 
 def tmu_config(P: TMUProfile, **overrides) -> dict:
-    cfg = dict(twin_epochs=P.twin_epochs, twin_lr=P.twin_lr, curriculum_epochs=P.curriculum_epochs,
-               curriculum_lr=P.curriculum_lr, **_step(P), noise_sigma=P.noise_sigma)
+    cfg = dict(twin_epochs=P.twin_epochs, twin_lr=P.twin_lr, twin_fit_target=P.fit_target,
+               curriculum_epochs=P.curriculum_epochs, curriculum_lr=P.curriculum_lr, **_step(P), noise_sigma=P.noise_sigma)
     return cfg | overrides
 
 
@@ -186,6 +189,8 @@ def unlearn_all(P: TMUProfile, ctx: dict, seed: int) -> dict:
         "Bad Teacher": ("bad_teacher", {"epochs": P.bad_teacher_epochs}, {}),
         "SCRUB": ("scrub", {"epochs": P.scrub_epochs, "msteps": P.scrub_msteps}, {}),
         "TMU": ("tmu", tmu_config(P), {"holdout": ctx["holdout"]}),
+        # where the paper and the release part: the release fine-tunes the twin model, not M_o
+        "TMU (from the twin)": ("tmu", tmu_config(P, start="twin"), {"holdout": ctx["holdout"]}),
     }
     out = {"original": ctx["original"], "retrain (gold)": ctx["gold"]}
     for name, (method, config, extra) in calls.items():
@@ -282,10 +287,15 @@ def agreement(model, ctx: dict) -> float:
 
 def regime(ctx: dict, unlearned: dict) -> dict:
     """The conditions aligned forgetting needs: M_o fits D_f, the gold level is neither ~0 nor ~1, and the
-    zero-forgetting baselines really reach ~0 (so Delta separates the two aims)."""
+    zero-forgetting baselines really reach ~0 (so Delta separates the two aims); and the twin problem mirrors the
+    original one (M_t fits D_h as M_o fits D_f). Also TMU's predicted-easy share of D_f against the true one."""
     acc = lambda m, d: float("nan") if isinstance(m, Diverged) else predict(m, ctx[d]).accuracy
-    ng = unlearned["NegGrad"]
-    return {"original_epochs": ctx["original_meta"].get("epochs"), "original_train_acc": acc(ctx["original"], "train"),
+    ng, t = unlearned["NegGrad"], unlearned.get("TMU")
+    info = {} if t is None or isinstance(t, Diverged) else t.unlearning_record.info
+    twin = {"twin_epochs": info.get("twin_epochs"), "twin_holdout_acc": info.get("twin_acc_holdout", float("nan")),
+            "tmu_predicted_easy": float(np.mean(info["easy_mask"])) if info else float("nan"),
+            "true_easy": float(np.mean(ctx["gold_correct"]))}
+    return twin | {"original_epochs": ctx["original_meta"].get("epochs"), "original_train_acc": acc(ctx["original"], "train"),
             "original_forget_acc": acc(ctx["original"], "forget"), "gold_epochs": ctx["gold"].unlearning_record.info["epochs"],
             "gold_forget_acc": acc(ctx["gold"], "forget"), "gold_class_test_acc": acc(ctx["gold"], "class_test"),
             "random_label_forget_acc": acc(unlearned["random label"], "forget"),
@@ -294,15 +304,37 @@ def regime(ctx: dict, unlearned: dict) -> dict:
 
 
 def budget_table(profile: str) -> pd.DataFrame | None:
-    """The unlearning-step budgets tools/tmu_budget_probe.py measured on a validation request at ``profile`` (the
-    oracle control against the gold level, random label and fine-tune at each budget; ``chosen`` marks the
-    profile's), or None where the probe has not been run."""
+    """The unlearning-step budgets tools/tmu_budget_probe.py measured on validation requests at ``profile`` (per
+    request: the oracle control against the gold level, random label and fine-tune at each budget; ``chosen`` marks
+    the budget picked over all requests), or None where the probe has not been run."""
     path = results_dir(profile) / "tmu_budget.csv"
     if not path.exists():
         return None
-    cols = ["epochs", "lr", "gold_forget", "oracle_forget", "oracle_test", "original_test", "random_label_forget",
+    cols = ["seed", "epochs", "lr", "gold_forget", "oracle_forget", "oracle_test", "original_test", "random_label_forget",
             "finetune_forget", "eligible", "chosen"]
     return pd.read_csv(path)[cols]
+
+
+def other_classes(P: TMUProfile, classes, base_seed: int = 0) -> pd.DataFrame:
+    """The protocol on other forgotten classes, every seed: the regime (M_o fits D_f, NegGrad reaches its zero level
+    without diverging, the twin fits D_h, the gold level) and each method's Delta. One row per (class, seed): a
+    protocol tuned on one class must still be in its regime on others (run by tools/tmu_other_classes.py)."""
+    import dataclasses
+
+    rows = []
+    for c in classes:
+        runs = run_seeds(dataclasses.replace(P, forget_class=int(c)), base_seed, progress=False)
+        deltas = runs["table"].pivot(index="seed", columns="method", values="delta").astype(float)
+        for r in runs["regime"].to_dict("records"):
+            rows.append({"class": int(c), **r, **{f"delta_{m}": float(deltas.loc[r["seed"], m]) for m in deltas.columns
+                                                  if m not in ("original", "retrain (gold)")}})
+    return pd.DataFrame(rows)
+
+
+def stored_other_classes(profile: str) -> pd.DataFrame | None:
+    """The table tools/tmu_other_classes.py stored for ``profile``, or None where it has not been run."""
+    path = results_dir(profile) / "tmu_other_classes.csv"
+    return pd.read_csv(path) if path.exists() else None
 
 
 def run_seeds(P: TMUProfile, base_seed: int = 0, progress: bool = True) -> dict:
@@ -413,27 +445,36 @@ def agreement_difference(correct: dict, a: str, b: str, n_boot: int = 2000, seed
             "discordant": int((pooled != 0).sum())}
 
 
-def _variant_scores(rec: dict, variant: str, seed: int) -> tuple[np.ndarray, float]:
-    """(P(easy) on D_f, threshold) of one calibration variant, from a seed's stored TMU record."""
+def _variant_scores(rec: dict, overrides: dict) -> tuple[np.ndarray, float]:
+    """(P(easy) on D_f, threshold) with the predictor's settings of a seed's TMU run changed by ``overrides``
+    (scaling, calibration, features), from that run's stored raw features; {} repeats the run's own decisions."""
     from ..methods.tmu import TMUConfig, decision_threshold
 
-    cfg = methods.make_config(TMUConfig, rec["config"])
+    cfg = methods.make_config(TMUConfig, {**rec["config"], **overrides})
     names = tuple(cfg.features)
     twin_raw = {k: torch.as_tensor(v) for k, v in rec["twin_features_raw"].items()}
     orig_raw = {k: torch.as_tensor(v) for k, v in rec["features_raw"].items()}
     scaler = tmu_features.FeatureScaler().fit(twin_raw)
     y_twin = torch.as_tensor(rec["twin_labels"])
-    own = tmu_features.FeatureScaler().fit(orig_raw) if variant == "per-set scaling" else scaler
-    pred = tmu_features.train_predictor(tmu_features.stack_features(scaler.transform(twin_raw), names), y_twin, epochs=cfg.predictor_epochs,
-                              lr=cfg.predictor_lr, hidden=cfg.predictor_hidden, seed=rec["seed"])
+    own = tmu_features.FeatureScaler().fit(orig_raw) if cfg.scaling == "per_set" else scaler
+    pred = tmu_features.train_predictor(tmu_features.stack_features(scaler.transform(twin_raw), names), y_twin,
+                                        epochs=cfg.predictor_epochs, lr=cfg.predictor_lr, hidden=cfg.predictor_hidden,
+                                        seed=rec["seed"])
     scores = pred.scores(tmu_features.stack_features(own.transform(orig_raw), names)).numpy()
     twin_scores = pred.scores(tmu_features.stack_features(scaler.transform(twin_raw), names))
-    calibration = {"base rate": "base_rate", "release (P >= 0.62)": "release"}.get(variant, "fixed")
-    thr = decision_threshold(methods.make_config(TMUConfig, {**rec["config"], "calibration": calibration}), twin_scores, y_twin)
-    return scores, thr
+    return scores, decision_threshold(cfg, twin_scores, y_twin)
 
 
-CALIBRATION_VARIANTS = ["fixed 0.5 (TMU as run)", "base rate", "release (P >= 0.62)", "per-set scaling"]
+# the predictor's settings compared (notebook 01): TMU as run (the release's per-set scaling and P >= 0.62, the
+# paper's three features), and one change at a time
+CALIBRATION_VARIANTS = {
+    "TMU as run": {},
+    "fixed P >= 0.5": {"calibration": "fixed", "threshold": 0.5},
+    "base rate": {"calibration": "base_rate"},
+    "twin scaling": {"scaling": "twin"},
+    "twin scaling, fixed P >= 0.5 (earlier default)": {"scaling": "twin", "calibration": "fixed", "threshold": 0.5},
+    "DF + CF only (release)": {"features": ("df", "cf")},
+}
 
 
 def calibration_table(records: list, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:
@@ -444,8 +485,8 @@ def calibration_table(records: list, n_boot: int = 1000, seed: int = 0) -> pd.Da
 
     rng = np.random.default_rng(seed)
     rows = {}
-    for v in CALIBRATION_VARIANTS:
-        per = [(_variant_scores(r, v, seed), r["gold_correct"]) for r in records]
+    for v, overrides in CALIBRATION_VARIANTS.items():
+        per = [(_variant_scores(r, overrides), r["gold_correct"]) for r in records]
         s = np.concatenate([sc for (sc, _), _ in per])
         pred = np.concatenate([sc >= t for (sc, t), _ in per])
         truth = np.concatenate([g for _, g in per]).astype(int)
@@ -494,6 +535,8 @@ def predictor_table(tmu_model, ctx: dict, seed: int) -> pd.DataFrame:
     """Accuracy of the predictor with each feature alone, each pair and all three, on the twin set
     (its training data) and on D_f against the gold model's real correctness; plus the majority
     baselines (the twin set's majority label, and D_f's own majority label)."""
+    from ..methods.tmu import decision_threshold
+
     info = tmu_model.unlearning_record.info
     cfg = methods.make_config(methods.get("tmu").config_cls, tmu_model.unlearning_record.config)
     y_twin = torch.as_tensor(info["twin_labels"])
@@ -504,8 +547,10 @@ def predictor_table(tmu_model, ctx: dict, seed: int) -> pd.DataFrame:
     for names in SUBSETS:
         pred = tmu_features.train_predictor(tmu_features.stack_features(ft, names), y_twin, epochs=cfg.predictor_epochs, lr=cfg.predictor_lr,
                                   hidden=cfg.predictor_hidden, seed=seed)
-        easy_t = (pred.scores(tmu_features.stack_features(ft, names)) >= cfg.threshold).long()
-        easy_o = (pred.scores(tmu_features.stack_features(fo, names)) >= cfg.threshold).long()
+        twin_scores = pred.scores(tmu_features.stack_features(ft, names))
+        thr = decision_threshold(cfg, twin_scores, y_twin)  # TMU's own calibration
+        easy_t = (twin_scores >= thr).long()
+        easy_o = (pred.scores(tmu_features.stack_features(fo, names)) >= thr).long()
         rows[" + ".join(n.upper() for n in names)] = {
             "twin_acc": (easy_t == y_twin).float().mean().item(),
             "forget_acc": (easy_o == truth).float().mean().item(),

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from ..seed import set_seed
-from ..train import accuracy_on, batches, cross_entropy, get_device, step
+from ..train import accuracy_on, augment_batch, batches, cross_entropy, get_device, step
 from .base import register
 
 
@@ -26,6 +26,7 @@ class NegGradConfig:
     batch_size: int = 64  # samples per step
     momentum: float = 0.9  # SGD momentum
     target_acc: float | None = None  # stop once forget accuracy <= this (checked after every step); None: run all epochs
+    augment: bool = False  # images: ascend on randomly cropped and flipped forget images (the DLFD release's loader)
 
 
 @register("neggrad", NegGradConfig)
@@ -38,6 +39,8 @@ def neggrad(model, forget, retain, *, config: NegGradConfig, seed=0) -> nn.Modul
     steps, acc = 0, None
     for _ in range(config.epochs):
         for x, y in batches(forget, config.batch_size, shuffle=True, generator=gen):
+            if config.augment:
+                x = augment_batch(x, gen)
             step(opt, -cross_entropy(model(x.to(device)), y.to(device)), len(y))  # ascent
             steps += 1
             if config.target_acc is not None:

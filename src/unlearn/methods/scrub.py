@@ -41,6 +41,10 @@ class ScrubConfig:
     lr_decay_epochs: tuple = (5,)  # epochs after which lr is multiplied by lr_decay_rate (paper: [3, 5, 9]; one decay late
     # here, so the min steps run at full rate after the max steps)
     lr_decay_rate: float = 0.1  # paper: 0.1
+    # "paper": the above; "release": the DLFD release's SCRUB (unlearn/scrub.py of github.com/Dasol-Choi/DLFD, lines
+    # 56-61 and 137-138): every epoch one max pass over the forget set on CE + KL + KL (the same KL twice, T = 1: its
+    # kd_T and msteps are never read), then one min pass over the retain set on the same sum; no alpha or gamma
+    form: str = "paper"
 
 
 @register("scrub", ScrubConfig)
@@ -49,6 +53,8 @@ def scrub(model, forget, retain, *, config: ScrubConfig, seed=0) -> nn.Module:
     min steps keep retain accuracy near the original's."""
     if config.msteps > config.epochs:
         raise ValueError(f"msteps ({config.msteps}) cannot exceed epochs ({config.epochs})")
+    if config.form not in ("paper", "release"):
+        raise ValueError(f"form must be 'paper' or 'release', got {config.form!r}")
     device = get_device()
     teacher = copy.deepcopy(model).to(device).eval()
     gen = set_seed(seed)
@@ -60,6 +66,8 @@ def scrub(model, forget, retain, *, config: ScrubConfig, seed=0) -> nn.Module:
         with torch.no_grad():
             return F.softmax(teacher(x) / T, -1)
 
+    if config.form == "release":
+        return _release_form(model, forget, retain, opt, teacher, config, gen, device)
     for epoch in range(config.epochs):
         lr = config.lr * config.lr_decay_rate ** sum(epoch >= e for e in config.lr_decay_epochs)
         for g in opt.param_groups:
@@ -73,4 +81,21 @@ def scrub(model, forget, retain, *, config: ScrubConfig, seed=0) -> nn.Module:
             out = model(x)
             loss = config.gamma * cross_entropy(out, y) + config.alpha * distill_kl(out, target(x), T) * T**2
             step(opt, loss, len(x))
+    return model
+
+
+def _release_form(model, forget, retain, opt, teacher, config: ScrubConfig, gen, device) -> nn.Module:
+    """The DLFD release's loop: per epoch, ascend CE + 2 KL (T = 1) over the forget set, then descend it over the
+    retain set (its lr decay epochs [3, 5, 9] never fire within its 2 epochs, and are not applied here)."""
+    def loss(x, y):
+        out = model(x)
+        with torch.no_grad():
+            t = F.softmax(teacher(x), -1)
+        return cross_entropy(out, y) + 2 * distill_kl(out, t, 1.0)
+
+    for _ in range(config.epochs):
+        for x, y in batches(forget, config.forget_batch_size, shuffle=True, generator=gen):
+            step(opt, -loss(x.to(device), y.to(device)), len(x))
+        for x, y in batches(retain, config.batch_size, shuffle=True, generator=gen):
+            step(opt, loss(x.to(device), y.to(device)), len(x))
     return model

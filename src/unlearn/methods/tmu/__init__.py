@@ -17,7 +17,9 @@ forget samples the gold model would still classify correctly and forgets only th
    under M_o, it predicts the gold model's correctness on D_f.
 4. Unlearning from M_o: predicted-easy forget samples keep their labels, predicted-hard ones get a
    random other label, and the model is fine-tuned on them together with the retain set for a few
-   epochs with Gaussian noise on the (forget) inputs ("noise-perturbed fine-tuning").
+   epochs with Gaussian noise on the kept forget inputs ("noise-perturbed fine-tuning"; the paper gives the
+   noise a membership-inference role: it blurs the samples whose labels stay, which the model would otherwise
+   keep fitting as members). The release instead fine-tunes the *twin* model (``start="twin"``).
 
 Call shape: ``tmu(model, forget, retain, holdout=D_h, config=None, seed=0)``. ``holdout`` is *required* and
 must hold only class-c samples that the model never saw (e.g. half of class c's test images);
@@ -64,6 +66,9 @@ class TMUConfig:
     twin_epochs: int = 10  # fine-tuning epochs (release: 10)
     twin_lr: float = 1e-4  # Adam learning rate (release: 1e-4)
     twin_batch_size: int = 64  # samples per step (release: 64)
+    # > 0: fine-tune the twin until its accuracy on train + D_h reaches this share (twin_epochs is then the cap, and
+    # missing it an error), so that M_t fits D_h as M_o fits D_f; 0: exactly twin_epochs (the release)
+    twin_fit_target: float = 0.0
     # curriculum model: same architecture, from scratch, only a few epochs (release: train_loss.py)
     curriculum_epochs: int = 2  # epochs from scratch (release and paper: 2)
     curriculum_lr: float = 1e-4  # Adam learning rate (release: get_model's Adam 1e-4)
@@ -83,8 +88,9 @@ class TMUConfig:
     #   "base_rate" the threshold at which the predicted-easy rate on D_h equals D_h's easy rate;
     #   "release"   the release compares the raw network output (a logit, trained through a sigmoid) with
     #               0.5, i.e. P >= sigmoid(0.5) = 0.62
-    calibration: str = "fixed"
-    scaling: str = "twin"  # "twin": both problems scaled with D_h's statistics (the transfer argument); "per_set": each with its own
+    calibration: str = "release"  # the paper gives no threshold; the release's is the one on record
+    scaling: str = "per_set"  # "per_set": each problem with its own statistics (the release; the paper is silent);
+    #                           "twin": both with D_h's statistics (the transfer argument)
     # noise-perturbed fine-tuning (release: 5 epochs, SGD 0.01, momentum 0.9, wd 5e-4, batch 64)
     epochs: int = 5  # passes over retain + relabelled forget (release: 5)
     lr: float = 0.01  # SGD learning rate, constant (release: 0.01)
@@ -92,7 +98,10 @@ class TMUConfig:
     weight_decay: float = 5e-4  # L2 penalty (release: 5e-4)
     batch_size: int = 64  # samples per step (release: 64)
     noise_sigma: float = 0.1  # CHOICE: std of Gaussian noise added to inputs in [0, 1] (unpublished); 0 turns noise off
-    noise_on: str = "forget"  # CHOICE: "forget" (only D_f samples, which the release flags apart) or "all"
+    # which inputs get the noise: "kept" (the forget samples that keep their labels; the release tags kept, relabelled
+    # and retain samples apart, its noise routine is missing), "forget" (all of D_f) or "all" (retain too)
+    noise_on: str = "kept"
+    start: str = "original"  # the model fine-tuned in step 4: "original" (M_o, the paper) or "twin" (M_t, the release)
 
 
 def _check(forget, retain, holdout, cfg: TMUConfig, num_classes: int) -> tuple[int, torch.Tensor]:
@@ -111,8 +120,10 @@ def _check(forget, retain, holdout, cfg: TMUConfig, num_classes: int) -> tuple[i
     ref = torch.nonzero(targets_of(retain) == c).ravel()
     if len(ref) < cfg.knn:
         raise ValueError(f"DF needs at least knn={cfg.knn} retained class-{c} training samples, the retain set has {len(ref)}")
-    if cfg.noise_on not in ("forget", "all"):
-        raise ValueError(f"noise_on must be 'forget' or 'all', got {cfg.noise_on!r}")
+    if cfg.noise_on not in NOISE_ON:
+        raise ValueError(f"noise_on must be one of {NOISE_ON}, got {cfg.noise_on!r}")
+    if cfg.start not in ("original", "twin"):
+        raise ValueError(f"start must be 'original' (the paper) or 'twin' (the release), got {cfg.start!r}")
     if cfg.noise_sigma < 0:
         raise ValueError(f"noise_sigma must be >= 0, got {cfg.noise_sigma}")
     if cfg.calibration not in CALIBRATIONS:
@@ -128,6 +139,7 @@ def _check(forget, retain, holdout, cfg: TMUConfig, num_classes: int) -> tuple[i
 
 
 CALIBRATIONS = ("fixed", "base_rate", "release")
+NOISE_ON = ("kept", "forget", "all")
 
 
 def decision_threshold(cfg: TMUConfig, twin_scores: torch.Tensor, twin_labels: torch.Tensor) -> float:
@@ -200,7 +212,7 @@ def tmu(model, forget, retain, *, holdout=None, config: TMUConfig, seed=0) -> nn
     # the same D_h, loads them: they depend on D and D_h, not on which samples of D are forgotten)
     twin_data = concat_arrays(training_set(forget, retain), holdout)  # training set + D_h
     twin_cfg = TrainConfig(epochs=cfg.twin_epochs, batch_size=cfg.twin_batch_size, lr=cfg.twin_lr, optimizer="adam",
-                           weight_decay=0.0, schedule="constant")
+                           weight_decay=0.0, schedule="constant", until_train_acc=cfg.twin_fit_target)
     twin, twin_meta = train_or_load(copy.deepcopy(model), twin_data, twin_cfg, seed, tag="tmu-twin",
                                     progress=False, from_scratch=False)
     # CHOICE: the curriculum model sees the training set + D_h (as M_t does), so the CF of D_h (twin
@@ -235,8 +247,10 @@ def tmu(model, forget, retain, *, holdout=None, config: TMUConfig, seed=0) -> nn
     twin_fit = ((twin_scores >= threshold).long() == y_twin).float().mean().item()
     phases["predictor"] = time.perf_counter() - t2
 
-    # 4. noise-perturbed fine-tuning from M_o: easy keep labels, hard get a random other label
+    # 4. noise-perturbed fine-tuning of M_o (or of M_t, as the release): easy keep labels, hard get a random other one
     t3 = time.perf_counter()
+    if cfg.start == "twin":
+        model.load_state_dict(twin.state_dict())
     y_new = finetune_with_labels(model, forget, retain, easy, cfg, seed, num_classes)
     phases["finetune"] = time.perf_counter() - t3
 
@@ -254,6 +268,8 @@ def tmu(model, forget, retain, *, holdout=None, config: TMUConfig, seed=0) -> nn
         "twin_features_raw": np_(raw_twin),
         "twin_labels": y_twin.numpy(),  # M_o correct on D_h
         "twin_acc_holdout": twin_holdout_acc,  # M_t's accuracy on D_h (it trained on it, as M_o on D_f)
+        "twin_epochs": twin_meta.get("epochs"),  # epochs the twin's fine-tuning ran (twin_fit_target stops early)
+        "start": cfg.start,
         "predictor_twin_acc": twin_fit,  # predictor accuracy on its own training (twin) set
         "feature_names": list(names),
         "scaler": {"bounds": scaler.bounds, "ranges": scaler.ranges},
@@ -277,7 +293,7 @@ def finetune_with_labels(model, forget, retain, easy: torch.Tensor, cfg: TMUConf
                          num_classes: int | None = None) -> torch.Tensor:
     """TMU's step 4 for any easy/hard split of D_f (in place on ``model``): the easy samples keep their labels,
     the hard ones get a random other label, and the model is fine-tuned on them with the retain set, noise on the
-    forget inputs. Returns the labels D_f was fine-tuned with. Notebook 01's controls call it with random easy
+    inputs ``cfg.noise_on`` names. Returns the labels D_f was fine-tuned with. Notebook 01's controls call it with random easy
     labels at the predicted rate ("rate-only TMU") and with the gold model's own split ("oracle TMU")."""
     easy = torch.as_tensor(easy, dtype=torch.bool)
     if len(easy) != len(forget):
@@ -288,7 +304,7 @@ def finetune_with_labels(model, forget, retain, easy: torch.Tensor, cfg: TMUConf
     xf, _ = to_arrays(forget)
     data = concat_arrays(ArrayDataset(xr, yr), ArrayDataset(xf, y_new))
     noisy = torch.zeros(len(data), dtype=torch.bool)
-    noisy[len(yr):] = True
+    noisy[len(yr):] = easy if cfg.noise_on == "kept" else True
     if cfg.noise_on == "all":
         noisy[:] = True
     noisy_finetune(model, data, noisy, cfg, seed)
