@@ -139,8 +139,9 @@ TRY_NEXT = {
   doing nothing.""",
     "02_unlearning_features_and_labels": """* Flip fewer labels, `P = dataclasses.replace(P, flip_budget=0.1)`: the poisoned model should lose less
   accuracy and the regime check's gap shrinks; restoration fractions get wider intervals (less damage to undo).
-* Give the first-order update a single rate, `P = dataclasses.replace(P, poison_tau_grid=(2e-5,))` (the
-  authors' value): compare its restoration with the validation-chosen rate's.
+* Search the first-order rate on validation instead of the authors' value,
+  `P = dataclasses.replace(P, poison_tau_grid=(1e-5, 3e-5, 1e-4))`: compare the chosen rate and its restoration
+  with the authors' (and, if you can, with another machine's choice).
 * Insert the canary fewer times, `P = dataclasses.replace(P, canary_copies=2)`: the original's exposure should
   fall, leaving less for unlearning to remove.""",
     "03_distribution_level_feature_distancing": """* Perturb on every batch, `P = dataclasses.replace(P, dlfd=P.dlfd | {"fs_threshold": 0.0})`: FS should

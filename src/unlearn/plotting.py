@@ -19,3 +19,11 @@ def save(fig, name: str, profile: str = "cpu") -> Path:
     path = paths.figures_dir(profile) / f"{name}.png"
     fig.savefig(path, dpi=120, bbox_inches="tight", metadata={"Software": None})
     return path
+
+
+def adjust_labels(ax, texts) -> None:
+    """Move point labels apart (adjustText) so that none hides another or its point; a thin line joins a moved
+    label to its point."""
+    from adjustText import adjust_text
+
+    adjust_text(texts, ax=ax, arrowprops={"arrowstyle": "-", "color": "grey", "lw": 0.5})

@@ -21,6 +21,7 @@ from torch.utils.data import ConcatDataset
 
 from .. import claims, methods, tasks
 from ..evaluate import changed_share, evaluate
+from ..plotting import adjust_labels
 from ..train import Diverged, TrainConfig, predict
 from . import dlfd as dlfd_exp
 from . import tmu as tmu_exp
@@ -265,8 +266,7 @@ def tradeoff_figure(summ: pd.DataFrame) -> Figure:
         t = summ.loc[task].reset_index()
         sizes = 30 + 400 * t.seconds.fillna(0) / max(t.seconds.max(), 1e-9)
         ax.scatter(t.fs, t.test_acc, s=sizes, alpha=0.6)
-        for _, r in t.iterrows():
-            ax.annotate(r.method, (r.fs, r.test_acc), fontsize=8, xytext=(3, 3), textcoords="offset points")
+        adjust_labels(ax, [ax.text(r.fs, r.test_acc, r.method, fontsize=8) for _, r in t.iterrows()])
         ax.set(title=f"{task}: utility vs forgetting (marker area ~ time)",
                xlabel="forgetting score |MIA - 0.5| (lower is better)", ylabel="test accuracy")
     return fig

@@ -28,6 +28,7 @@ from ..cache import train_or_load
 from ..data import ArrayDataset, load_dataset, targets_of
 from ..evaluate import evaluate
 from ..methods.dlfd import RELEASE as DLFD_RELEASE
+from ..plotting import adjust_labels
 from ..progress import tqdm
 from ..train import TrainConfig, predict
 
@@ -480,9 +481,11 @@ def tradeoff_figure(df: pd.DataFrame, lam: float = 0.5) -> Figure:
     F_, A_ = np.meshgrid(fs, acc)
     cs = ax.contour(F_, A_, lam * A_ + (1 - lam) * (1 - 2 * F_), levels=10, colors="grey", linewidths=0.6)
     ax.clabel(cs, fontsize=7, fmt="%.2f")
+    texts = []
     for name, r in df.iterrows():
         ax.scatter(r["fs"], r["test_acc"], s=40, marker="*" if name == "dlfd" else "o")
-        ax.annotate(name, (r["fs"], r["test_acc"]), textcoords="offset points", xytext=(4, 3), fontsize=8)
+        texts.append(ax.text(r["fs"], r["test_acc"], name, fontsize=8))
+    adjust_labels(ax, texts)
     ax.set_xlabel("forgetting score FS = |MIA - 0.5| (lower is better)")
     ax.set_ylabel("test (unseen) accuracy")
     ax.set_title("utility vs forgetting; grey lines: NoMUS")

@@ -125,7 +125,10 @@ PROFILES = {
         canary_lissa_batch=8, canary_lissa_depth=30,
         canary_ft_lr=0.05,
         cifar_train=5000, cifar_val=1000, cifar_test=0, flip_budget=0.2, cnn_width=16, cnn_hidden=128, cnn_epochs=40,
-        cnn_lr=2e-3, poison_seeds=(0, 1, 2), poison_tau_grid=(1e-5, 3e-5, 1e-4), poison_damping_grid=(1e3, 3e3, 1e4, 3e4),
+        # first order at the authors' stored rate (Applications/Poisoning/configs/unlearn.json: tau [2e-5]): a validation
+        # search over 1e-5 / 3e-5 / 1e-4 chose between values a few validation images apart, and its choice moved with
+        # the CPU (first order restored +22 % on an AMD EPYC, +7 % on an Intel Xeon)
+        cnn_lr=2e-3, poison_seeds=(0, 1, 2), poison_tau_grid=(2e-5,), poison_damping_grid=(1e3, 3e3, 1e4, 3e4),
         poison_steps=10, poison_points=1024, poison_ft_epochs=(1, 10), poison_shards=(), poison_bootstrap=1000,
     ),
     "paper": Profile(
@@ -689,8 +692,8 @@ def restoration_figure(summary: pd.DataFrame, runs: pd.DataFrame) -> Figure:
     ax.axhline(0, color="k", lw=1)
     ax.set_xticks(x, order, rotation=30, ha="right")
     ax.set_ylabel("restoration fraction")
-    ax.set_title("Label repair: mean over seeds, 95 % interval over test images, dots = seeds (grey: no-op)")
-    ax.legend(loc="lower left")
+    ax.set_title("Label repair: mean over seeds, 95 % interval over seeds and test images, dots = seeds (grey: no-op)")
+    ax.legend(loc="upper left")
     return fig
 
 

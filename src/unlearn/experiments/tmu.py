@@ -82,17 +82,17 @@ PROFILES = {
     # 0.60-0.74 on the class in 15-20 epochs. D_f = 20 % of the class's training images (200), D_h and an
     # evaluation half from the class's 1,000 test images, three seeds. NegGrad ascends until D_f is at 0 (at most
     # 20 epochs): a fixed 3 epochs reached 0.0 on one CPU and left 0.96 on another (and 5 overflowed). The shared
-    # unlearning step (TMU, fine-tune, random label) is 10 epochs of SGD 0.05, chosen by
-    # tools/tmu_budget_probe.py on a validation request (seed 100) as the budget at which the oracle control
-    # comes closest to the gold level without costing test accuracy; the release's 5 epochs of 0.01 left even
-    # the oracle at 0.94 against a gold level of 0.67 (results/cpu/tmu_budget.csv). The twin is fine-tuned until it
+    # unlearning step (TMU, fine-tune, random label) is 10 epochs of SGD 0.02, chosen by
+    # tools/tmu_budget_probe.py on three validation requests (seeds 100-102, none of them a reported seed): of
+    # the budgets that cost no test accuracy on every request, the one whose oracle control comes closest to the
+    # gold level on average (gap 0.21; the release's 5 epochs of 0.01 left it 0.30 above; results/cpu/tmu_budget.csv). The twin is fine-tuned until it
     # fits train + D_h as M_o fits D (fit_target, at most 100 epochs): 5 fixed epochs left it at 0.90 on D_h while M_o
     # was at 1.0 on D_f, so the twin problem did not mirror the original one.
     "cpu": TMUProfile(model="mlp", width=0, train_per_class=1000, test_per_class=200, holdout=0, class_test=0,
                       forget_class=6, forget_fraction=0.2, epochs=300, optimizer="adam", lr=1e-3, batch_size=128,
                       weight_decay=0.0, twin_epochs=100, twin_lr=1e-3, curriculum_epochs=2, curriculum_lr=1e-3,
                       unlearn_epochs=10, noise_sigma=0.1, neggrad_epochs=20, bad_teacher_epochs=1, scrub_epochs=2,
-                      scrub_msteps=1, dataset="fashion_mnist", hidden=512, seeds=(0, 1, 2), unlearn_lr=0.05,
+                      scrub_msteps=1, dataset="fashion_mnist", hidden=512, seeds=(0, 1, 2), unlearn_lr=0.02,
                       fit_target=1.0, neggrad_target=0.0),
     # The paper's setting (a GPU): ResNet-18 on all of CIFAR-10 with the release's recipe
     # (Adam 1e-4, batch 64, 10 epochs for M_o; twin 10 epochs; curriculum 2; unlearning 5).
