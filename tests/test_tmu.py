@@ -310,6 +310,32 @@ def test_a_diverged_method_is_recorded_for_its_seed_not_a_crash(monkeypatch, tmp
     assert bool(runs["regime"]["neggrad_diverged"].iloc[0]) and np.isnan(runs["regime"]["neggrad_forget_acc"].iloc[0])
 
 
+def test_a_class_out_of_regime_is_a_row_naming_the_failure_not_a_crash(monkeypatch):
+    """tools/tmu_other_classes.py on a class whose twin does not fit within its cap: that class is one row carrying
+    the NotFitted message, and the next class is still run and scored."""
+    import pandas as pd
+
+    from unlearn.experiments import tmu
+    from unlearn.train import NotFitted
+
+    def run_seeds(P, base_seed=0, progress=True):
+        if P.forget_class == 2:
+            raise NotFitted("tmu-twin: training accuracy 0.9939 after 100 epochs, below until_train_acc=1.0")
+        table = pd.DataFrame({"seed": [0, 0, 0], "method": ["original", "retrain (gold)", "TMU"], "delta": [0.4, 0.0, 0.1]})
+        regime = pd.DataFrame([{"seed": 0, **{c: 1.0 for c in tmu.OTHER_CLASS_COLUMNS}}])
+        return {"table": table, "regime": regime}
+
+    monkeypatch.setattr(tmu, "run_seeds", run_seeds)
+    df = tmu.other_classes(tmu.PROFILES["smoke"], [2, 4])
+    failed, ok = df[df["class"] == 2].iloc[0], df[df["class"] == 4].iloc[0]
+    assert "after 100 epochs" in failed["regime_failed"] and np.isnan(failed["gold_forget_acc"])
+    assert ok["regime_failed"] == "" and ok["delta_TMU"] == 0.1 and ok["seed"] == 0
+    assert set(tmu.OTHER_CLASS_COLUMNS) <= set(df.columns)
+    # every class out of regime: the columns the notebook prints are still there
+    monkeypatch.setattr(tmu, "run_seeds", lambda P, *a, **k: (_ for _ in ()).throw(NotFitted("gold: cap")))
+    assert set(tmu.OTHER_CLASS_COLUMNS) <= set(tmu.other_classes(tmu.PROFILES["smoke"], [2]).columns)
+
+
 def test_noise_falls_on_the_kept_forget_samples_only(digits_problem, monkeypatch):
     # the paper's noise protects the samples whose labels stay (they would be fitted again, visible to an attacker);
     # on the relabelled ones it would only fight their forgetting
