@@ -85,9 +85,9 @@ PROFILES = {
     # unlearning step (TMU, fine-tune, random label) is 10 epochs of SGD 0.02, chosen by
     # tools/tmu_budget_probe.py on three validation requests (seeds 100-102, none of them a reported seed): of
     # the budgets that cost no test accuracy on every request, the one whose oracle control comes closest to the
-    # gold level on average (gap 0.21; the release's 5 epochs of 0.01 left it 0.30 above; results/cpu/tmu_budget.csv). The twin is fine-tuned until it
-    # fits train + D_h as M_o fits D (fit_target, at most 100 epochs): 5 fixed epochs left it at 0.90 on D_h while M_o
-    # was at 1.0 on D_f, so the twin problem did not mirror the original one.
+    # gold level on average (results/cpu/tmu_budget.csv, printed by notebook 01). The twin is fine-tuned until it
+    # fits train + D_h as M_o fits D (fit_target, at most 100 epochs): 5 fixed epochs left it at 0.90 on D_h while
+    # M_o was at 1.0 on D_f, so the twin problem did not mirror the original one.
     "cpu": TMUProfile(model="mlp", width=0, train_per_class=1000, test_per_class=200, holdout=0, class_test=0,
                       forget_class=6, forget_fraction=0.2, epochs=300, optimizer="adam", lr=1e-3, batch_size=128,
                       weight_decay=0.0, twin_epochs=100, twin_lr=1e-3, curriculum_epochs=2, curriculum_lr=1e-3,
@@ -340,8 +340,9 @@ def other_classes(P: TMUProfile, classes, base_seed: int = 0) -> pd.DataFrame:
             rows.append({"class": int(c), **r, "regime_failed": "",
                          **{f"delta_{m}": float(deltas.loc[r["seed"], m]) for m in deltas.columns
                             if m not in ("original", "retrain (gold)")}})
-    return pd.DataFrame(rows).reindex(columns=list(dict.fromkeys(["class", "seed", *OTHER_CLASS_COLUMNS, "regime_failed",
-                                                                  *(k for r in rows for k in r)])))
+    df = pd.DataFrame(rows)
+    front = ["class", "seed", *OTHER_CLASS_COLUMNS, "regime_failed"]
+    return df.reindex(columns=front + [c for c in df.columns if c not in front])
 
 
 def stored_other_classes(profile: str) -> pd.DataFrame | None:
