@@ -162,3 +162,28 @@ def test_images_decode_without_deprecation_warnings(tmp_path):
         x = read_rgb(tmp_path / "a.jpg")
     assert x.dtype == torch.uint8 and x.shape == (3, 12, 10)
     assert torch.equal(x, torch.from_numpy(np.array(Image.open(tmp_path / "a.jpg").convert("RGB"))).permute(2, 0, 1))
+
+
+
+def test_bag_of_words_breaks_ties_at_the_cut_alphabetically_on_any_cpu():
+    # 400 words in 2-5 of 40 training documents; the cut falls inside the words in 4. CountVectorizer's own
+    # max_features ranks with numpy's unstable argsort, whose order of tied counts depends on the CPU's sort
+    # kernels (it picks other words on an AVX-512 machine): the rule must not (the first ones alphabetically win).
+    from unlearn.data.tabular import bag_of_words
+
+    rng = np.random.default_rng(0)
+    words = [f"w{chr(97 + i // 26 % 26)}{chr(97 + i % 26)}" for i in range(400)]
+    df = dict(zip(words, rng.integers(2, 6, len(words)).tolist()))
+    docs = [["common", "often", "usual"] for _ in range(40)]
+    for w in rng.permutation(words):
+        for d in rng.choice(40, df[w], replace=False):
+            docs[d].append(w)
+    docs[0] += ["usual"] * 3  # binary: repeats in one document do not count
+    fours = sorted(w for w in words if df[w] == 4)
+    k = 3 + sum(v == 5 for v in df.values()) + len(fours) // 2
+    xtr, xte, names = bag_of_words([" ".join(d) for d in docs], ["common wab zzz", "often"], max_features=k)
+    expected = sorted(["common", "often", "usual", *(w for w in words if df[w] == 5), *fours[: len(fours) // 2]])
+    assert list(names) == expected  # columns alphabetical, as CountVectorizer orders them
+    assert xtr.shape == (40, k) and set(np.unique(xtr)) == {0, 1}
+    assert (xtr.sum(0) == [40 if w in ("common", "often", "usual") else df[w] for w in names]).all()
+    assert xte.sum() == 2 + ("wab" in names) and xte[1, names.tolist().index("often")] == 1

@@ -336,6 +336,30 @@ def test_a_class_out_of_regime_is_a_row_naming_the_failure_not_a_crash(monkeypat
     assert set(tmu.OTHER_CLASS_COLUMNS) <= set(tmu.other_classes(tmu.PROFILES["smoke"], [2]).columns)
 
 
+
+def test_other_classes_summary_judges_each_row_by_the_notebooks_regime_checks(tmp_path, monkeypatch):
+    """The stored table read back from CSV: a failed fit is out of regime and named, a seed whose NegGrad diverged
+    or whose original missed D_f is out of regime, and Delta is averaged over the seeds in regime only."""
+    import pandas as pd
+
+    from unlearn.experiments import tmu
+
+    base = {"original_forget_acc": 1.0, "gold_forget_acc": 0.6, "twin_holdout_acc": 1.0, "neggrad_forget_acc": 0.0,
+            "neggrad_diverged": False, "tmu_predicted_easy": 0.7, "true_easy": 0.6, "regime_failed": ""}
+    rows = [{"class": 2, "regime_failed": "tmu-twin: training accuracy 0.99 after 100 epochs; raise epochs"},
+            {"class": 4, "seed": 0, **base, "delta_TMU": 0.1},
+            {"class": 4, "seed": 1, **base, "delta_TMU": 0.3},
+            {"class": 4, "seed": 2, **base, "neggrad_diverged": True, "delta_TMU": 0.9},
+            {"class": 4, "seed": 3, **base, "original_forget_acc": 0.995, "delta_TMU": 0.9}]
+    (tmp_path / "smoke").mkdir()
+    pd.DataFrame(rows).to_csv(tmp_path / "smoke" / "tmu_other_classes.csv", index=False)
+    monkeypatch.setattr(tmu, "results_dir", lambda profile: tmp_path / profile)
+    regime, deltas = tmu.other_classes_summary(tmu.stored_other_classes("smoke"))
+    assert regime["in_regime"].tolist() == [False, True, True, False, False]
+    assert regime["regime_failed"].tolist() == ["tmu-twin: training accuracy 0.99 after 100 epochs", "", "", "", ""]
+    assert deltas.loc[(4, "TMU")].to_dict() == {"mean": 0.2, "min": 0.1, "max": 0.3, "seeds": 2}
+    assert 2 not in deltas.index.get_level_values("class")
+
 def test_noise_falls_on_the_kept_forget_samples_only(digits_problem, monkeypatch):
     # the paper's noise protects the samples whose labels stay (they would be fitted again, visible to an attacker);
     # on the relabelled ones it would only fight their forgetting

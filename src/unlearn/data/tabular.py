@@ -62,19 +62,31 @@ def load_diabetes() -> DataBundle:
     return _bundle("diabetes", tr.values, ytr, te.values, yte, df.columns, ["negative", "positive"])
 
 
-def load_enron(max_features: int = 5000, min_df: int = 2) -> DataBundle:
-    """Enron1 ham/spam (Metsis et al. 2006) as binary bag-of-words over the ``max_features`` most
-    frequent tokens; label 1 = spam; 75/25 stratified split. ``extra['vocabulary']`` maps word -> column."""
+def bag_of_words(train_texts, test_texts, max_features: int, min_df: int = 2) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Binary bag-of-words over the ``max_features`` terms found in most training documents (at least
+    ``min_df``), ties at the cut broken alphabetically: (x_train, x_test, names), columns in alphabetical
+    order. Not CountVectorizer(max_features=...): it cuts its ranking with numpy's unstable argsort, whose
+    order of tied counts differs between CPUs (AVX-512 and baseline sort kernels), so the chosen words did too."""
     from sklearn.feature_extraction.text import CountVectorizer
 
+    vec = CountVectorizer(binary=True, min_df=min_df, token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z]+\b")
+    xtr = vec.fit_transform(train_texts)  # vocabulary from the training part only, columns alphabetical
+    df = np.asarray(xtr.sum(axis=0)).ravel()
+    keep = np.sort(np.argsort(-df, kind="stable")[:max_features])  # stable: ties keep alphabetical order
+    xte = vec.transform(test_texts)
+    return xtr[:, keep].toarray(), xte[:, keep].toarray(), vec.get_feature_names_out()[keep]
+
+
+def load_enron(max_features: int = 5000, min_df: int = 2) -> DataBundle:
+    """Enron1 ham/spam (Metsis et al. 2006) as binary bag-of-words over the ``max_features`` most
+    frequent tokens (:func:`bag_of_words`); label 1 = spam; 75/25 stratified split. ``extra['vocabulary']``
+    maps word -> column."""
     url = "http://www2.aueb.gr/users/ion/data/enron-spam/preprocessed/enron1.tar.gz"
     root = extract(fetch("enron", "enron/enron1.tar.gz", url=url), "enron1")
     files = sorted((root / "ham").glob("*.txt")) + sorted((root / "spam").glob("*.txt"))
     texts = [f.read_text(encoding="latin-1") for f in files]
     y = np.array([0 if f.parent.name == "ham" else 1 for f in files])
     ttr, tte, ytr, yte = train_test_split(texts, y, test_size=0.25, stratify=y, random_state=SPLIT_SEED)
-    vec = CountVectorizer(binary=True, max_features=max_features, min_df=min_df, token_pattern=r"(?u)\b[a-zA-Z][a-zA-Z]+\b")
-    xtr = vec.fit_transform(ttr).toarray()  # vocabulary from the training part only
-    xte = vec.transform(tte).toarray()
-    names = vec.get_feature_names_out()
-    return _bundle("enron", xtr, ytr, xte, yte, names, ["ham", "spam"], vocabulary=dict(vec.vocabulary_))
+    xtr, xte, names = bag_of_words(ttr, tte, max_features, min_df)
+    vocabulary = {str(w): i for i, w in enumerate(names)}
+    return _bundle("enron", xtr, ytr, xte, yte, names, ["ham", "spam"], vocabulary=vocabulary)
