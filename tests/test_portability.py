@@ -132,3 +132,27 @@ def test_compare_settings_passes_when_every_verdict_agrees(tmp_path):
     a, b = _claims(tmp_path / "a", rows), _claims(tmp_path / "b", rows)
     assert compare_settings.main([str(a), str(b)]) == 0
     assert compare_settings.intervals(rows[0]["numbers"]) == [("fs_dlfd", "fs_lo", "fs_hi")]
+
+
+def test_compare_settings_judges_notebook_05s_ablation_under_both_settings(tmp_path, capsys):
+    """Each variant against DLFD, paired over splits: a NoMUS gap that is clear under one setting and straddles 0
+    under the other is a differing verdict; B's per-split rows are kept in the saved file for the README."""
+    import pandas as pd
+
+    def ablation(root, gap):  # five splits; "no OT term" = DLFD + gap on NoMUS, same FS and accuracy
+        rows = [{"split": k, "variant": v, "test_acc": 0.5, "fs": 0.1 + 0.01 * k, "fs_retain": 0.1,
+                 "nomus": 0.6 + 0.01 * k + (gap[k] if v == "no OT term" else 0.0)}
+                for k in range(5) for v in ("DLFD (paper)", "no OT term")]
+        pd.DataFrame(rows).to_csv(root / "cpu" / "dlfd_ablation_splits.csv", index=False)
+
+    rows = [_row("x", "holds", delta=0.1, delta_lo=0.05, delta_hi=0.15)]
+    a, b = _claims(tmp_path / "a", rows), _claims(tmp_path / "b", rows)
+    ablation(a, [0.02, 0.03, 0.02, 0.03, 0.025])  # clearly above DLFD
+    ablation(b, [0.05, -0.04, 0.03, -0.02, 0.01])  # straddles 0
+    saved = tmp_path / "b.json"
+    assert compare_settings.main([str(a), str(b), "--save", str(saved)]) == 1
+    line = next(x for x in capsys.readouterr().out.splitlines() if x.startswith("| no OT term | nomus |"))
+    assert "| DLFD lower | not distinguishable **(differs)** | 0.025 [" in line
+    fs = compare_settings.ablation_verdicts(pd.read_csv(a / "cpu" / "dlfd_ablation_splits.csv"))[("no OT term", "fs")]
+    assert fs["verdict"] == "not distinguishable" and fs["d_fs"] == 0.0
+    assert len(json.loads(saved.read_text())["ablation_splits"]) == 10

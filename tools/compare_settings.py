@@ -9,6 +9,10 @@ different model. A verdict that flips between two kernel settings on one machine
     python tools/compare_settings.py results build/kernels-b/results [--out build/kernels-b/verdicts.md]
         [--save results/cpu/claims_kernels_b.json]
 
+Notebook 05 (the DLFD ablation) records no claim; its verdicts (each variant against DLFD on NoMUS, FS and test
+accuracy, paired over the forget splits) are compared the same way when both runs hold ``dlfd_ablation_splits.csv``,
+and kept in the saved file beside the claims.
+
 Exit status 1 when a verdict differs (the claim lacks power: its protocol needs fixing, not its threshold).
 """
 
@@ -81,6 +85,47 @@ def table(a: dict, b: dict, names: tuple[str, str]) -> tuple[str, int]:
     return "\n".join(lines), differ
 
 
+ABLATION_METRICS = ("nomus", "fs", "test_acc")
+
+
+def ablation_verdicts(per_split) -> dict[tuple[str, str], dict]:
+    """(variant, metric) -> notebook 05's verdict of that variant against DLFD, with the paired difference and its
+    interval, from the per-split ablation table."""
+    import pandas as pd
+
+    from unlearn.experiments import dlfd
+
+    summary = dlfd.ablation_summary(pd.DataFrame(per_split))
+    return {(name, m): {k: (v if k == "verdict" else float(v)) for k, v in r.items()}
+            for m in ABLATION_METRICS for name, r in dlfd.ablation_verdicts(summary, m).iterrows()}
+
+
+def ablation_table(a: dict, b: dict, names: tuple[str, str]) -> tuple[str, int]:
+    """A markdown table of notebook 05's verdicts under both settings (from :func:`ablation_verdicts`), and how
+    many differ."""
+    lines = [f"| variant | metric | verdict ({names[0]}) | verdict ({names[1]}) | variant - DLFD ({names[0]}) | "
+             f"variant - DLFD ({names[1]}) | each inside the other's interval |", "|---|---|---|---|---|---|---|"]
+    differ = 0
+    for key in a:
+        ra, rb = a[key], b.get(key)
+        if rb is None:
+            continue
+        differ += ra["verdict"] != rb["verdict"]
+        d = f"d_{key[1]}"
+        inside_both = rb["lo"] <= ra[d] <= rb["hi"] and ra["lo"] <= rb[d] <= ra["hi"]
+        same = "" if ra["verdict"] == rb["verdict"] else " **(differs)**"
+        lines.append(f"| {key[0]} | {key[1]} | {ra['verdict']} | {rb['verdict']}{same} | {ra[d]:.3g} [{ra['lo']:.3g}, "
+                     f"{ra['hi']:.3g}] | {rb[d]:.3g} [{rb['lo']:.3g}, {rb['hi']:.3g}] | {'yes' if inside_both else 'no'} |")
+    return "\n".join(lines), differ
+
+
+def load_ablation(results: Path, profile: str) -> list[dict] | None:
+    import pandas as pd
+
+    path = results / profile / "dlfd_ablation_splits.csv"
+    return pd.read_csv(path).to_dict("records") if path.exists() else None
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("a", type=Path, help="results root of setting A (holds <profile>/claims.json)")
@@ -94,8 +139,15 @@ def main(argv=None) -> int:
     names = tuple(args.names.split(","))
     a, b = load(args.a, args.profile), load(args.b, args.profile)
     text, differ = table(a, b, names)
+    saved = {"setting": names[1], "claims": list(b.values())}
+    abl_a, abl_b = load_ablation(args.a, args.profile), load_ablation(args.b, args.profile)
+    if abl_a and abl_b:
+        abl_text, abl_differ = ablation_table(ablation_verdicts(abl_a), ablation_verdicts(abl_b), names)
+        text += "\n\nNotebook 05 (DLFD ablation; each variant against DLFD, paired over forget splits):\n\n" + abl_text
+        differ += abl_differ
+        saved["ablation_splits"] = abl_b
     if args.save:
-        args.save.write_text(json.dumps({"setting": names[1], "claims": list(b.values())}, indent=1))
+        args.save.write_text(json.dumps(saved, indent=1))
     print(text)
     if args.out:
         args.out.write_text(text + "\n")

@@ -62,12 +62,21 @@ def settings_table(root: Path = ROOT) -> str:
     other = json.loads(path.read_text())
     a = {(r["paper"], r["claim"]): r for r in json.loads(main.read_text())}
     b = {(r["paper"], r["claim"]): r for r in other["claims"]}
-    text, differ = compare_settings.table(a, b, ("native kernels", "second setting"))
+    names = ("native kernels", "second setting")
+    text, differ = compare_settings.table(a, b, names)
     same = len(set(a) & set(b)) - differ
-    return "\n".join([f"**Under a second kernel setting** (`{other['setting']}`, `make reproduce-kernels`, the notebooks that "
-                      f"record claims run again from an empty model cache): {same} of {len(a)} verdicts are the same, "
-                      f"{differ} differ. The two runs train different models (their numbers differ beyond the last "
-                      "digits); a verdict that survives both does not depend on the machine.", "", text])
+    out = [f"**Under a second kernel setting** (`{other['setting']}`, `make reproduce-kernels`, the notebooks that "
+           f"record claims run again from an empty model cache): {same} of {len(a)} verdicts are the same, "
+           f"{differ} differ. The two runs train different models (their numbers differ beyond the last "
+           "digits); a verdict that survives both does not depend on the machine.", "", text]
+    abl_a = compare_settings.load_ablation(root / "results", "cpu")
+    if abl_a and other.get("ablation_splits"):
+        va, vb = (compare_settings.ablation_verdicts(x) for x in (abl_a, other["ablation_splits"]))
+        abl_text, abl_differ = compare_settings.ablation_table(va, vb, names)
+        out += ["", f"Notebook 05's ablation (no claim of the paper; each variant against DLFD on "
+                f"{', '.join(compare_settings.ABLATION_METRICS)}, paired over the forget splits) under both settings: "
+                f"{len(va) - abl_differ} of {len(va)} verdicts the same.", "", abl_text]
+    return "\n".join(out)
 
 
 def times(root: Path = ROOT) -> dict[str, dict]:
