@@ -41,7 +41,8 @@ SMOKE_RUN := $(BIN)/python tools/run_notebooks.py --profile smoke --portable --j
 # machine's own: AVX2 or AVX-512) and one thread per notebook, two notebooks at a time (documented switches all;
 # ATen's scalar level and MKL's COMPATIBLE path change numbers too, but made notebook 01's MLP training 8x slower).
 KERNELS_B := MKL_CBWR=AVX ONEDNN_MAX_CPU_ISA=AVX OMP_NUM_THREADS=1
-CLAIM_NOTEBOOKS := $(filter notebooks/01_% notebooks/02_% notebooks/03_%,$(NOTEBOOKS))
+# 01-03 record the papers' claims; 05 records none, but its ablation verdicts are compared too (tools/compare_settings.py)
+CLAIM_NOTEBOOKS := $(filter notebooks/01_% notebooks/02_% notebooks/03_% notebooks/05_%,$(NOTEBOOKS))
 
 notebooks: $(STAMP) ## every notebook at PROFILE=smoke from an empty model cache; its numbers checked against the references within written tolerances
 	rm -rf results/smoke build/cache-a
@@ -53,7 +54,7 @@ notebooks-kernels: $(STAMP) ## nbval re-runs the smoke references with the machi
 	UNLEARN_CACHE=$(abspath build/cache-b) $(BIN)/pytest -q --nbval-lax --nbval-current-env -p no:cacheprovider $(SMOKE_REF)/*.ipynb
 	mkdir -p build && $(BIN)/python tests/smoke_results.py --report | tee build/smoke-native.txt
 
-reproduce-kernels: $(STAMP) ## the notebooks that decide claims at cpu again under KERNELS_B (build/kernels-b); every verdict compared with results/cpu
+reproduce-kernels: $(STAMP) ## the notebooks that decide claims (01-03) and 05's ablation at cpu again under KERNELS_B (build/kernels-b); every verdict compared with results/cpu
 	rm -rf build/kernels-b/cache
 	$(KERNELS_B) UNLEARN_CACHE=$(abspath build/kernels-b/cache) UNLEARN_RESULTS=$(abspath build/kernels-b/results) \
 	  UNLEARN_FIGURES=$(abspath build/kernels-b/figures) $(BIN)/python tools/run_notebooks.py --profile cpu --jobs 2 --out build/kernels-b/executed $(CLAIM_NOTEBOOKS)
