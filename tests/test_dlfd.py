@@ -4,6 +4,7 @@ the MUFAC loader on a fixture in the benchmark's layout."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 
 import numpy as np
 import ot
@@ -321,3 +322,43 @@ def test_split_claims_pair_methods_split_by_split():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # identical values: a zero-width interval, no precision warning
         assert mean_interval([0.0375, 0.0375]) == {"mean": 0.0375, "lo": 0.0375, "hi": 0.0375, "n": 2}
+
+
+def test_a_diverged_variant_or_method_is_a_row_and_the_runs_go_on(monkeypatch):
+    """Notebook 05 under the second kernel setting: the release arm's losses turned non-finite on one split before any
+    checkpoint. That run is one row marked diverged; the others are scored, and the paired summaries rest on the
+    splits where both sides were scored (n counts them)."""
+    from unlearn.experiments import dlfd
+    from unlearn.train import Diverged
+
+    x = torch.randn(60, 3, 4, 4)
+    data = dlfd.Data(train=ArrayDataset(x, torch.arange(60) % 3), forget=None, retain=None, test=None, unseen=None,
+                     split=None, classes=[0, 1, 2])
+    P = dataclasses.replace(dlfd.PROFILES["smoke"], ablation_splits=3, claim_splits=3, baselines=("finetune",))
+    calls = []
+
+    def method(name):
+        def run(original, forget, retain, config=None, seed=0, **inputs):
+            calls.append((name, seed))
+            if seed == 1 and (name == "finetune" or (config or {}).get("perturb_step_size") == dlfd.DLFD_RELEASE.get("perturb_step_size")):
+                raise Diverged(f"{name} diverged: non-finite losses")
+            m = torch.nn.Linear(1, 1)
+            m.unlearning_record = type("R", (), {"info": {"perturbed_batches": 1, "batches": 2, "selected": "last"},
+                                                 "seconds": 0.1, "grad_evals": 10})()
+            return m
+        return run
+
+    monkeypatch.setattr(dlfd.methods, "get", method)
+    monkeypatch.setattr(dlfd, "score", lambda m, d, seed=0, original=None: {"test_acc": 0.5, "fs": 0.1 + 0.01 * seed,
+                                                                            "nomus": 0.6 + 0.01 * seed, "fs_retain": 0.1})
+    per_split = dlfd.run_ablation(None, P, data, seed=0)
+    assert len(per_split) == 15 and len(calls) == 15
+    bad = per_split[per_split["selected"] == "diverged"]
+    assert bad[["split", "variant"]].values.tolist() == [[1, "release arm"]] and bad["nomus"].isna().all()
+    summary = dlfd.ablation_summary(per_split)
+    assert summary.loc["release arm", "n_splits"] == 2 and summary.loc["no OT term", "n_splits"] == 3
+    assert summary.loc["release arm", "d_nomus"] == pytest.approx(0.0)  # equal on the two scored splits
+    runs = dlfd.run_splits(None, P, data, seed=0)  # notebook 03's five-split section, the same rule
+    assert runs[(runs["method"] == "finetune") & (runs["split"] == 1)]["nomus"].isna().all()
+    claims = dlfd.split_claims(runs)
+    assert claims.loc["nomus_minus_finetune", "n"] == 2 and claims.loc["fs", "n"] == 3

@@ -30,7 +30,7 @@ from ..evaluate import evaluate
 from ..methods.dlfd import RELEASE as DLFD_RELEASE
 from ..plotting import adjust_labels
 from ..progress import tqdm
-from ..train import TrainConfig, predict
+from ..train import Diverged, TrainConfig, predict
 
 if TYPE_CHECKING:  # names for annotations only
     from matplotlib.figure import Figure
@@ -238,15 +238,20 @@ def run_splits(original, P: DLFDProfile, data: Data, seed: int = 0, first: dict 
         elif k == 0 and first is not None and name in first:
             m = first[name]
         else:
-            m = unlearn(name, original, P, d, seed + k)
+            try:
+                m = unlearn(name, original, P, d, seed + k)
+            except Diverged:  # its loss turned non-finite on this split: a row of NaN, the other runs go on
+                rows.append({"split": seed + k, "method": name})
+                continue
         rows.append({"split": seed + k, "method": name, **score(m, d, seed + k, original)})
     return pd.DataFrame(rows)
 
 
 def mean_interval(values, level: float = 0.95) -> dict:
     """Mean of per-split values and its Student-t interval (few splits: a bootstrap of five values would be too
-    narrow); ``n`` is how many splits it rests on."""
+    narrow); ``n`` is how many splits it rests on (splits whose value is NaN, a diverged run, are left out)."""
     x = np.asarray(values, dtype=float)
+    x = x[np.isfinite(x)]  # a split on which a method diverged (NaN) is left out of its pairs
     if len(x) < 2:
         return {"mean": float(x.mean()), "lo": np.nan, "hi": np.nan, "n": len(x)}
     # by hand rather than ttest_1samp, which warns on identical values (a variant equal to DLFD on every split)
@@ -374,7 +379,8 @@ def correlation_collapse(df: pd.DataFrame) -> pd.DataFrame:
 def run_ablation(original, P: DLFDProfile, data: Data, seed: int = 0, full=None) -> pd.DataFrame:
     """DLFD and its variants (``ABLATIONS``) on ``P.ablation_splits`` forget splits (seeds ``seed``,
     ``seed + 1``, ...), all from the one original: one row per (split, variant). ``full`` reuses an
-    already-computed default DLFD run on the first split (``data``'s own)."""
+    already-computed default DLFD run on the first split (``data``'s own). A variant that diverges on a split gets a
+    row with ``selected = "diverged"`` and no scores."""
     rows = []
     jobs = [(k, name) for k in range(P.ablation_splits) for name in ABLATIONS]
     for k, name in tqdm(jobs, desc="ablation runs", leave=False):
@@ -382,8 +388,12 @@ def run_ablation(original, P: DLFDProfile, data: Data, seed: int = 0, full=None)
         if k == 0 and name == "DLFD (paper)" and full is not None:
             m = full
         else:
-            m = methods.get("dlfd")(original, d.forget, d.retain, monitor=d.test, config=dlfd_config(P, **ABLATIONS[name]),
-                                    seed=seed + k)
+            try:
+                m = methods.get("dlfd")(original, d.forget, d.retain, monitor=d.test,
+                                        config=dlfd_config(P, **ABLATIONS[name]), seed=seed + k)
+            except Diverged:  # non-finite losses before any checkpoint: recorded, not scored; the other runs go on
+                rows.append({"split": seed + k, "variant": name, "selected": "diverged"})
+                continue
         info, rec = m.unlearning_record.info, m.unlearning_record
         rows.append({"split": seed + k, "variant": name, **score(m, d, seed + k),
                      "perturbed_batches": info["perturbed_batches"], "batches": info["batches"],
@@ -400,12 +410,13 @@ def ablation_summary(per_split: pd.DataFrame, metrics_=("test_acc", "fs", "nomus
                      level: float = 0.95) -> pd.DataFrame:
     """Per variant: the mean of each metric over splits, and its paired difference from ``reference``
     (variant minus reference, split by split) with a Student-t interval (few splits: a bootstrap of
-    5 values would be too narrow). ``n_splits`` says how many pairs each row rests on."""
+    5 values would be too narrow). ``n_splits`` says on how many splits the variant was scored (a diverged run is
+    not); its paired differences rest on the splits where both it and the reference were."""
     rows = {}
     ref = per_split[per_split["variant"] == reference].set_index("split")
     for name, g in per_split.groupby("variant", sort=False):
         g = g.set_index("split")
-        row = {"n_splits": len(g)}
+        row = {"n_splits": int(g["nomus"].notna().sum())}  # splits scored (a diverged run is not)
         for m in metrics_:
             row[m] = g[m].mean()
             if name == reference:
