@@ -100,9 +100,10 @@ def ablation_verdicts(per_split) -> dict[tuple[str, str], dict]:
             for m in ABLATION_METRICS for name, r in dlfd.ablation_verdicts(summary, m).iterrows()}
 
 
-def ablation_table(a: dict, b: dict, names: tuple[str, str]) -> tuple[str, int]:
-    """A markdown table of notebook 05's verdicts under both settings (from :func:`ablation_verdicts`), and how
-    many differ."""
+def ablation_table(per_split_a: list[dict], per_split_b: list[dict], names: tuple[str, str]) -> tuple[str, int, int]:
+    """A markdown table of notebook 05's verdicts (:func:`ablation_verdicts`) under both settings, from each
+    setting's per-split ablation rows; with how many verdicts differ and how many there are."""
+    a, b = ablation_verdicts(per_split_a), ablation_verdicts(per_split_b)
     lines = [f"| variant | metric | verdict ({names[0]}) | verdict ({names[1]}) | variant - DLFD ({names[0]}) | "
              f"variant - DLFD ({names[1]}) | each inside the other's interval |", "|---|---|---|---|---|---|---|"]
     differ = 0
@@ -116,7 +117,7 @@ def ablation_table(a: dict, b: dict, names: tuple[str, str]) -> tuple[str, int]:
         same = "" if ra["verdict"] == rb["verdict"] else " **(differs)**"
         lines.append(f"| {key[0]} | {key[1]} | {ra['verdict']} | {rb['verdict']}{same} | {ra[d]:.3g} [{ra['lo']:.3g}, "
                      f"{ra['hi']:.3g}] | {rb[d]:.3g} [{rb['lo']:.3g}, {rb['hi']:.3g}] | {'yes' if inside_both else 'no'} |")
-    return "\n".join(lines), differ
+    return "\n".join(lines), differ, len(a)
 
 
 def load_ablation(results: Path, profile: str) -> list[dict] | None:
@@ -142,7 +143,7 @@ def main(argv=None) -> int:
     saved = {"setting": names[1], "claims": list(b.values())}
     abl_a, abl_b = load_ablation(args.a, args.profile), load_ablation(args.b, args.profile)
     if abl_a and abl_b:
-        abl_text, abl_differ = ablation_table(ablation_verdicts(abl_a), ablation_verdicts(abl_b), names)
+        abl_text, abl_differ, _ = ablation_table(abl_a, abl_b, names)
         text += "\n\nNotebook 05 (DLFD ablation; each variant against DLFD, paired over forget splits):\n\n" + abl_text
         differ += abl_differ
         saved["ablation_splits"] = abl_b

@@ -71,11 +71,10 @@ def settings_table(root: Path = ROOT) -> str:
            "digits); a verdict that survives both does not depend on the machine.", "", text]
     abl_a = compare_settings.load_ablation(root / "results", "cpu")
     if abl_a and other.get("ablation_splits"):
-        va, vb = (compare_settings.ablation_verdicts(x) for x in (abl_a, other["ablation_splits"]))
-        abl_text, abl_differ = compare_settings.ablation_table(va, vb, names)
+        abl_text, abl_differ, n = compare_settings.ablation_table(abl_a, other["ablation_splits"], names)
         out += ["", f"Notebook 05's ablation (no claim of the paper; each variant against DLFD on "
                 f"{', '.join(compare_settings.ABLATION_METRICS)}, paired over the forget splits) under both settings: "
-                f"{len(va) - abl_differ} of {len(va)} verdicts the same.", "", abl_text]
+                f"{n - abl_differ} of {n} verdicts the same.", "", abl_text]
     return "\n".join(out)
 
 
