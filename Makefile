@@ -12,7 +12,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 SMOKE_REF := tests/smoke_reference
 SITE_NOTEBOOKS ?= executed/cpu
 
-.PHONY: help setup lint test unit notebooks notebooks-kernels refresh-smoke reproduce reproduce-kernels bench baselines site site-check lab clean
+.PHONY: help setup lint test unit notebooks notebooks-kernels refresh-smoke reproduce reproduce-kernels probes bench baselines site site-check lab clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -70,6 +70,9 @@ refresh-smoke: $(STAMP) ## re-run the smoke notebooks from an empty model cache 
 reproduce: $(STAMP) ## every notebook at the cpu profile; rewrites figures/, results/cpu/, executed/cpu/ and the README findings
 	$(BIN)/python tools/run_notebooks.py --profile cpu --out build/cpu --keep executed/cpu $(NOTEBOOKS)
 	$(BIN)/python tools/findings.py
+
+probes: $(STAMP) ## the probe scripts whose results notebooks 01-03 read back instead of recomputing (tools/pipeline.py; tens of minutes)
+	$(BIN)/python tools/pipeline.py --probes | while read -r cmd; do echo "python $$cmd"; $(BIN)/python $$cmd || exit 1; done
 
 bench: $(STAMP) ## time every method against retraining; writes results/bench.csv and figures/bench.png
 	$(BIN)/python benchmarks/run.py

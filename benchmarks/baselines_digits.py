@@ -33,6 +33,8 @@ from unlearn.evaluate import evaluate
 from unlearn.methods.sisa import SISAConfig, SISAEnsemble
 from unlearn.train import Timer
 
+paths.use_repository()  # data, model cache, results and figures: this repository's folders
+
 
 @dataclass
 class Profile:

@@ -240,4 +240,7 @@ def figure(df, name: str) -> None:
 
 
 if __name__ == "__main__":
+    from unlearn import paths
+
+    paths.use_repository()  # parent and children alike: data, model cache, results and figures of this repository
     sys.exit(main())

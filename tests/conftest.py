@@ -8,6 +8,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if "UNLEARN_DATA_MIRROR" not in os.environ and (ROOT.parent / "shared" / "data").exists():
     os.environ["UNLEARN_DATA_MIRROR"] = str(ROOT.parent / "shared" / "data")
 
+from unlearn import paths  # noqa: E402  (after the mirror is set)
+
+paths.use_repository(ROOT)  # tests are a make target: the data cache is this repository's (model cache: below)
+
 
 @pytest.fixture(scope="session", autouse=True)
 def own_model_cache(tmp_path_factory):

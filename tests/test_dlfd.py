@@ -14,9 +14,10 @@ from torch.utils.data import Subset
 
 from unlearn import methods, metrics, models
 from unlearn.data import ArrayDataset, load_dataset
-from unlearn.data.mufac import load_mufac, mufac_root, mufac_split
+from unlearn.data.mufac import load_mufac, mufac_root
 from unlearn.data.sources import DatasetNotFoundError
 from unlearn.methods.dlfd import RELEASE, DLFDConfig, cosine_cost, ot_loss, perturb, perturbation_objective, perturbed_input, retain_weight
+from unlearn.splits import mufac_split
 from unlearn.train import TrainConfig, fit, predict
 
 
@@ -340,7 +341,7 @@ def test_a_diverged_variant_or_method_is_a_row_and_the_runs_go_on(monkeypatch):
     def method(name):
         def run(original, forget, retain, config=None, seed=0, **inputs):
             calls.append((name, seed))
-            if seed == 1 and (name == "finetune" or (config or {}).get("perturb_step_size") == dlfd.DLFD_RELEASE.get("perturb_step_size")):
+            if seed == 1 and (name == "finetune" or (config or {}).get("perturb_step_size") == dlfd.protocol.DLFD_RELEASE.get("perturb_step_size")):
                 raise Diverged(f"{name} diverged: non-finite losses")
             m = torch.nn.Linear(1, 1)
             m.unlearning_record = type("R", (), {"info": {"perturbed_batches": 1, "batches": 2, "selected": "last"},
@@ -348,9 +349,10 @@ def test_a_diverged_variant_or_method_is_a_row_and_the_runs_go_on(monkeypatch):
             return m
         return run
 
-    monkeypatch.setattr(dlfd.methods, "get", method)
-    monkeypatch.setattr(dlfd, "score", lambda m, d, seed=0, original=None: {"test_acc": 0.5, "fs": 0.1 + 0.01 * seed,
-                                                                            "nomus": 0.6 + 0.01 * seed, "fs_retain": 0.1})
+    monkeypatch.setattr(dlfd.protocol.methods, "get", method)
+    monkeypatch.setattr(dlfd.protocol, "score", lambda m, d, seed=0, original=None, reference=None: {
+        "test_acc": 0.5, "fs": 0.1 + 0.01 * seed, "nomus": 0.6 + 0.01 * seed, "fs_retain": 0.1})
+    monkeypatch.setattr(dlfd.protocol, "reference_labels", lambda original, d: None)
     per_split = dlfd.run_ablation(None, P, data, seed=0)
     assert len(per_split) == 15 and len(calls) == 15
     bad = per_split[per_split["selected"] == "diverged"]

@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 
 from unlearn.experiments import features_labels
+from unlearn.experiments.features_labels import poisoning
 
 
 def fake_result():
@@ -78,8 +79,8 @@ def test_head_only_updates_are_scored_from_the_original_models_test_features():
     torch.manual_seed(0)
     model = models.build("vgg", width=4, hidden=16).eval()
     new = influence.first_order(model, (x[:40], y[:40]), (x[:40], (y[:40] + 1) % 10), 0.5, params="head")
-    fast = features_labels._head_correct(new, tmu_features.penultimate(model, data), data)
-    assert np.array_equal(fast, features_labels._correct(new, data))
+    fast = poisoning._head_correct(new, tmu_features.penultimate(model, data), data)
+    assert np.array_equal(fast, poisoning._correct(new, data))
     with torch.no_grad():
         assert not torch.allclose(new(x), model(x))  # the update did change the outputs
 

@@ -106,3 +106,4 @@ def test_restoration_fraction_and_speedup():
     assert metrics.speedup(10.0, 2.0) == 5.0
     with pytest.raises(ValueError):
         metrics.speedup(10.0, 0.0)
+

@@ -14,6 +14,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tools"))
 import build_site  # noqa: E402
 import findings  # noqa: E402
+import pipeline  # noqa: E402
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 REFERENCES = ROOT / "tests" / "smoke_reference"
@@ -96,20 +97,6 @@ def test_executed_notebooks_have_no_stray_outputs(path):
             assert str(ROOT) not in text, f"cell {i} prints an absolute path of this machine"
 
 
-# Result files not written by the notebooks (whose files the smoke references list), each with the command that
-# writes it. A file under results/ that is neither is stale: nothing in the current code would write it again.
-WRITTEN_BY_COMMANDS = {
-    "baselines_digits.csv": "benchmarks/baselines_digits.py", "baselines_digits_runs.csv": "benchmarks/baselines_digits.py",
-    "baselines_digits_whole_class.csv": "benchmarks/baselines_digits.py",
-    "baselines_digits_whole_class_runs.csv": "benchmarks/baselines_digits.py",
-    "bench.csv": "benchmarks/run.py", "tmu_budget.csv": "tools/tmu_budget_probe.py",
-    "tmu_other_classes.csv": "tools/tmu_other_classes.py",
-    "dlfd_profile_check.csv": "tools/dlfd_profile_check.py", "02_poisoning_sisa.csv": "tools/poison_sisa.py",
-    "claims.json": "src/unlearn/claims.py", "claims_kernels_b.json": "tools/compare_settings.py", "notebook_times.csv": "tools/run_notebooks.py",
-    "claims_table.csv": "src/unlearn/experiments/benchmark.py", "tour_split.json": "notebooks/00_tour.ipynb",
-}
-
-
 def test_no_stale_result_files():
     written_by_notebooks = {p.name for p in (ROOT / "tests" / "smoke_reference" / "results").glob("*.csv")}
     tracked = subprocess.run(["git", "ls-files", "results"], cwd=ROOT, capture_output=True, text=True, check=True)
@@ -117,8 +104,8 @@ def test_no_stale_result_files():
     for name in (Path(line).name for line in tracked.stdout.split()):
         if name in written_by_notebooks:
             continue
-        writer = WRITTEN_BY_COMMANDS.get(name)
+        writer = pipeline.writer(name)  # tools/pipeline.py: the probes and commands that write result files
         stem = name.rsplit(".", 1)[0].replace("_whole_class", "").replace("_runs", "")
         if writer is None or stem not in (ROOT / writer).read_text():
             stale.append(name)
-    assert not stale, f"result files no current code writes (delete them, or name their writer here): {stale}"
+    assert not stale, f"result files no current code writes (delete them, or declare their writer in tools/pipeline.py): {stale}"

@@ -65,3 +65,17 @@ def test_compact_progress_keeps_each_bar_as_its_last_frame():
     out = run_notebooks.compact_progress(nb).cells[0].outputs
     assert [(o.name, o.text) for o in out] == [("stderr", "seeds: 100%| | 2/2"), ("stdout", "table\n"), ("stderr", "bar: 1/1"),
                                               ("stdout", "done\n"), ("stderr", "outer: 1/1\ninner: 1/1")]
+
+
+def test_notebook_04_waits_for_the_claims_of_01_to_03():
+    import pipeline
+
+    first_three = {"01_twin_machine_unlearning.ipynb", "02_unlearning_features_and_labels.ipynb",
+                   "03_distribution_level_feature_distancing.ipynb"}
+    assert not pipeline.ready("04_benchmark.ipynb", {"03_distribution_level_feature_distancing.ipynb"})
+    assert pipeline.ready("04_benchmark.ipynb", {"05_dlfd_ablation.ipynb"})
+    assert all(pipeline.ready(nb, first_three - {nb}) for nb in first_three)
+    for name, (command, reader) in pipeline.PROBES.items():  # every probe exists, and names the file it writes
+        script = Path(__file__).resolve().parents[1] / command.split()[0]
+        assert name.rsplit(".", 1)[0] in script.read_text(), (name, command)
+        assert (Path(__file__).resolve().parents[1] / "notebooks" / reader).exists()

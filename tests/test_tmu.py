@@ -301,7 +301,7 @@ def test_a_diverged_method_is_recorded_for_its_seed_not_a_crash(monkeypatch, tmp
             raise Diverged("neggrad diverged: the loss is inf (not finite)", method="neggrad")
         return exploding
 
-    monkeypatch.setattr(tmu.methods, "get", get)
+    monkeypatch.setattr(tmu.protocol.methods, "get", get)
     P = dataclasses.replace(tmu.PROFILES["smoke"], seeds=(0,))
     runs = tmu.run_seeds(P, progress=False)
     t = runs["table"].set_index("method")
@@ -325,14 +325,14 @@ def test_a_class_out_of_regime_is_a_row_naming_the_failure_not_a_crash(monkeypat
         regime = pd.DataFrame([{"seed": 0, **{c: 1.0 for c in tmu.OTHER_CLASS_COLUMNS}}])
         return {"table": table, "regime": regime}
 
-    monkeypatch.setattr(tmu, "run_seeds", run_seeds)
+    monkeypatch.setattr(tmu.studies, "run_seeds", run_seeds)
     df = tmu.other_classes(tmu.PROFILES["smoke"], [2, 4])
     failed, ok = df[df["class"] == 2].iloc[0], df[df["class"] == 4].iloc[0]
     assert "after 100 epochs" in failed["regime_failed"] and np.isnan(failed["gold_forget_acc"])
     assert ok["regime_failed"] == "" and ok["delta_TMU"] == 0.1 and ok["seed"] == 0
     assert set(tmu.OTHER_CLASS_COLUMNS) <= set(df.columns)
     # every class out of regime: the columns the notebook prints are still there
-    monkeypatch.setattr(tmu, "run_seeds", lambda P, *a, **k: (_ for _ in ()).throw(NotFitted("gold: cap")))
+    monkeypatch.setattr(tmu.studies, "run_seeds", lambda P, *a, **k: (_ for _ in ()).throw(NotFitted("gold: cap")))
     assert set(tmu.OTHER_CLASS_COLUMNS) <= set(tmu.other_classes(tmu.PROFILES["smoke"], [2]).columns)
 
 
@@ -353,7 +353,7 @@ def test_other_classes_summary_judges_each_row_by_the_notebooks_regime_checks(tm
             {"class": 4, "seed": 3, **base, "original_forget_acc": 0.995, "delta_TMU": 0.9}]
     (tmp_path / "smoke").mkdir()
     pd.DataFrame(rows).to_csv(tmp_path / "smoke" / "tmu_other_classes.csv", index=False)
-    monkeypatch.setattr(tmu, "results_dir", lambda profile: tmp_path / profile)
+    monkeypatch.setattr(tmu.studies, "results_dir", lambda profile: tmp_path / profile)
     regime, deltas = tmu.other_classes_summary(tmu.stored_other_classes("smoke"))
     assert regime["in_regime"].tolist() == [False, True, True, False, False]
     assert regime["regime_failed"].tolist() == ["tmu-twin: training accuracy 0.99 after 100 epochs", "", "", "", ""]

@@ -11,9 +11,11 @@ import time
 
 import numpy as np
 
-from unlearn import profiles
+from unlearn import paths, profiles
 from unlearn.experiments import dlfd as experiment
 from unlearn.methods.dlfd import DLFDConfig, measure
+
+paths.use_repository()  # data, model cache, results and figures: this repository's folders
 
 
 def main() -> None:

@@ -12,6 +12,8 @@ import argparse
 from unlearn import paths, profiles
 from unlearn.experiments import dlfd
 
+paths.use_repository()  # data, model cache, results and figures: this repository's folders
+
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)

@@ -28,8 +28,11 @@ import nbformat
 import papermill as pm
 import psutil
 
-from unlearn import numerics
+import pipeline  # tools/pipeline.py: which notebook runs after which
+from unlearn import numerics, paths
 from unlearn.paths import results_dir
+
+paths.use_repository()  # data, model cache, results and figures: this repository's folders
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -90,7 +93,12 @@ def main(argv=None) -> int:
         running = {}
         while waiting or running:
             while waiting and len(running) < args.jobs and not failed:
-                nb = waiting.pop(0)
+                # the first notebook none of whose prerequisites (tools/pipeline.py: 04 after 01-03) is unfinished
+                pending = {n.name for n in waiting} | {n.name for n in running.values()}
+                nb = next((n for n in waiting if pipeline.ready(n.name, pending - {n.name})), None)
+                if nb is None:
+                    break  # wait for a running notebook to finish
+                waiting.remove(nb)
                 running[pool.submit(run_one, nb, out, params, args.keep)] = nb
             if not running:
                 break

@@ -27,10 +27,12 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
-from unlearn import methods, profiles
+from unlearn import methods, paths, profiles
 from unlearn.experiments import tmu
 from unlearn.methods.tmu import TMUConfig, finetune_with_labels
 from unlearn.train import predict
+
+paths.use_repository()  # data, model cache, results and figures: this repository's folders
 
 LRS = (0.01, 0.02, 0.05, 0.1)
 EPOCHS = (5, 10)

@@ -15,6 +15,8 @@ import argparse
 from unlearn import paths, profiles
 from unlearn.experiments import tmu
 
+paths.use_repository()  # data, model cache, results and figures: this repository's folders
+
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)

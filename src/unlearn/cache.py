@@ -7,7 +7,8 @@ new recipe, never a silent reuse of old weights). One file per entry holds the w
 ``state_dict``, loaded with ``weights_only=True``: no pickled code is ever executed) and the metadata;
 it is written to a temporary name and renamed, so concurrent writers each leave a complete file and a
 reader never sees half of one. The weights' SHA-256 is checked on every load; a corrupt entry is
-retrained. A notebook's second run reuses every model its first run trained.
+retrained. A notebook's second run reuses every model its first run trained. Without a cache location
+(:func:`unlearn.paths.model_cache_dir` is None: a library user who set none) models are trained and nothing is stored.
 """
 
 from __future__ import annotations
@@ -78,8 +79,8 @@ def cached_model(key: str, train: Callable[[], nn.Module], tag: str = "model",
     if template is None:
         raise ValueError("cached_model needs template=, the architecture to load cached weights into")
     root = paths.model_cache_dir()
-    ckpt = root / f"{tag}-{key}.pt"
-    if ckpt.exists():
+    ckpt = root / f"{tag}-{key}.pt" if root is not None else None  # no cache given: train, store nothing
+    if ckpt is not None and ckpt.exists():
         try:
             blob = torch.load(ckpt, weights_only=True, map_location="cpu")
             meta = blob["meta"]
@@ -96,6 +97,9 @@ def cached_model(key: str, train: Callable[[], nn.Module], tag: str = "model",
     model = model.cpu().eval()
     meta = {"key": key, "tag": tag, "format": FORMAT, "train_seconds": seconds, "state_sha256": state_fingerprint(model),
             "epochs": getattr(model, "fit_epochs", None)}  # the epochs fit ran (until_train_acc stops early)
+    if ckpt is None:
+        return model, meta | {"cached": False}
+    root.mkdir(parents=True, exist_ok=True)
     tmp = ckpt.with_suffix(f".{os.getpid()}.{time.monotonic_ns()}.tmp")
     torch.save({"state_dict": model.state_dict(), "meta": meta}, tmp)
     os.replace(tmp, ckpt)  # atomic: a reader never sees half a file, and weights and metadata travel together

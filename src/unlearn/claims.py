@@ -1,9 +1,13 @@
-"""Paper claims, checked against this run's numbers and recorded.
+"""Paper claims as data, checked against this run's numbers and recorded.
 
-``check`` evaluates a claim, prints a one-line verdict with the numbers behind it, and appends
-it to ``results/<profile>/claims.json``, from which notebook 04 builds its claims table (never
-typed). A claim that does not hold is reported, not hidden: the notebook keeps running so the
-reader sees every verdict, and ``failed()`` lists the ones that did not hold.
+A :class:`Claim` holds a paper's claim: its text, where its threshold comes from (the paper, the release, or this
+companion), the results it reads, and two pure functions of those results: the verdict (holds / does not hold /
+inconclusive) and the numbers printed and recorded beside it. Each experiment keeps its claims next to its protocol
+(``unlearn.experiments.<paper>.claims``), where unit tests evaluate them on synthetic results; a notebook calls
+:func:`record` with its results. ``check`` prints a one-line verdict with the numbers behind it and writes it into
+``results/<profile>/claims.json``, from which notebook 04 and the README's findings build their tables (never
+typed). A claim that does not hold is reported, not hidden: the notebook keeps running so the reader sees every
+verdict, and ``failed()`` lists the ones that did not hold.
 
 At the ``smoke`` profile the data are too small for a paper's effect to be expected, so verdicts
 there are informational; nbval still checks that they repeat exactly.
@@ -14,6 +18,8 @@ from __future__ import annotations
 import fcntl
 import json
 import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 
 from . import paths
 
@@ -43,6 +49,45 @@ def combine(*verdicts: str) -> str:
     return FAILS if FAILS in verdicts else HOLDS if all(v == HOLDS for v in verdicts) else INCONCLUSIVE
 
 
+@dataclass(frozen=True)
+class Claim:
+    """One claim of a paper, as data. ``decide`` and ``evidence`` are pure functions of the results named in
+    ``needs`` (DataFrames, dicts and numbers an experiment computed): the verdict, and the numbers printed and
+    recorded beside it. ``source`` says where the threshold comes from: ``paper: ...``, ``release: ...`` or
+    ``ours: ...`` (a bar this companion set, and why)."""
+
+    key: str  # short name, unique within its paper (what a notebook selects with ``only=``)
+    paper: str
+    text: str
+    source: str
+    needs: tuple[str, ...]
+    decide: Callable[[Mapping], str | bool]
+    evidence: Callable[[Mapping], dict]
+
+    def evaluate(self, results: Mapping) -> tuple[str, dict]:
+        """(verdict, numbers) on ``results``; a missing result is one error naming it."""
+        missing = [k for k in self.needs if k not in results]
+        if missing:
+            raise KeyError(f"claim {self.key!r} ({self.paper}) needs the results {missing}; given {sorted(results)}")
+        v = self.decide(results)
+        return (v if isinstance(v, str) else HOLDS if v else FAILS), self.evidence(results)
+
+
+def record(claims_: Iterable[Claim], results: Mapping, profile: str, only: Iterable[str] | None = None) -> None:
+    """Evaluate each claim (those whose ``key`` is in ``only``, when given) on ``results``; print and record its
+    verdict with :func:`check`. Returns nothing, so a notebook cell shows only the verdict lines."""
+    chosen = list(claims_)
+    if only is not None:
+        keys = list(only)
+        unknown = set(keys) - {c.key for c in chosen}
+        if unknown:
+            raise KeyError(f"no claims {sorted(unknown)}; known: {[c.key for c in chosen]}")
+        chosen = [c for c in chosen if c.key in keys]
+    for c in chosen:
+        v, numbers = c.evaluate(results)
+        check(c.paper, c.text, v, numbers, profile)
+
+
 def check(paper: str, claim: str, holds, numbers: dict, profile: str) -> None:
     """Record and print whether ``claim`` of ``paper`` holds: ``holds`` is a bool or a :func:`verdict` (holds /
     does not hold / inconclusive); ``numbers`` are the evidence. Returns nothing, so a check as a cell's last line
@@ -66,6 +111,16 @@ def reset(paper: str, profile: str) -> None:
     _update(profile, lambda rows: [r for r in rows if r["paper"] != paper])
 
 
+# the record lists the papers in the notebooks' order (01, 02, 03), each paper's claims in the order its notebook
+# checks them: notebooks run side by side, so the order in which they finish must not order the record
+PAPER_ORDER = ("TMU", "Warnecke et al. 2023 (NDSS)", "DLFD")
+
+
+def _ordered(rows: list[dict]) -> list[dict]:
+    rank = {p: i for i, p in enumerate(PAPER_ORDER)}
+    return sorted(rows, key=lambda r: (rank.get(r["paper"], len(rank)), r["paper"] if r["paper"] not in rank else ""))
+
+
 def _update(profile: str, change) -> None:
     """Rewrite the record through ``change(rows)`` under a lock: notebooks run side by side (``--jobs 2``) record
     their claims into the same file, and an unlocked read-modify-write would drop one notebook's rows."""
@@ -74,7 +129,7 @@ def _update(profile: str, change) -> None:
         fcntl.flock(lock, fcntl.LOCK_EX)
         rows = json.loads(path.read_text()) if path.exists() else []
         tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(change(rows), indent=1, default=float))
+        tmp.write_text(json.dumps(_ordered(change(rows)), indent=1, default=float))
         tmp.replace(path)
 
 

@@ -6,7 +6,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from . import metrics
-from .train import predict
+from .train import Predictions, predict
 
 
 def evaluate(model: nn.Module, *, forget: Dataset, retain: Dataset, test: Dataset, gold: nn.Module | None = None,
@@ -14,16 +14,8 @@ def evaluate(model: nn.Module, *, forget: Dataset, retain: Dataset, test: Datase
     """Accuracies on forget / retain / test (and any ``extra`` sets), loss-MIA with forget as members
     and test as non-members, FS, NoMUS; with a ``gold`` model also Delta, activation distance and JS
     divergence to it on the forget set, and the parameter distance."""
-    pf, pr, pt = predict(model, forget), predict(model, retain), predict(model, test)
-    mia = metrics.mia_score(pf.losses, pt.losses, seed=seed)
-    out = {
-        "retain_acc": pr.accuracy,
-        "forget_acc": pf.accuracy,
-        "test_acc": pt.accuracy,
-        "mia": mia,
-        "fs": metrics.forgetting_score(mia),
-        "nomus": metrics.nomus(pt.accuracy, mia, lam),
-    }
+    pf = predict(model, forget)
+    out = scores(pf, predict(model, retain), predict(model, test), seed=seed, lam=lam)
     for name, ds in (extra or {}).items():
         out[f"{name}_acc"] = predict(model, ds).accuracy
     if gold is not None:
@@ -37,6 +29,20 @@ def evaluate(model: nn.Module, *, forget: Dataset, retain: Dataset, test: Datase
         out["seconds"] = record.seconds
         out["grad_evals"] = record.grad_evals
     return out
+
+
+def scores(forget: Predictions, retain: Predictions, test: Predictions, *, seed: int = 0, lam: float = 0.5) -> dict[str, float]:
+    """The scores :func:`evaluate` reports without a gold model, from predictions already made (a caller that needs
+    the same predictions for more metrics makes each pass once)."""
+    mia = metrics.mia_score(forget.losses, test.losses, seed=seed)
+    return {
+        "retain_acc": retain.accuracy,
+        "forget_acc": forget.accuracy,
+        "test_acc": test.accuracy,
+        "mia": mia,
+        "fs": metrics.forgetting_score(mia),
+        "nomus": metrics.nomus(test.accuracy, mia, lam),
+    }
 
 
 def changed_share(model: nn.Module, original: nn.Module, data: Dataset) -> float:

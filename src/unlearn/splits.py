@@ -174,6 +174,18 @@ def label_flips(targets, budget: float | int, num_classes: int, seed: int = 0,
     return split, torch.as_tensor(poisoned)
 
 
+def mufac_split(bundle, forget_count: int | None = None) -> Split:
+    """The MUFAC benchmark's split of a :func:`unlearn.data.load_mufac` bundle: the first ``forget_count`` training
+    rows are forgotten (the release and the benchmark notebooks: ``image_age_list[:1500]``), the rest retained."""
+    from .data.mufac import FORGET_COUNT
+
+    forget_count = FORGET_COUNT if forget_count is None else forget_count
+    n = len(bundle.train)
+    if not 0 < forget_count < n:
+        raise ValueError(f"forget_count must lie in [1, {n - 1}], got {forget_count}")
+    return Split(np.arange(forget_count), np.arange(forget_count, n), n, "mufac_first_rows", {"forget_count": forget_count})
+
+
 def feature_subset(feature_names: list[str], select: int | list[str], seed: int = 0) -> np.ndarray:
     """Column indices of the features to unlearn: ``select`` random ones (seeded) or the named ones."""
     names = list(feature_names)

@@ -10,7 +10,7 @@ from typing import Callable
 
 from .arrays import ArrayDataset, DataBundle, as_arrays, targets_of
 from .images import AGE_GROUPS, age_group, load_cifar10, load_digits, load_fashion_mnist, load_mnist, load_olivetti, load_utkface
-from .mufac import load_mufac, mufac_split
+from .mufac import load_mufac
 from .sources import DatasetNotFoundError, dataset_lock
 from .tabular import load_adult, load_diabetes, load_enron
 from .text import CharCorpus, load_alice, load_tinyshakespeare
@@ -48,5 +48,5 @@ def load_dataset(name: str, **options) -> DataBundle:
 
 __all__ = [
     "ArrayDataset", "CharCorpus", "DataBundle", "DatasetNotFoundError", "AGE_GROUPS", "age_group",
-    "as_arrays", "available", "load_dataset", "load_mufac", "mufac_split", "targets_of",
+    "as_arrays", "available", "load_dataset", "load_mufac", "targets_of",
 ]

@@ -13,7 +13,7 @@ Each CSV has (at least) the columns ``image_path`` (a file name inside the match
 and ``age_class`` (a letter ``a``-``h`` for the eight age groups 0-6, 7-12, 13-19, 20-30, 31-45,
 46-55, 56-66, 67-80). The three parts are disjoint by household, so no person is in two of them.
 The benchmark forgets the first 1,500 rows of the training CSV (``MUFAC_loader.py`` in the DLFD
-release and the benchmark notebooks: ``image_age_list[:1500]``); :func:`mufac_split` returns that
+release and the benchmark notebooks: ``image_age_list[:1500]``); :func:`unlearn.splits.mufac_split` returns that
 split. The role renaming (val CSV -> "test", test CSV -> "unseen") follows those notebooks.
 """
 
@@ -24,7 +24,6 @@ import hashlib
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -33,9 +32,6 @@ from .. import paths
 from .arrays import ArrayDataset, DataBundle
 from .images import AGE_GROUPS
 from .sources import DatasetNotFoundError
-
-if TYPE_CHECKING:  # names for annotations only
-    from ..splits import Split
 
 AGE_CLASS_LETTERS = "abcdefgh"  # age_class letter -> label index (MUFAC's alpha2idx)
 PARTS = {  # our role: (CSV, image folder)
@@ -129,13 +125,3 @@ def load_mufac(root: str | os.PathLike | None = None, resolution: int = 128) -> 
         extra[f"files_{part}"] = np.array([r["image_path"] for r in rows])
     classes = [f"{lo}-{hi}" for lo, hi in AGE_GROUPS]
     return DataBundle("mufac", train, test, classes, extra)
-
-
-def mufac_split(bundle: DataBundle, forget_count: int = FORGET_COUNT) -> Split:
-    """The benchmark's split: the first ``forget_count`` training rows are forgotten, the rest retained."""
-    from ..splits import Split
-
-    n = len(bundle.train)
-    if not 0 < forget_count < n:
-        raise ValueError(f"forget_count must lie in [1, {n - 1}], got {forget_count}")
-    return Split(np.arange(forget_count), np.arange(forget_count, n), n, "mufac_first_rows", {"forget_count": forget_count})

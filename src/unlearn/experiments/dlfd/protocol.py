@@ -1,0 +1,309 @@
+"""Notebook 03's and 05's protocol: the profiles, UTKFace as a MUFAC-like task, the original, every method of Table 1
+at the release's settings, their scores on one or several forget splits, and DLFD's ablation."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+import torch
+from sklearn.model_selection import train_test_split
+from torch import nn
+from torch.utils.data import Subset
+
+from ... import methods, metrics, models, splits
+from ...cache import train_or_load
+from ...data import ArrayDataset, load_dataset, targets_of
+from ...evaluate import scores
+from ...methods.dlfd import RELEASE as DLFD_RELEASE
+from ...progress import tqdm
+from ...train import Diverged, TrainConfig, predict
+
+# Baselines of the paper's Table 1, in its order, each at the DLFD release's MUFAC settings
+# (age_cls_experiments.ipynb and unlearn/*.py of github.com/Dasol-Choi/DLFD). Where the release's
+# code is not the method (EU-k re-initialises nothing and trains only `bn2` affine weights; Bad
+# Teacher never reads the forget set; SCRUB ignores msteps and the temperature), the method's own
+# form is kept with the release's budget, learning rate and batch size.
+BASELINES = ("finetune", "cf_k", "eu_k", "neggrad", "unsir", "bad_teacher", "scrub")
+
+
+RELEASE_SETTINGS = {
+    # SGD 0.001, 2 epochs, batch 32 (the release's cosine T_max=2 stepped per batch cycles every 4 batches;
+    # the shared cosine-to-0 schedule has the same mean rate)
+    "finetune": {"epochs": 2, "lr": 0.001, "batch_size": 32},
+    # only the MLP head trains (DLFDNet's 3 Linear layers), SGD 0.001 without weight decay, 2 epochs
+    "cf_k": {"k": 3, "epochs": 2, "lr": 0.001, "batch_size": 32, "weight_decay": 0.0},
+    # the head re-initialised and retrained (Goel et al.) for the release's 2 epochs at batch 32; the
+    # from-scratch rate (0.05) as the release's 0.001 cannot train a re-initialised head in 2 epochs
+    "eu_k": {"k": 3, "epochs": 2, "batch_size": 32},
+    # gradient ascent on the forget set: SGD 0.001, momentum 0.9, 1 epoch, batch 32, on the augmented forget images
+    # (age_cls_experiments.ipynb cell 19 passes data_loaders['forget_train'], which crops and flips; unlearn/neg_grad.py)
+    "neggrad": {"epochs": 1, "lr": 0.001, "batch_size": 32, "augment": True},
+    # noise: one batch of 32 per class, 8 Adam steps at 0.1; impair 1 and repair 2 epochs (Adam 0.001) on
+    # the whole retain set, batch 128
+    "unsir": {"noise_batch": 32, "noise_steps": 8, "noise_lr": 0.1, "impair_lr": 0.001, "repair_lr": 0.001,
+              "impair_epochs": 1, "repair_epochs": 2, "retain_per_class": 0, "batch_size": 128},
+    # Adam 0.001, 2 epochs, batch 32, KL temperature 4
+    "bad_teacher": {"epochs": 2, "lr": 0.001, "batch_size": 32},
+    # SGD 5e-4, 2 epochs, batch 32 for both sets, in the release's own form (see ScrubConfig.form): the paper's form
+    # (KL maximised at T = 4, scaled by T^2 = 16) collapsed this model's test accuracy to 0.27 (release: 0.646)
+    "scrub": {"epochs": 2, "msteps": 2, "lr": 5e-4, "batch_size": 32, "forget_batch_size": 32, "lr_decay_epochs": (),
+              "form": "release"},
+}
+
+
+ERROR_MAXIMISING = ("neggrad", "unsir", "bad_teacher", "scrub")  # push forget samples towards errors
+
+
+ABLATIONS = {  # name -> DLFDConfig overrides (notebook 05's ablation)
+    "DLFD (paper)": {},
+    "no OT term": {"forget_weight": 0.0},
+    "release arm": dict(DLFD_RELEASE),
+    "no CE schedule": {"retain_weight_start": 1.0, "retain_weight_end": 1.0},
+    "no dynamic stop": {"fs_threshold": 0.0},
+}
+
+
+@dataclass
+class DLFDProfile:
+    resolution: int  # UTKFace images are resized to resolution x resolution pixels
+    width: int  # base width of the ResNet-18 backbone (64 = the standard network)
+    n_train: int | None  # training images used (forget + retain), seeded subset; None = all 7,547
+    n_test: int | None  # D_test (monitoring) images; None = all of its half of UTKFace's test split
+    n_unseen: int | None  # D_unseen images; None = all of the other half
+    forget_fraction: float  # share of the training images to forget (MUFAC: 1,500 of 10,025 = 15 %)
+    epochs: int  # training epochs of the original and the retrained model (release: 100)
+    lr: float  # peak SGD learning rate of that training (cosine schedule)
+    batch_size: int  # batch size of that training
+    augment: bool  # random crop and flip while training the original and the retrained model
+    dlfd: dict = field(default_factory=dict)  # DLFDConfig overrides (e.g. monitoring cadence on a CPU)
+    baselines: tuple = BASELINES  # baselines of Table 1
+    ablation_splits: int = 5  # forget splits (seeds) of the ablation, all unlearned from the one original
+    claim_splits: int = 5  # forget splits the claims are judged over (every approximate method on each)
+    bootstrap: int = 100  # replicates of Table 1's paired bootstrap over forget and unseen samples
+    tsne_points: int = 300  # forget and retain samples each in the t-SNE figure
+
+    @property
+    def train_config(self) -> TrainConfig:
+        return TrainConfig(epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, optimizer="sgd", momentum=0.9,
+                           weight_decay=5e-4, schedule="cosine", augment=self.augment)
+
+
+PROFILES = {
+    "smoke": DLFDProfile(resolution=16, width=4, n_train=240, n_test=100, n_unseen=100, forget_fraction=0.15,
+                         epochs=2, lr=0.05, batch_size=64, augment=False,
+                         dlfd={"monitor_every": 3, "monitor_samples": 36, "val_samples": 100, "perturb_steps": 3},
+                         ablation_splits=2, claim_splits=2, bootstrap=20, tsne_points=60),
+    # MUFAC-sized: all 7,547 training images (1,132 forgotten), 943 + 944 test images, batch 32, so
+    # DLFD's epoch is ~200 batches as in the release (~266). No augmentation: see memorisation_check.
+    "cpu": DLFDProfile(resolution=32, width=8, n_train=None, n_test=None, n_unseen=None, forget_fraction=0.15,
+                       epochs=30, lr=0.05, batch_size=64, augment=False,
+                       dlfd={"monitor_every": 10, "monitor_samples": 400, "val_samples": None},
+                       ablation_splits=5, tsne_points=200),
+    "paper": DLFDProfile(resolution=128, width=64, n_train=None, n_test=None, n_unseen=None, forget_fraction=0.15,
+                         epochs=100, lr=0.01, batch_size=32, augment=True, dlfd={}, bootstrap=1000, tsne_points=1000),
+}
+
+
+@dataclass
+class Data:
+    train: ArrayDataset  # forget + retain
+    forget: Subset
+    retain: Subset
+    test: ArrayDataset  # D_test: monitoring during unlearning
+    unseen: ArrayDataset  # D_unseen: final accuracy and MIA non-members
+    split: splits.Split
+    classes: list
+
+
+def _subset(ds: ArrayDataset, n: int | None, seed: int) -> ArrayDataset:
+    if n is None or n >= len(ds):
+        return ds
+    idx, _ = train_test_split(np.arange(len(ds)), train_size=n, stratify=ds.y.numpy(), random_state=seed)
+    idx = torch.as_tensor(np.sort(idx))
+    return ArrayDataset(ds.x[idx], ds.y[idx])
+
+
+def load_data(P: DLFDProfile, seed: int = 0) -> Data:
+    """UTKFace as a MUFAC-like task (see the module docstring). Stratified, seeded subsets; the
+    forget split is drawn with ``seed`` too (:func:`with_forget_split` redraws only that)."""
+    bundle = load_dataset("utkface", resolution=P.resolution)
+    train = _subset(bundle.train, P.n_train, seed)
+    te = bundle.test
+    a, b = train_test_split(np.arange(len(te)), test_size=0.5, stratify=te.y.numpy(), random_state=seed)
+    a, b = torch.as_tensor(np.sort(a)), torch.as_tensor(np.sort(b))
+    test = _subset(ArrayDataset(te.x[a], te.y[a]), P.n_test, seed)
+    unseen = _subset(ArrayDataset(te.x[b], te.y[b]), P.n_unseen, seed)
+    split = splits.random_instances(len(train), P.forget_fraction, seed)
+    forget, retain = split.subsets(train)
+    return Data(train, forget, retain, test, unseen, split, bundle.classes)
+
+
+def with_forget_split(data: Data, P: DLFDProfile, seed: int) -> Data:
+    """The same training set, D_test and D_unseen with another seeded forget split. The original
+    is trained on forget + retain = the whole training set, so one original serves every split."""
+    split = splits.random_instances(len(data.train), P.forget_fraction, seed)
+    forget, retain = split.subsets(data.train)
+    return Data(data.train, forget, retain, data.test, data.unseen, split, data.classes)
+
+
+def memorisation_check(P: DLFDProfile, data: Data, seed: int = 0) -> pd.DataFrame:
+    """Why the cpu profile trains without augmentation: the original trained with and without random
+    crops and flips (same width, epochs and schedule), and whether it memorised its training set
+    (training accuracy, unseen accuracy, FS of forget vs unseen). Run by ``tools/dlfd_profile_check.py``;
+    notebook 03 prints the stored table."""
+    rows = {}
+    for augment in (True, False):
+        Pa = dataclasses.replace(P, augment=augment)
+        model, meta = train_original(Pa, data, seed)
+        pf, pu, pr = predict(model, data.forget), predict(model, data.unseen), predict(model, data.retain)
+        mia = metrics.mia_score(pf.losses, pu.losses, seed=seed)
+        train_acc = (pf.accuracy * len(data.forget) + pr.accuracy * len(data.retain)) / len(data.train)
+        rows[f"augment={augment}"] = {"train_acc": train_acc, "unseen_acc": pu.accuracy, "fs": metrics.forgetting_score(mia),
+                                      "train_seconds": meta["train_seconds"]}
+    return pd.DataFrame(rows).T
+
+
+def stored_memorisation_check(profile: str = "cpu") -> str:
+    """The table :func:`memorisation_check` stored for ``profile``, as text, or how to produce it."""
+    from ... import paths
+
+    path = paths.results_dir(profile) / "dlfd_profile_check.csv"
+    if not path.exists():
+        return f"no stored check at {profile}: run  python tools/dlfd_profile_check.py --profile {profile}"
+    return pd.read_csv(path, index_col=0).round(4).to_string()
+
+
+def describe_data(data: Data) -> pd.DataFrame:
+    rows = {}
+    for name in ("train", "forget", "retain", "test", "unseen"):
+        y = targets_of(getattr(data, name))
+        rows[name] = {"n": len(y), **{c: int((y == k).sum()) for k, c in enumerate(data.classes)}}
+    return pd.DataFrame(rows).T
+
+
+def build_model(P: DLFDProfile, data: Data) -> nn.Module:
+    return models.build("dlfd", num_classes=len(data.classes), width=P.width)
+
+
+def train_original(P: DLFDProfile, data: Data, seed: int = 0) -> tuple[nn.Module, dict]:
+    """The original model (forget + retain), through the checkpoint cache: (model, meta)."""
+    return train_or_load(build_model(P, data), data.train, P.train_config, seed, tag="dlfd-original", progress=False)
+
+
+def dlfd_config(P: DLFDProfile, **overrides) -> dict:
+    return {**P.dlfd, **overrides}
+
+
+def unlearn(name: str, original, P: DLFDProfile, data: Data, seed: int = 0) -> nn.Module:
+    """One method of Table 1 on ``data``'s forget split: retrain (the original's recipe), a baseline at its release
+    settings, or DLFD (monitoring on D_test)."""
+    fn = methods.get(name)
+    if name == "retrain":
+        return fn(original, data.forget, data.retain, config=P.train_config, seed=seed)
+    if name == "dlfd":
+        return fn(original, data.forget, data.retain, monitor=data.test, config=dlfd_config(P), seed=seed)
+    return fn(original, data.forget, data.retain, config=RELEASE_SETTINGS.get(name), seed=seed)
+
+
+def run_methods(original, P: DLFDProfile, data: Data, seed: int = 0) -> dict:
+    """Retrain, every baseline and DLFD on the first forget split; returns name -> unlearned model."""
+    names = ["retrain", *P.baselines, "dlfd"]
+    return {name: unlearn(name, original, P, data, seed) for name in tqdm(names, desc="methods", leave=False)}
+
+
+def run_splits(original, P: DLFDProfile, data: Data, seed: int = 0, first: dict | None = None) -> pd.DataFrame:
+    """Every approximate method (the baselines and DLFD; retraining is the target, not a competitor) on
+    ``P.claim_splits`` forget splits (seeds ``seed``, ``seed + 1``, ...), all from the one original: one row per
+    (split, method) of :func:`score`, the original's own scores included. ``first`` (name -> model) reuses the
+    first split's models of :func:`run_methods`."""
+    names = ["original", *P.baselines, "dlfd"]
+    jobs = [(k, name) for k in range(P.claim_splits) for name in names]
+    rows, refs = [], {}
+    for k, name in tqdm(jobs, desc="methods x splits", leave=False):
+        d = data if k == 0 else with_forget_split(data, P, seed + k)
+        if name == "original":
+            m = original
+        elif k == 0 and first is not None and name in first:
+            m = first[name]
+        else:
+            try:
+                m = unlearn(name, original, P, d, seed + k)
+            except Diverged:  # its loss turned non-finite on this split: a row of NaN, the other runs go on
+                rows.append({"split": seed + k, "method": name})
+                continue
+        if k not in refs:
+            refs = {k: reference_labels(original, d)}  # one split at a time
+        rows.append({"split": seed + k, "method": name, **score(m, d, seed + k, original, refs[k])})
+    return pd.DataFrame(rows)
+
+
+def score(model, data: Data, seed: int = 0, original=None, reference: torch.Tensor | None = None) -> dict:
+    """Accuracies, loss-MIA (forget vs D_unseen), FS and NoMUS, as MUFAC reports them; the same attack
+    on retain vs D_unseen (``fs_retain``: a method that lowers FS by un-memorising the whole training
+    set lowers this too, while the retrained model keeps it); with ``original``, how far the model
+    moved from it (``changed``: share of forget and unseen predictions that differ; ``param_dist``).
+    ``reference``: :func:`reference_labels` of ``original`` on this split, when the caller scores several models
+    against it. Each set is predicted once per model (scoring was a quarter of notebook 03's five-split section)."""
+    pf, pr, pu = predict(model, data.forget), predict(model, data.retain), predict(model, data.unseen)
+    s = scores(pf, pr, pu, seed=seed)
+    out = {k: s[k] for k in ("test_acc", "forget_acc", "retain_acc")}
+    out["monitor_acc"] = predict(model, data.test).accuracy
+    out.update({k: s[k] for k in ("mia", "fs", "nomus")})
+    out["fs_retain"] = metrics.forgetting_score(metrics.mia_score(pr.losses, pu.losses, seed=seed))
+    if original is not None:
+        ref = reference_labels(original, data) if reference is None else reference
+        out["changed"] = float((torch.cat([pf.logits.argmax(1), pu.logits.argmax(1)]) != ref).float().mean())
+        out["param_dist"] = metrics.param_distance(model, original)
+    return out
+
+
+def reference_labels(original, data: Data) -> torch.Tensor:
+    """The original's predicted labels on ``data``'s forget set, then its unseen set (what :func:`score`'s
+    ``changed`` compares with), made once per split rather than once per scored method."""
+    return torch.cat([predict(original, ds).logits.argmax(1) for ds in (data.forget, data.unseen)])
+
+
+def table1(original, original_meta, unlearned: dict, P: DLFDProfile, data: Data, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(scores, costs): one row per model; test_acc is accuracy on D_unseen."""
+    rows, costs = {}, {}
+    ref = reference_labels(original, data)
+    rows["original"] = score(original, data, seed, original, ref)
+    costs["original"] = {"seconds": original_meta["train_seconds"], "grad_evals": P.epochs * len(data.train)}
+    for name, m in unlearned.items():
+        rows[name] = score(m, data, seed, original, ref)
+        rec = m.unlearning_record
+        costs[name] = {"seconds": rec.seconds, "grad_evals": rec.grad_evals}
+    return pd.DataFrame(rows).T, pd.DataFrame(costs).T
+
+
+def run_ablation(original, P: DLFDProfile, data: Data, seed: int = 0, full=None) -> pd.DataFrame:
+    """DLFD and its variants (``ABLATIONS``) on ``P.ablation_splits`` forget splits (seeds ``seed``,
+    ``seed + 1``, ...), all from the one original: one row per (split, variant). ``full`` reuses an
+    already-computed default DLFD run on the first split (``data``'s own). A variant that diverges on a split gets a
+    row with ``selected = "diverged"`` and no scores."""
+    rows = []
+    jobs = [(k, name) for k in range(P.ablation_splits) for name in ABLATIONS]
+    for k, name in tqdm(jobs, desc="ablation runs", leave=False):
+        d = data if k == 0 else with_forget_split(data, P, seed + k)
+        if k == 0 and name == "DLFD (paper)" and full is not None:
+            m = full
+        else:
+            try:
+                m = methods.get("dlfd")(original, d.forget, d.retain, monitor=d.test,
+                                        config=dlfd_config(P, **ABLATIONS[name]), seed=seed + k)
+            except Diverged:  # non-finite losses before any checkpoint: recorded, not scored; the other runs go on
+                rows.append({"split": seed + k, "variant": name, "selected": "diverged"})
+                continue
+        info, rec = m.unlearning_record.info, m.unlearning_record
+        rows.append({"split": seed + k, "variant": name, **score(m, d, seed + k),
+                     "perturbed_batches": info["perturbed_batches"], "batches": info["batches"],
+                     "selected": info["selected"], "seconds": rec.seconds, "grad_evals": rec.grad_evals})
+    return pd.DataFrame(rows)
+
+
+def profile_table() -> pd.DataFrame:
+    return pd.DataFrame({k: {f: (str(v) if isinstance(v, (dict, tuple)) else v) for f, v in asdict(p).items()}
+                         for k, p in PROFILES.items()})

@@ -1,0 +1,168 @@
+"""Every paper claim the notebooks record, evaluated on synthetic results: one where it holds, one where it does not,
+and the edge (an interval touching its threshold is inconclusive; a bar met exactly is met)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from unlearn import claims
+from unlearn.experiments import dlfd, features_labels, tmu
+
+HOLDS, FAILS, INCONCLUSIVE = claims.HOLDS, claims.FAILS, claims.INCONCLUSIVE
+
+
+def _claim(module, key):
+    return next(c for c in module.CLAIMS if c.key == key)
+
+
+def _verdict(module, key, results):
+    return _claim(module, key).evaluate(results)[0]
+
+
+def test_every_claim_names_its_threshold_source_and_keys_are_unique():
+    for module in (tmu, dlfd, features_labels):
+        keys = [c.key for c in module.CLAIMS]
+        assert len(keys) == len(set(keys))
+        for c in module.CLAIMS:
+            assert c.source.split(":")[0] in ("paper", "release", "ours"), c.source
+            assert c.needs and c.text and c.paper in claims.PAPER_ORDER
+
+
+# --- TMU ----------------------------------------------------------------------------------------------------------
+def _dint(tmu_lo, tmu_hi, diff_lo=0.05, diff_hi=0.2):
+    rows = {"TMU": {"delta": (tmu_lo + tmu_hi) / 2, "lo": tmu_lo, "hi": tmu_hi, "minus_TMU": 0.0, "diff_lo": 0.0,
+                    "diff_hi": 0.0}}
+    for m in tmu.BASELINES:
+        rows[m] = {"delta": 0.3, "lo": 0.2, "hi": 0.4, "minus_TMU": 0.1, "diff_lo": diff_lo, "diff_hi": diff_hi}
+    return pd.DataFrame(rows).T
+
+
+def test_tmu_delta_claim():
+    assert _verdict(tmu, "delta", {"delta_intervals": _dint(0.01, 0.04), "seeds": 3}) == HOLDS
+    assert _verdict(tmu, "delta", {"delta_intervals": _dint(0.06, 0.09), "seeds": 3}) == FAILS
+    assert _verdict(tmu, "delta", {"delta_intervals": _dint(0.02, 0.05), "seeds": 3}) == INCONCLUSIVE  # touches 0.05
+    # below the bar, but one paper baseline's paired interval contains 0: not shown to be better
+    assert _verdict(tmu, "delta", {"delta_intervals": _dint(0.01, 0.04, -0.01, 0.1), "seeds": 3}) == INCONCLUSIVE
+    numbers = _claim(tmu, "delta").evaluate({"delta_intervals": _dint(0.01, 0.04), "seeds": 3})[1]
+    assert numbers["seeds"] == 3 and numbers["delta_tmu_hi"] == 0.04 and "NegGrad_minus_tmu_lo" in numbers
+
+
+def test_tmu_agreement_cost_and_predictor_claims():
+    agree = lambda lo, hi: {"agreement": {"diff": (lo + hi) / 2, "lo": lo, "hi": hi, "samples": 900, "discordant": 40}}
+    assert _verdict(tmu, "agreement", agree(0.01, 0.05)) == HOLDS
+    assert _verdict(tmu, "agreement", agree(-0.05, -0.01)) == FAILS
+    assert _verdict(tmu, "agreement", agree(0.0, 0.05)) == INCONCLUSIVE
+    costs = lambda p, q: {"costs": pd.DataFrame({"pipeline_vs_gold": p, "request_vs_gold": q})}
+    assert _verdict(tmu, "cost", costs([1.2, 1.5], [4.0, 5.0])) == HOLDS
+    assert _verdict(tmu, "cost", costs([0.6, 0.9], [4.0, 5.0])) == FAILS
+    assert _verdict(tmu, "cost", costs([0.8, 1.3], [4.0, 5.0])) == INCONCLUSIVE  # the seeds straddle 1
+    cal = lambda lo, hi: {"calibration": pd.DataFrame({"TMU as run": {
+        "auroc": 0.7, "auroc_lo": lo, "auroc_hi": hi, "balanced_acc": 0.6, "accuracy": 0.6, "majority_acc": 0.65}}).T}
+    assert _verdict(tmu, "predictor", cal(0.6, 0.8)) == HOLDS
+    assert _verdict(tmu, "predictor", cal(0.3, 0.45)) == FAILS
+    assert _verdict(tmu, "predictor", cal(np.nan, np.nan)) == INCONCLUSIVE  # D_f all easy: undefined, said so
+    assert _claim(tmu, "predictor").evaluate(cal(np.nan, np.nan))[1]["auroc_lo"].startswith("undefined")
+
+
+# --- DLFD ---------------------------------------------------------------------------------------------------------
+def _over(drop=(0.0, 0.02), fs=(0.05, 0.08), nomus=((0.01, 0.05), (0.02, 0.06))):
+    rows = {"test_acc_drop": {"mean": sum(drop) / 2, "lo": drop[0], "hi": drop[1], "n": 5},
+            "fs": {"mean": sum(fs) / 2, "lo": fs[0], "hi": fs[1], "n": 5}}
+    for name, (lo, hi) in zip(("neggrad", "bad_teacher"), nomus):
+        rows[f"nomus_minus_{name}"] = {"mean": (lo + hi) / 2, "lo": lo, "hi": hi, "n": 5}
+    return pd.DataFrame(rows).T
+
+
+SCORES = pd.DataFrame({"original": {"fs": 0.24}, "retrain": {"fs": 0.02}}).T
+
+
+def test_dlfd_interval_claims():
+    r = lambda **kw: {"over": _over(**kw), "scores": SCORES}
+    assert _verdict(dlfd, "accuracy", r()) == HOLDS
+    assert _verdict(dlfd, "accuracy", r(drop=(0.04, 0.06))) == FAILS
+    assert _verdict(dlfd, "accuracy", r(drop=(0.01, 0.03))) == INCONCLUSIVE
+    assert _verdict(dlfd, "fs", r()) == HOLDS
+    assert _verdict(dlfd, "fs", r(fs=(0.11, 0.14))) == FAILS
+    assert _verdict(dlfd, "fs", r(fs=(0.08, 0.12))) == INCONCLUSIVE
+    assert _claim(dlfd, "fs").evaluate(r())[1]["fs_original"] == 0.24
+    assert _verdict(dlfd, "nomus", r()) == HOLDS
+    assert _verdict(dlfd, "nomus", r(nomus=((0.01, 0.05), (-0.05, -0.01)))) == FAILS  # below one method
+    assert _verdict(dlfd, "nomus", r(nomus=((-0.01, 0.05), (0.02, 0.06)))) == INCONCLUSIVE
+    # the evidence names the method DLFD is least clearly above, with the split count
+    numbers = _claim(dlfd, "nomus").evaluate(r(nomus=((0.03, 0.05), (0.01, 0.06))))[1]
+    assert numbers["closest"] == "bad_teacher" and numbers["splits"] == 5
+
+
+def test_dlfd_cost_claim_bar_met_exactly_is_met():
+    assert _verdict(dlfd, "cost", {"ratio": {"seconds": 0.1, "grad_evals": 0.05}}) == HOLDS
+    assert _verdict(dlfd, "cost", {"ratio": {"seconds": 0.2, "grad_evals": 0.2}}) == HOLDS
+    assert _verdict(dlfd, "cost", {"ratio": {"seconds": 0.3, "grad_evals": 0.05}}) == FAILS
+
+
+# --- Warnecke et al. ----------------------------------------------------------------------------------------------
+def _residuals(second=0.1, first=1.0, finetune=2.0, none=3.0):
+    idx = pd.MultiIndex.from_tuples([("adult", 100), ("enron", 5)], names=["dataset", "size"])
+    return pd.DataFrame({"none": none, "finetune": finetune, "first": first, "second": second}, index=idx)
+
+
+def test_feature_claims():
+    assert _verdict(features_labels, "residual_order", {"residuals": _residuals()}) == HOLDS
+    assert _verdict(features_labels, "residual_order", {"residuals": _residuals(first=2.5)}) == FAILS
+    assert _verdict(features_labels, "residual_order", {"residuals": _residuals(first=2.0)}) == FAILS  # ties: not <
+    assert _verdict(features_labels, "residual_below_none", {"residuals": _residuals()}) == HOLDS
+    assert _verdict(features_labels, "residual_below_none", {"residuals": _residuals(second=3.0)}) == FAILS
+    idx = pd.MultiIndex.from_tuples([("enron", "second"), ("adult", "second")], names=["dataset", "method"])
+    speed = lambda s: {"speed": pd.DataFrame({"speedup": [s, 0.5], "x_at_equal_residual": [s, 0.4]}, index=idx)}
+    assert _verdict(features_labels, "speed", speed(1.5)) == HOLDS
+    assert _verdict(features_labels, "speed", speed(1.0)) == FAILS  # faster means > 1
+    assert set(_claim(features_labels, "speed").evaluate(speed(1.5))[1]) == {
+        "speedup_enron", "speedup_adult", "speedup_equal_residual_enron", "speedup_equal_residual_adult"}
+
+
+def test_canary_and_repair_claims():
+    canary = lambda first, second: {"canary": pd.DataFrame({"method": ["none", "first", "second"],
+                                                            "exposure": [33.0, first, second]})}
+    assert _verdict(features_labels, "canary", canary(31.0, 32.0)) == HOLDS
+    assert _verdict(features_labels, "canary", canary(32.0, 32.0)) == HOLDS  # exactly 1 bit
+    assert _verdict(features_labels, "canary", canary(31.0, 32.5)) == FAILS
+    summary = lambda first, second, speed=50.0: pd.DataFrame({
+        "method": ["first", "second", "first_one_step", "second_one_step"],
+        "restored": [np.mean(first), np.mean(second), 0.1, 0.1], "restored_lo": [first[0], second[0], 0.0, 0.0],
+        "restored_hi": [first[1], second[1], 0.2, 0.2], "speedup": [speed, speed, 90.0, 90.0]})
+    diffs = lambda lo, hi: pd.DataFrame({"diff": [(lo + hi) / 2], "lo": [lo], "hi": [hi]}, index=["second - first"])
+    rep = lambda first, second, d=(0.05, 0.2), speed=50.0: {"poison_summary": summary(first, second, speed),
+                                                             "poison_differences": diffs(*d)}
+    assert _verdict(features_labels, "repair", rep((0.2, 0.3), (0.3, 0.4))) == HOLDS
+    assert _verdict(features_labels, "repair", rep((0.02, 0.1), (0.3, 0.4))) == FAILS
+    assert _verdict(features_labels, "repair", rep((0.1, 0.26), (0.3, 0.4))) == INCONCLUSIVE  # first's contains 0.15
+    assert _verdict(features_labels, "repair_speed", rep((0.2, 0.3), (0.3, 0.4), speed=20.0)) == HOLDS
+    assert _verdict(features_labels, "repair_speed", rep((0.2, 0.3), (0.3, 0.4), speed=19.0)) == FAILS
+
+
+# --- evaluation and recording ---------------------------------------------------------------------------------------
+def test_a_missing_result_is_one_error_naming_it():
+    with pytest.raises(KeyError, match=r"needs the results \['over'\]"):
+        _claim(dlfd, "fs").evaluate({"scores": SCORES})
+    with pytest.raises(KeyError, match="no claims"):
+        claims.record(dlfd.CLAIMS, {}, "cpu", only=("nope",))
+
+
+def test_record_prints_and_stores_each_selected_claim(monkeypatch, tmp_path, capsys):
+    monkeypatch.setenv("UNLEARN_RESULTS", str(tmp_path))
+    claims.record(dlfd.CLAIMS, {"ratio": {"seconds": 0.1, "grad_evals": 0.05}}, "cpu", only=("cost",))
+    assert capsys.readouterr().out.startswith("[HOLDS] DLFD costs at most 1/5 of retraining")
+    rows = json.loads((tmp_path / "cpu" / "claims.json").read_text())
+    assert [(r["paper"], r["verdict"]) for r in rows] == [("DLFD", HOLDS)]
+
+
+def test_the_record_orders_papers_as_the_notebooks_do_whatever_finishes_first(monkeypatch, tmp_path):
+    monkeypatch.setenv("UNLEARN_RESULTS", str(tmp_path))
+    claims.check("DLFD", "d1", True, {}, "smoke")  # notebook 03 finishing before 02 and 01
+    claims.check("Warnecke et al. 2023 (NDSS)", "w1", True, {}, "smoke")
+    claims.check("TMU", "t1", True, {}, "smoke")
+    claims.check("DLFD", "d2", False, {}, "smoke")
+    assert [r["claim"] for r in claims.load("smoke")] == ["t1", "w1", "d1", "d2"]
