@@ -17,11 +17,11 @@ SITE_NOTEBOOKS ?= executed/cpu
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-setup: $(STAMP) ## create .venv (Python 3.11) with the pinned packages and the package in editable mode
+setup: $(STAMP) ## create .venv (Python 3.11) with the exact versions of constraints.txt and the package in editable mode
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q -e ".[notebooks,test,docs]" 2>&1 | grep -v "is ignored: it is neither" || true
+	$(BIN)/pip install -q -c constraints.txt -e ".[notebooks,test,docs]" 2>&1 | grep -v "is ignored: it is neither" || true
 	$(BIN)/python -c "import unlearn, torch, torchvision, ot, papermill, nbval"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	mkdir -p $(dir $@) && touch $@
