@@ -84,7 +84,7 @@ def run(profile: str, split_kind: str = "random", only: list[str] | None = None)
             print(f"  seed {seed} {name:14s} forget {e['forget_acc']:.3f} test {e['test_acc']:.3f} {seconds:7.2f}s", flush=True)
 
         row("original", original, float("nan"), 0)
-        row("retrain", gold, gold_seconds, gold.unlearning_record.grad_evals)
+        row("retrain", gold, gold_seconds, run_.gold_record.grad_evals)
         for name in only or BASELINES:
             if name == "sisa":
                 scfg = SISAConfig(**vars(cfg), shards=P.shards)
@@ -93,8 +93,7 @@ def run(profile: str, split_kind: str = "random", only: list[str] | None = None)
                 out = methods.get("sisa")(ens, forget, retain, seed=seed)
             else:
                 out = methods.get(name)(original, forget, retain, seed=seed)
-            rec = out.unlearning_record
-            row(name, out, rec.seconds, rec.grad_evals)
+            row(name, out.model, out.record.seconds, out.record.grad_evals)
     runs = pd.DataFrame(rows)
     table = runs.groupby("method", sort=False).mean(numeric_only=True).drop(columns="seed")
     if P.seeds > 1:

@@ -81,10 +81,10 @@ def run_child(job: dict) -> dict:
         if name.startswith("influence"):  # head only, step chosen on the validation set (searched apart, timed apart)
             from unlearn.experiments import benchmark
 
-            model, search = benchmark.tuned_influence(t, benchmark.PROFILES["cpu"], job["seed"], names=(name,))[name]
+            (model, rec), search = benchmark.tuned_influence(t, benchmark.PROFILES["cpu"], job["seed"], names=(name,))[name]
         else:
-            model = methods.get(name)(t["original"], t["forget"], t["retain"], config=config, seed=job["seed"], **kwargs)
-        rec = model.unlearning_record
+            model, rec = methods.get(name)(t["original"], t["forget"], t["retain"], config=config, seed=job["seed"],
+                                           **kwargs)
         from torch.utils.data import ConcatDataset
 
         from unlearn.evaluate import changed_share

@@ -78,7 +78,7 @@ def test_head_only_updates_are_scored_from_the_original_models_test_features():
     data = ArrayDataset(x, y)
     torch.manual_seed(0)
     model = models.build("vgg", width=4, hidden=16).eval()
-    new = influence.first_order(model, (x[:40], y[:40]), (x[:40], (y[:40] + 1) % 10), 0.5, params="head")
+    new, _ = influence.first_order(model, (x[:40], y[:40]), (x[:40], (y[:40] + 1) % 10), 0.5, params="head")
     fast = poisoning._head_correct(new, tmu_features.penultimate(model, data), data)
     assert np.array_equal(fast, poisoning._correct(new, data))
     with torch.no_grad():

@@ -92,11 +92,11 @@ def test_method_contract(setup, name):
     before = _params(original)
     method = methods.get(name)
     cfg = TEST_CONFIGS.get(name)
-    out = method(original, forget, retain, config=cfg, seed=0)
-    again = method(original, forget, retain, config=cfg, seed=0)
+    out, rec = method(original, forget, retain, config=cfg, seed=0)
+    again, _ = method(original, forget, retain, config=cfg, seed=0)
     assert _same(before, _params(original)), f"{name} mutated the model it was given"
     assert out is not original and not out.training
-    rec = out.unlearning_record
+    assert not hasattr(out, "unlearning_record") and not hasattr(out, "unlearning_info")  # nothing stuck on the model
     assert rec.method == name and rec.seconds > 0
     # parameters: changed (occlusion: the very same values, wrapped)
     if name == "occlusion":
@@ -104,7 +104,7 @@ def test_method_contract(setup, name):
         assert rec.grad_evals == 0
     elif name == "sisa":
         assert len(out.models) == 3 and rec.grad_evals > 0
-        assert rec.info["retrained_shards"] == [0, 1, 2]  # a whole class lies in every shard
+        assert rec.info.retrained_shards == [0, 1, 2]  # a whole class lies in every shard
     else:
         after = _params(out)
         assert after.keys() == before.keys()
@@ -145,20 +145,21 @@ def test_every_registered_method_keeps_the_call_shape(setup, name):
     cfg = {**TEST_CONFIGS, **EXTRA_CONFIGS}.get(name)
     before = _params(original)
     method = methods.get(name)
-    out = method(original, forget, retain, config=cfg, seed=0, **extra)
-    again = method(original, forget, retain, config=cfg, seed=0, **extra)
+    out, rec = method(original, forget, retain, config=cfg, seed=0, **extra)
+    again, _ = method(original, forget, retain, config=cfg, seed=0, **extra)
     assert _same(before, _params(original)), f"{name} mutated the model it was given"
     assert out is not original and not out.training
-    rec = out.unlearning_record
+    assert not hasattr(out, "unlearning_record") and not hasattr(out, "unlearning_info")  # nothing stuck on the model
     assert rec.method == name and rec.seconds > 0 and rec.grad_evals >= 0
+    assert rec.info is None or isinstance(rec.info, methods.Report)  # the method's own report is typed
     assert torch.equal(train.predict(out, forget).logits, train.predict(again, forget).logits), f"{name}: seed 0 twice"
 
 
 @pytest.mark.parametrize("name", ["finetune", "neggrad_plus", "random_label", "unsir", "salun"])
 def test_seed_matters(setup, name):
     _, original, forget, retain = setup
-    a = methods.get(name)(original, forget, retain, seed=0)
-    b = methods.get(name)(original, forget, retain, seed=1)
+    a, _ = methods.get(name)(original, forget, retain, seed=0)
+    b, _ = methods.get(name)(original, forget, retain, seed=1)
     assert not _same(_params(a), _params(b))
 
 
@@ -174,7 +175,7 @@ def test_retrain_never_sees_a_forget_sample(setup, monkeypatch):
         return real(model, dataset, *args, **kwargs)
 
     monkeypatch.setattr(rt, "train_or_load", spy)
-    gold = methods.get("retrain")(original, forget, retain, config=ORIG_CFG)
+    gold, _ = methods.get("retrain")(original, forget, retain, config=ORIG_CFG)
     assert len(seen) == 1
     given = seen[0]
     assert isinstance(given, Subset) and given.dataset is forget.dataset
@@ -200,7 +201,7 @@ def test_layers_definition():
 def test_cf_k_changes_only_the_last_k_layers(setup):
     _, original, forget, retain = setup
     for name in ("cf_k", "eu_k"):
-        out = methods.get(name)(original, forget, retain, config={"k": 2, "epochs": 1})
+        out, _ = methods.get(name)(original, forget, retain, config={"k": 2, "epochs": 1})
         before, after = _params(original), _params(out)
         moved = {k.rsplit(".", 1)[0] for k in before if not torch.equal(before[k], after[k])}
         assert moved == {"body.12", "head"}, (name, moved)
@@ -231,9 +232,9 @@ def test_sisa_retrains_exactly_the_touched_shards_and_equals_scratch(sisa_setup,
     assert sorted(np.concatenate(ens.members).tolist()) == idx.tolist()  # shards partition the data
     forget, retain = _sisa_forget(bundle, idx, ens, shards)
     before = [_params(m) for m in ens.models]
-    out = methods.get("sisa")(ens, forget, retain)
+    out, rec = methods.get("sisa")(ens, forget, retain)
     assert all(_same(b, _params(m)) for b, m in zip(before, ens.models))  # input untouched
-    assert out.unlearning_record.info["retrained_shards"] == shards
+    assert rec.info.retrained_shards == shards
     for s, m in enumerate(out.models):
         assert _same(before[s], _params(m)) == (s not in shards), f"shard {s}"
     assert not set(np.concatenate(out.members).tolist()) & set(forget.indices)
@@ -264,7 +265,7 @@ def test_sisa_refuses_a_forget_set_from_another_dataset(sisa_setup):
 # --- occlusion --------------------------------------------------------------------------------------
 def test_occlusion_zeroes_exactly_the_named_features(setup):
     bundle, original, forget, retain = setup
-    out = methods.get("occlusion")(original, forget, retain, config={"features": [0, 9, 63]})
+    out, _ = methods.get("occlusion")(original, forget, retain, config={"features": [0, 9, 63]})
     x, _ = bundle.test.take(torch.arange(4))
     z = out.occlude(x).flatten(1)
     assert (z[:, [0, 9, 63]] == 0).all()
@@ -325,8 +326,8 @@ def test_a_dataloader_sampler_is_honoured_or_refused(setup):
     bundle, original, forget, retain = setup
     chosen = list(forget.indices[:41])
     loader = torch.utils.data.DataLoader(bundle.train, batch_size=8, sampler=SubsetRandomSampler(chosen))
-    out = methods.get("neggrad")(original, loader, retain, config={"epochs": 1})
-    assert out.unlearning_record.grad_evals == 41  # ascended on the 41 sampled images, not all 1,347
+    _, rec = methods.get("neggrad")(original, loader, retain, config={"epochs": 1})
+    assert rec.grad_evals == 41  # ascended on the 41 sampled images, not all 1,347
     twice = torch.utils.data.DataLoader(bundle.train, batch_size=8, sampler=RandomSampler(forget, replacement=True, num_samples=50))
     with pytest.raises(ValueError, match="sampler repeats samples"):
         methods.get("neggrad")(original, twice, retain)
@@ -398,11 +399,10 @@ def test_neggrad_divergence_is_stopped_and_named(setup):
 
 def test_neggrad_ascends_until_its_target_and_records_the_steps(setup):
     _, original, forget, retain = setup
-    out = methods.get("neggrad")(original, forget, retain, config={"epochs": 50, "target_acc": 0.0, "lr": 0.01})
-    info = out.unlearning_record.info
-    assert info["reached"] and train.accuracy_on(out, forget) == 0.0
+    out, rec = methods.get("neggrad")(original, forget, retain, config={"epochs": 50, "target_acc": 0.0, "lr": 0.01})
+    assert rec.info.reached and train.accuracy_on(out, forget) == 0.0
     steps_per_epoch = -(-len(forget) // 64)
-    assert 1 <= info["ascent_steps"] < 50 * steps_per_epoch  # stopped by the target, long before the cap
+    assert 1 <= rec.info.ascent_steps < 50 * steps_per_epoch  # stopped by the target, long before the cap
 
 
 def test_fit_until_the_training_set_is_fitted(setup):
@@ -447,8 +447,8 @@ def test_scrub_release_form_is_the_dlfd_releases_loss(setup, monkeypatch):
     methods.get("scrub")(original, forget, retain, config=cfg)
     n_f, n_r = -(-len(forget) // 200), -(-len(retain) // 200)
     assert len(seen) == n_f + n_r and all(v < 0 for v in seen[:n_f]) and all(v > 0 for v in seen[n_f:])
-    paper = methods.get("scrub")(original, forget, retain, config=cfg | {"form": "paper"})
-    release = methods.get("scrub")(original, forget, retain, config=cfg)
+    paper, _ = methods.get("scrub")(original, forget, retain, config=cfg | {"form": "paper"})
+    release, _ = methods.get("scrub")(original, forget, retain, config=cfg)
     assert not _same(_params(paper), _params(release))
     with pytest.raises(ValueError, match="form must be"):
         methods.get("scrub")(original, forget, retain, config=cfg | {"form": "tf"})
@@ -456,7 +456,7 @@ def test_scrub_release_form_is_the_dlfd_releases_loss(setup, monkeypatch):
 
 def test_neggrad_can_ascend_on_augmented_images(setup):
     _, original, forget, retain = setup
-    plain = methods.get("neggrad")(original, forget, retain, config={"lr": 1e-3}, seed=0)
-    augmented = methods.get("neggrad")(original, forget, retain, config={"lr": 1e-3, "augment": True}, seed=0)
-    again = methods.get("neggrad")(original, forget, retain, config={"lr": 1e-3, "augment": True}, seed=0)
+    plain, _ = methods.get("neggrad")(original, forget, retain, config={"lr": 1e-3}, seed=0)
+    augmented, _ = methods.get("neggrad")(original, forget, retain, config={"lr": 1e-3, "augment": True}, seed=0)
+    again, _ = methods.get("neggrad")(original, forget, retain, config={"lr": 1e-3, "augment": True}, seed=0)
     assert not _same(_params(plain), _params(augmented)) and _same(_params(augmented), _params(again))  # crops and flips are drawn from the seed

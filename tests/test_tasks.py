@@ -46,7 +46,7 @@ def test_build_gives_disjoint_sets_and_a_gold_model_trained_on_retain_only():
     run = t.build(seed=1)
     f, r = set(run.split.forget.tolist()), set(run.split.retain.tolist())
     assert not f & r and len(f | r) == len(run.data.train)
-    assert run.gold.unlearning_record.method == "retrain"
+    assert run.gold_record.method == "retrain" and run.gold is run.retrained.model
     again = t.build(seed=1)  # the same seed repeats the same models (the original from the cache)
     assert again.original_meta["cached"]
     assert all(torch.equal(a, b) for a, b in zip(run.gold.state_dict().values(), again.gold.state_dict().values()))

@@ -149,7 +149,7 @@ def digits_problem(tmp_path_factory):
     cfg = TrainConfig(epochs=3, batch_size=64, lr=0.05)
     torch.manual_seed(0)
     original = fit(models.build("small_cnn", in_channels=1, num_classes=10, width=8, hidden=32), data.train, cfg, 0, progress=False)
-    gold = methods.get("retrain")(original, forget, retain, config=vars(cfg), seed=0)
+    gold, _ = methods.get("retrain")(original, forget, retain, config=vars(cfg), seed=0)
     yield {"data": data, "forget": forget, "retain": retain, "holdout": holdout, "original": original, "gold": gold, "c": c}
     if old is None:
         os.environ.pop("UNLEARN_CACHE", None)
@@ -165,42 +165,42 @@ def test_tmu_pipeline_on_digits_gives_a_model_and_finite_delta(digits_problem):
     before = [p.clone() for p in P["original"].parameters()]
     u = methods.get("tmu")(P["original"], P["forget"], P["retain"], holdout=P["holdout"], config=SMALL, seed=0)
     assert all(torch.equal(a, b) for a, b in zip(before, P["original"].parameters()))  # caller's model untouched
-    delta = metrics.delta_to_gold(predict(u, P["forget"]).accuracy, predict(P["gold"], P["forget"]).accuracy)
+    delta = metrics.delta_to_gold(predict(u.model, P["forget"]).accuracy, predict(P["gold"], P["forget"]).accuracy)
     assert math.isfinite(delta) and 0 <= delta <= 1
-    info = u.unlearning_record.info
+    info = u.record.info
     n = len(P["forget"])
-    assert info["forget_class"] == P["c"]
-    assert info["easy_mask"].shape == (n,) and info["scores"].shape == (n,)
-    assert ((info["scores"] >= 0.5) == info["easy_mask"]).all()
+    assert info.forget_class == P["c"]
+    assert info.easy_mask.shape == (n,) and info.scores.shape == (n,)
+    assert ((info.scores >= 0.5) == info.easy_mask).all()
     for key in ("features", "features_raw"):
-        assert set(info[key]) == {"df", "af", "cf"} and all(np.isfinite(v).all() and v.shape == (n,) for v in info[key].values())
-    assert all(v.shape == (len(P["holdout"]),) for v in info["twin_features"].values())
+        assert set(getattr(info, key)) == {"df", "af", "cf"} and all(np.isfinite(v).all() and v.shape == (n,) for v in getattr(info, key).values())
+    assert all(v.shape == (len(P["holdout"]),) for v in info.twin_features.values())
     # twin features are min-max scaled on themselves, so they span exactly [0, 1]
-    assert all(v.min() == pytest.approx(0) and v.max() == pytest.approx(1) for v in info["twin_features"].values())
+    assert all(v.min() == pytest.approx(0) and v.max() == pytest.approx(1) for v in info.twin_features.values())
     # twin labels are the original model's correctness on D_h
-    assert np.array_equal(info["twin_labels"], predict(P["original"], P["holdout"]).correct.long().numpy())
+    assert np.array_equal(info.twin_labels, predict(P["original"], P["holdout"]).correct.long().numpy())
     # predicted-easy samples kept their labels, predicted-hard ones got another class
     y = targets_of(P["forget"]).numpy()
-    assert (info["new_labels"][info["easy_mask"]] == y[info["easy_mask"]]).all()
-    assert (info["new_labels"][~info["easy_mask"]] != y[~info["easy_mask"]]).all()
-    assert u.unlearning_record.grad_evals > 0
+    assert (info.new_labels[info.easy_mask] == y[info.easy_mask]).all()
+    assert (info.new_labels[~info.easy_mask] != y[~info.easy_mask]).all()
+    assert u.record.grad_evals > 0
 
 
 def test_tmu_is_deterministic_and_reuses_cached_twin(digits_problem):
     P = digits_problem
     a = methods.get("tmu")(P["original"], P["forget"], P["retain"], holdout=P["holdout"], config=SMALL, seed=1)
     b = methods.get("tmu")(P["original"], P["forget"], P["retain"], holdout=P["holdout"], config=SMALL, seed=1)
-    assert b.unlearning_record.info["twin_cached"] and b.unlearning_record.info["curriculum_cached"]
-    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
-    assert np.array_equal(a.unlearning_record.info["scores"], b.unlearning_record.info["scores"])
+    assert b.record.info.twin_cached and b.record.info.curriculum_cached
+    assert all(torch.equal(p, q) for p, q in zip(a.model.parameters(), b.model.parameters()))
+    assert np.array_equal(a.record.info.scores, b.record.info.scores)
 
 
 def test_tmu_noise_changes_the_result(digits_problem):
     P = digits_problem
     on = methods.get("tmu")(P["original"], P["forget"], P["retain"], holdout=P["holdout"], config=SMALL | {"noise_sigma": 0.5}, seed=0)
     off = methods.get("tmu")(P["original"], P["forget"], P["retain"], holdout=P["holdout"], config=SMALL | {"noise_sigma": 0.0}, seed=0)
-    assert np.array_equal(on.unlearning_record.info["easy_mask"], off.unlearning_record.info["easy_mask"])  # same prediction
-    assert any(not torch.equal(p, q) for p, q in zip(on.parameters(), off.parameters()))
+    assert np.array_equal(on.record.info.easy_mask, off.record.info.easy_mask)  # same prediction
+    assert any(not torch.equal(p, q) for p, q in zip(on.model.parameters(), off.model.parameters()))
 
 
 def test_tmu_refuses_bad_inputs(digits_problem):
@@ -241,9 +241,9 @@ def test_a_second_request_of_the_class_reuses_the_twin_and_curriculum_models(dig
     assert torch.equal(d1.x, d2.x) and torch.equal(d1.y, d2.y)  # the same D, in the root data set's order
     methods.get("tmu")(P["original"], P["forget"], P["retain"], holdout=P["holdout"], config=SMALL, seed=2)
     b = methods.get("tmu")(P["original"], f2, r2, holdout=P["holdout"], config=SMALL, seed=2)
-    info = b.unlearning_record.info
-    assert info["twin_cached"] and info["curriculum_cached"]
-    assert info["request_seconds"] < info["pipeline_seconds"]
+    info = b.record.info
+    assert info.twin_cached and info.curriculum_cached
+    assert info.request_seconds < info.pipeline_seconds
 
 
 def test_decision_thresholds_of_each_calibration():
@@ -274,10 +274,10 @@ def test_controls_share_tmus_fine_tuning(digits_problem):
     P = digits_problem
     u = methods.get("tmu")(P["original"], P["forget"], P["retain"], holdout=P["holdout"], config=SMALL, seed=3)
     m = copy.deepcopy(P["original"])
-    y_new = finetune_with_labels(m, P["forget"], P["retain"], torch.as_tensor(u.unlearning_record.info["easy_mask"]),
+    y_new = finetune_with_labels(m, P["forget"], P["retain"], torch.as_tensor(u.record.info.easy_mask),
                                  methods.make_config(TMUConfig, SMALL), seed=3)
-    assert np.array_equal(y_new.numpy(), u.unlearning_record.info["new_labels"])
-    assert all(torch.equal(p, q) for p, q in zip(m.parameters(), u.parameters()))
+    assert np.array_equal(y_new.numpy(), u.record.info.new_labels)
+    assert all(torch.equal(p, q) for p, q in zip(m.parameters(), u.model.parameters()))
     with pytest.raises(ValueError, match="one flag per forget sample"):
         finetune_with_labels(m, P["forget"], P["retain"], torch.ones(3, dtype=torch.bool), TMUConfig(), 0)
 
@@ -396,6 +396,6 @@ def test_release_start_fine_tunes_the_twin_not_the_original(digits_problem, monk
     original = P["original"].state_dict()
     assert all(torch.equal(started["original"][k], original[k]) for k in original)
     assert any(not torch.equal(started["twin"][k], original[k]) for k in original)  # the twin saw D_h: it moved
-    assert from_t.unlearning_record.info["start"] == "twin"
+    assert from_t.record.info.start == "twin"
     with pytest.raises(ValueError, match="start must be"):
         tmu(P["original"], P["forget"], P["retain"], holdout=P["holdout"], config=SMALL | {"start": "gold"})

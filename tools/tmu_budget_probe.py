@@ -47,8 +47,8 @@ def probe(P, seed: int, lrs=LRS, epochs=EPOCHS) -> pd.DataFrame:
     rows = []
     for ep, lr in tqdm([(e, r) for e in epochs for r in lrs], desc="budgets"):
         cfg = {"epochs": ep, "lr": lr}
-        rl = methods.get("random_label")(ctx["original"], ctx["forget"], ctx["retain"], config=cfg, seed=seed)
-        ft = methods.get("finetune")(ctx["original"], ctx["forget"], ctx["retain"], config=cfg, seed=seed)
+        rl = methods.get("random_label")(ctx["original"], ctx["forget"], ctx["retain"], config=cfg, seed=seed).model
+        ft = methods.get("finetune")(ctx["original"], ctx["forget"], ctx["retain"], config=cfg, seed=seed).model
         oracle = copy.deepcopy(ctx["original"])
         finetune_with_labels(oracle, ctx["forget"], ctx["retain"], gold,
                              methods.make_config(TMUConfig, tmu.tmu_config(P, epochs=ep, lr=lr)), seed)

@@ -6,14 +6,18 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from . import metrics
+from .methods.base import Unlearned
 from .train import Predictions, predict
 
 
-def evaluate(model: nn.Module, *, forget: Dataset, retain: Dataset, test: Dataset, gold: nn.Module | None = None,
-             extra: dict[str, Dataset] | None = None, seed: int = 0, lam: float = 0.5) -> dict[str, float]:
+def evaluate(model: nn.Module | Unlearned, *, forget: Dataset, retain: Dataset, test: Dataset,
+             gold: nn.Module | None = None, extra: dict[str, Dataset] | None = None, seed: int = 0,
+             lam: float = 0.5) -> dict[str, float]:
     """Accuracies on forget / retain / test (and any ``extra`` sets), loss-MIA with forget as members
     and test as non-members, FS, NoMUS; with a ``gold`` model also Delta, activation distance and JS
-    divergence to it on the forget set, and the parameter distance."""
+    divergence to it on the forget set, and the parameter distance. Given a method's :class:`Unlearned` result,
+    also its cost (``seconds``, ``grad_evals``) from its record."""
+    model, record = model if isinstance(model, Unlearned) else (model, None)
     pf = predict(model, forget)
     out = scores(pf, predict(model, retain), predict(model, test), seed=seed, lam=lam)
     for name, ds in (extra or {}).items():
@@ -24,7 +28,6 @@ def evaluate(model: nn.Module, *, forget: Dataset, retain: Dataset, test: Datase
         out["act_dist"] = metrics.activation_distance(pf.logits, gf.logits)
         out["js"] = metrics.js_divergence(pf.logits, gf.logits)
         out["param_dist"] = metrics.param_distance(model, gold)
-    record = getattr(model, "unlearning_record", None)
     if record is not None:
         out["seconds"] = record.seconds
         out["grad_evals"] = record.grad_evals

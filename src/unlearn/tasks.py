@@ -139,10 +139,20 @@ class TaskRun(TaskSets):
     original_meta: dict = field(default_factory=dict)  # the checkpoint cache's record: train_seconds, cached, ...
 
     @functools.cached_property
-    def gold(self) -> nn.Module:
-        """The gold model: retrained on D_r with the original's recipe and seed (trained on first use)."""
+    def retrained(self) -> methods.Unlearned:
+        """Retraining on D_r with the original's recipe and seed (trained on first use): the gold model and its
+        record (its cost)."""
         return methods.get("retrain")(self.original, self.forget, self.retain, config=dataclasses.asdict(self.task.train),
                                       seed=self.seed)
+
+    @property
+    def gold(self) -> nn.Module:
+        """The gold model (:attr:`retrained`'s model)."""
+        return self.retrained.model
+
+    @property
+    def gold_record(self) -> methods.UnlearningRecord:
+        return self.retrained.record
 
 
 TASKS = {

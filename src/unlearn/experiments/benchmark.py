@@ -21,6 +21,7 @@ from torch.utils.data import ConcatDataset
 
 from .. import claims, methods, tasks
 from ..evaluate import changed_share, evaluate
+from ..methods import Unlearned
 from ..plotting import adjust_labels
 from ..train import Diverged, TrainConfig, predict
 from . import dlfd as dlfd_exp
@@ -79,7 +80,7 @@ def digits_task(P: BenchProfile, seed: int) -> dict:
                "tmu": {"twin_epochs": 2, "curriculum_epochs": 2, "epochs": 2, "twin_lr": 1e-3, "curriculum_lr": 1e-3},
                "dlfd": {"monitor_every": 4, "monitor_samples": 40, "val_samples": 200}}
     return {"forget": run.forget, "retain": run.retain, "test": run.test, "holdout": run.holdout, "val": run.test,
-            "original": run.original, "gold": run.gold, "budgets": budgets}
+            "original": run.original, "gold": run.gold, "gold_record": run.gold_record, "budgets": budgets}
 
 
 def cifar_task(P: BenchProfile, profile: str, seed: int) -> dict:
@@ -98,10 +99,10 @@ def utkface_task(P: BenchProfile, profile: str, seed: int) -> dict:
     _, Pd = task_profiles(P, profile)
     data = dlfd_exp.load_data(Pd, seed)
     original, _ = dlfd_exp.train_original(Pd, data, seed)
-    gold = methods.get("retrain")(original, data.forget, data.retain, config=Pd.train_config, seed=seed)
+    gold, gold_record = methods.get("retrain")(original, data.forget, data.retain, config=Pd.train_config, seed=seed)
     # unseen: final accuracy and MIA non-members; test: DLFD's monitoring set (as in notebook 03)
     return {"forget": data.forget, "retain": data.retain, "test": data.unseen, "val": data.test, "holdout": None,
-            "original": original, "gold": gold,
+            "original": original, "gold": gold, "gold_record": gold_record,
             "budgets": dlfd_exp.RELEASE_SETTINGS | {"dlfd": dlfd_exp.dlfd_config(Pd)}}  # as in notebook 03
 
 
@@ -124,8 +125,8 @@ DAMPING_GRID = (1e-2, 1.0, 1e2, 1e4)
 def tuned_influence(ctx: dict, P: BenchProfile, seed: int, names=INFLUENCE) -> dict:
     """Both influence updates, each with its step chosen on the task's validation set by how close the forget
     accuracy comes to the validation accuracy (the level of data the model never saw; the gold model is not
-    used). Head only ("last_layer", the authors' choice) or the whole network. Returns {method: (model,
-    search seconds)}; the model's record times the chosen update alone."""
+    used). Head only ("last_layer", the authors' choice) or the whole network. Returns {method: (Unlearned,
+    search seconds)}; the record times the chosen update alone."""
     from ..methods.influence import tune
 
     params = "head" if P.influence_scope == "last_layer" else "all"
@@ -149,7 +150,7 @@ def run_task(name: str, ctx: dict, P: BenchProfile, seed: int, progress: bool = 
     from ..progress import tqdm
 
     args = (ctx["original"], ctx["forget"], ctx["retain"])
-    runs = {"original": ctx["original"], "retrain": ctx["gold"]}
+    runs = {"original": Unlearned(ctx["original"], None), "retrain": Unlearned(ctx["gold"], ctx["gold_record"])}
     budget = ctx.get("budgets", {}).get
     steps = list(BASELINES) + (["tmu"] if ctx.get("holdout") is not None else []) + ["dlfd", "influence (tuned)"]
     bar = tqdm(steps, desc=f"{name} seed {seed}", leave=False, disable=not progress)
@@ -162,20 +163,20 @@ def run_task(name: str, ctx: dict, P: BenchProfile, seed: int, progress: bool = 
             elif m == "dlfd":
                 runs[m] = methods.get(m)(*args, monitor=ctx["val"], config=budget(m), seed=seed)
             elif m == "influence (tuned)":
-                for name_, (model, secs) in tuned_influence(ctx, P, seed).items():
-                    runs[name_], search[name_] = model, secs
+                for name_, (u, secs) in tuned_influence(ctx, P, seed).items():
+                    runs[name_], search[name_] = u, secs
             else:
                 runs[m] = methods.get(m)(*args, config=budget(m), seed=seed)
         except Diverged:  # its loss turned non-finite: a row marked diverged (no metrics), the others still run
             diverged.append(m)
-    gold_seconds = ctx["gold"].unlearning_record.seconds
+    gold_seconds = ctx["gold_record"].seconds
     both = ConcatDataset([ctx["forget"], ctx["test"]])
     rows = []
-    for method, model in runs.items():
-        r = evaluate(model, forget=ctx["forget"], retain=ctx["retain"], test=ctx["test"], gold=ctx["gold"], seed=seed)
+    for method, u in runs.items():
+        r = evaluate(u, forget=ctx["forget"], retain=ctx["retain"], test=ctx["test"], gold=ctx["gold"], seed=seed)
         r["speedup"] = gold_seconds / r["seconds"] if "seconds" in r else np.nan
         r["search_seconds"] = search.get(method, 0.0)
-        r["changed"] = changed_share(model, ctx["original"], both) if method != "original" else 0.0
+        r["changed"] = changed_share(u.model, ctx["original"], both) if method != "original" else 0.0
         rows.append({"task": name, "seed": seed, "method": method, "status": "ok"} | r)
     rows += [{"task": name, "seed": seed, "method": m, "status": "diverged"} for m in diverged]
     return rows

@@ -13,6 +13,7 @@ import pandas as pd
 
 from .. import methods, tasks
 from ..evaluate import evaluate
+from ..methods import Unlearned
 from ..train import TrainConfig, predict
 
 if TYPE_CHECKING:  # names for annotations only
@@ -48,24 +49,26 @@ def setup(P: TourProfile, seed: int) -> dict:
     """Data, split, original and gold models (both through the checkpoint cache)."""
     run = task(P).build(seed)
     return {"data": run.data, "split": run.split, "forget": run.forget, "retain": run.retain, "cfg": run.task.train,
-            "original": run.original, "gold": run.gold}
+            "original": run.original, "gold": run.gold, "gold_record": run.gold_record}
 
 
-def unlearn_all(P: TourProfile, ctx: dict, seed: int) -> dict:
-    """The unlearned models: fine-tuning on retain, gradient ascent (NegGrad) on forget."""
+def unlearn_all(P: TourProfile, ctx: dict, seed: int) -> dict[str, Unlearned]:
+    """The unlearned models with their records: fine-tuning on retain, gradient ascent (NegGrad) on forget; the
+    original (no record) and the gold model beside them."""
     ft = methods.get("finetune")(ctx["original"], ctx["forget"], ctx["retain"],
                                  config={"epochs": P.finetune_epochs}, seed=seed)
     ng = methods.get("neggrad")(ctx["original"], ctx["forget"], ctx["retain"],
                                 config={"epochs": P.neggrad_epochs, "lr": P.neggrad_lr}, seed=seed)
-    return {"original": ctx["original"], "gold (retrain)": ctx["gold"], "fine-tune": ft, "NegGrad": ng}
+    return {"original": Unlearned(ctx["original"], None), "gold (retrain)": Unlearned(ctx["gold"], ctx["gold_record"]),
+            "fine-tune": ft, "NegGrad": ng}
 
 
 def table(ctx: dict, unlearned: dict, seed: int) -> pd.DataFrame:
     """Every metric for every model, one row each; speed-up is against the gold retrain's time."""
     rows = {}
-    gold_seconds = ctx["gold"].unlearning_record.seconds
-    for name, model in unlearned.items():
-        r = evaluate(model, forget=ctx["forget"], retain=ctx["retain"], test=ctx["data"].test,
+    gold_seconds = ctx["gold_record"].seconds
+    for name, u in unlearned.items():
+        r = evaluate(u, forget=ctx["forget"], retain=ctx["retain"], test=ctx["data"].test,
                      gold=ctx["gold"], seed=seed)
         if "seconds" in r:
             r["speedup"] = gold_seconds / r["seconds"]
@@ -76,9 +79,9 @@ def table(ctx: dict, unlearned: dict, seed: int) -> pd.DataFrame:
 def losses(ctx: dict, unlearned: dict) -> pd.DataFrame:
     """Per-sample losses on forget and unseen test data: what the membership attack sees."""
     frames = []
-    for name, model in unlearned.items():
+    for name, u in unlearned.items():
         for part, ds in (("forget", ctx["forget"]), ("unseen test", ctx["data"].test)):
-            frames.append(pd.DataFrame({"model": name, "set": part, "loss": predict(model, ds).losses.numpy()}))
+            frames.append(pd.DataFrame({"model": name, "set": part, "loss": predict(u.model, ds).losses.numpy()}))
     return pd.concat(frames, ignore_index=True)
 
 

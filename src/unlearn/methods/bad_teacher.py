@@ -19,7 +19,7 @@ from torch import nn
 
 from ..seed import set_seed
 from ..train import fresh_copy, get_device, mixed_batches, step
-from .base import register
+from .base import Report, register
 from .common import distill_kl
 
 
@@ -57,5 +57,9 @@ def bad_teacher(model, forget, retain, *, config: BadTeacherConfig, seed=0) -> n
                 is_forget = (src == 0).to(device).unsqueeze(1).float()
                 target = is_forget * F.softmax(bad(x) / T, -1) + (1 - is_forget) * F.softmax(good(x) / T, -1)
             step(opt, distill_kl(model(x), target, T), len(x))
-    model.unlearning_info = {"retain_used": k}
-    return model
+    return model, BadTeacherReport(retain_used=k)
+
+
+@dataclass(frozen=True)
+class BadTeacherReport(Report):
+    retain_used: int  # retain samples distilled from the competent teacher

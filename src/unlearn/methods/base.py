@@ -1,14 +1,16 @@
 """The one call shape every unlearning method shares, and the registry.
 
-    method(model, forget, retain, *, config=None, seed=0, **data) -> model
+    method(model, forget, retain, *, config=None, seed=0, **data) -> Unlearned(model, record)
 
 ``forget``/``retain`` are datasets or DataLoaders. A method that needs one more data set names it when it
 registers, and callers pass it by that name: TMU's held-out set of the forgotten class ``holdout=``, DLFD's
 monitoring set ``monitor=``, the influence updates' corrected points ``corrected=``. :func:`register` wraps a method so
 that it (1) validates its inputs, (2) works on a deep copy (the model passed in is never
 mutated), (3) builds its config dataclass from None, a dict, or an instance (an unknown key is a
-``ValueError``), (4) seeds everything, and (5) attaches an :class:`UnlearningRecord` (wall time,
-gradient evaluations) to the returned model as ``model.unlearning_record``.
+``ValueError``), (4) seeds everything, and (5) returns the unlearned model with its :class:`UnlearningRecord`
+(wall time, gradient evaluations, the config, and the method's own typed :class:`Report`) as an
+:class:`Unlearned` pair: ``model, record = method(...)`` or ``.model`` / ``.record``. Nothing is attached to the
+model. A method's function returns its model, or ``(model, report)``.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import time
 import types
 import typing
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import numpy as np
 import torch
@@ -36,15 +38,35 @@ from ..train import Diverged, counting
 REGISTRY: dict[str, Callable] = {}
 
 
-@dataclass
+@dataclass(frozen=True)
+class Report:
+    """What a method says about its own run: each method that has more to say than its cost subclasses this with
+    its fields (a frozen dataclass, each field commented)."""
+
+    def recorded_cost(self) -> tuple[float, int] | None:
+        """(seconds, gradient evaluations) to report instead of this call's own when the work was done before (a
+        retrained model loaded from the checkpoint cache reports what its training cost); None: this call's."""
+        return None
+
+
+@dataclass(frozen=True)
 class UnlearningRecord:
-    """What one call cost: wall time and gradient evaluations (samples back-propagated)."""
+    """What one call cost, wall time and gradient evaluations (samples back-propagated), with the config it ran
+    and the method's :class:`Report` (None for a method that reports nothing more)."""
 
     method: str
     seconds: float
     grad_evals: int
     config: dict = field(default_factory=dict)
-    info: dict = field(default_factory=dict)  # method-specific extras (e.g. TMU's predicted-easy mask)
+    info: Report | None = None
+
+
+class Unlearned(NamedTuple):
+    """What every method returns: the unlearned model and its record (``model, record = method(...)``).
+    Experiments also pair a model no method produced (the original, a control) with ``record=None``."""
+
+    model: nn.Module
+    record: UnlearningRecord | None
 
 
 def as_dataset(data, name: str = "data") -> Dataset | None:
@@ -204,7 +226,7 @@ def register(name: str, config_cls, data: str | None = None) -> Callable[[Callab
 
     def wrap(fn):
         @functools.wraps(fn)
-        def method(model: nn.Module, forget, retain, *, config=None, seed: int = 0, **inputs) -> nn.Module:
+        def method(model: nn.Module, forget, retain, *, config=None, seed: int = 0, **inputs) -> Unlearned:
             unknown = sorted(set(inputs) - {data})
             if unknown:
                 takes = f"its one extra data set is {data}=" if data else "it takes no extra data set"
@@ -225,11 +247,13 @@ def register(name: str, config_cls, data: str | None = None) -> Callable[[Callab
                 except Diverged as exc:  # name the method, so an experiment can record it as diverged
                     raise Diverged(f"{name} diverged: {exc}", method=name) from None
             seconds, evals = time.perf_counter() - start, grads.value
-            info = getattr(out, "unlearning_info", {})
-            if info.get("cached"):  # a cached retrain reports what the training cost when it ran
-                seconds, evals = info["train_seconds"], info["grad_evals"]
-            out.unlearning_record = UnlearningRecord(name, seconds, evals, dataclasses.asdict(cfg), info)
-            return out.eval()
+            out, report = out if isinstance(out, tuple) else (out, None)
+            if report is not None and not isinstance(report, Report):
+                raise TypeError(f"{name} returned a {type(report).__name__} as its report; return a base.Report subclass")
+            cost = report.recorded_cost() if report is not None else None
+            if cost is not None:  # e.g. a cached retrain reports what the training cost when it ran
+                seconds, evals = cost
+            return Unlearned(out.eval(), UnlearningRecord(name, seconds, evals, dataclasses.asdict(cfg), report))
 
         method.config_cls = config_cls
         method.method_name = name

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from torch import nn
 
 from ..train import TrainConfig, fit
-from .base import register
+from .base import Report, register
 
 _NORMS = (nn.modules.batchnorm._NormBase, nn.GroupNorm, nn.LayerNorm)
 
@@ -63,8 +63,12 @@ def train_last_k(model: nn.Module, data, k: int, cfg: TrainConfig, seed: int) ->
     finally:
         for p, flag in saved:
             p.requires_grad_(flag)
-    model.unlearning_info = {"layers": [name for name, _ in chosen]}
-    return model
+    return model, LastKReport(layers=[name for name, _ in chosen])
+
+
+@dataclass(frozen=True)
+class LastKReport(Report):
+    layers: list  # names of the parameter groups trained (the last k layers)
 
 
 @dataclass

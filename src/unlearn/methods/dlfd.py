@@ -73,7 +73,7 @@ from torch.utils.data import Subset
 from .. import metrics
 from ..seed import set_seed
 from ..train import Diverged, count_grads, cross_entropy, get_device, predict, step, take
-from .base import register
+from .base import Report, register
 
 
 @dataclass
@@ -303,13 +303,17 @@ def dlfd(model, forget, retain, *, monitor=None, config: DLFDConfig, seed=0) -> 
     if best_state is not None and (cfg.select_best or diverged_at is not None):
         model.load_state_dict(best_state)
         selected = "best"
-    model.unlearning_info = {
-        "diverged_at": diverged_at,  # batch after which losses were non-finite (the epoch stopped there), or None
-        "curve": curve,
-        "batches": total,
-        "perturbed_batches": perturbed,
-        "selected": selected,
-        "best_batch": best_batch,
-        "best_val_acc": best_acc if best_state is not None else None,
-    }
-    return model
+    return model, DLFDReport(diverged_at=diverged_at, curve=curve, batches=total, perturbed_batches=perturbed,
+                             selected=selected, best_batch=best_batch,
+                             best_val_acc=best_acc if best_state is not None else None)
+
+
+@dataclass(frozen=True)
+class DLFDReport(Report):
+    diverged_at: int | None  # batch after which losses were non-finite (the epoch stopped there), or None
+    curve: list  # the monitor's rows: batch, FS, accuracy on D_test, perturbed or not
+    batches: int  # batches of the epoch
+    perturbed_batches: int  # batches whose retain inputs were perturbed (FS above the threshold)
+    selected: str  # the checkpoint returned: "best" (FS <= save_threshold, best accuracy) or "last"
+    best_batch: int | None  # the batch of the best checkpoint
+    best_val_acc: float | None  # its accuracy on D_test

@@ -16,7 +16,7 @@ from torch import nn
 
 from ..seed import set_seed
 from ..train import accuracy_on, augment_batch, batches, cross_entropy, get_device, step
-from .base import register
+from .base import Report, register
 
 
 @dataclass
@@ -50,6 +50,12 @@ def neggrad(model, forget, retain, *, config: NegGradConfig, seed=0) -> nn.Modul
         else:
             continue
         break
-    model.unlearning_info = {"ascent_steps": steps, "forget_acc": acc,
-                             "reached": None if config.target_acc is None else acc <= config.target_acc}
-    return model
+    return model, NegGradReport(ascent_steps=steps, forget_acc=acc,
+                                reached=None if config.target_acc is None else acc <= config.target_acc)
+
+
+@dataclass(frozen=True)
+class NegGradReport(Report):
+    ascent_steps: int  # gradient-ascent steps taken
+    forget_acc: float | None  # forget accuracy when it stopped (measured only with target_acc)
+    reached: bool | None  # whether target_acc was reached (None: no target)

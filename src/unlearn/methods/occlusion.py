@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ..train import batches
-from .base import register
+from .base import Report, register
 
 
 class OccludedModel(nn.Module):
@@ -65,5 +65,9 @@ def occlusion(model, forget, retain, *, config: OcclusionConfig, seed=0) -> nn.M
     model relied on the occluded features: what it predicts without them."""
     x0, _ = next(iter(batches(forget, 1)))
     wrapped = OccludedModel(model, config.features, tuple(x0.shape[1:]), config.fill)
-    wrapped.unlearning_info = {"features_removed": len(wrapped.features_removed)}
-    return wrapped
+    return wrapped, OcclusionReport(features_removed=len(wrapped.features_removed))
+
+
+@dataclass(frozen=True)
+class OcclusionReport(Report):
+    features_removed: int  # input features set to their fill value

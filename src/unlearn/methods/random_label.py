@@ -21,7 +21,7 @@ from torch import nn
 from ..data.arrays import targets_of
 from ..seed import set_seed
 from ..train import cross_entropy, get_device, mixed_batches, step
-from .base import register
+from .base import Report, register
 from .common import num_classes_of, random_other_labels
 
 
@@ -56,5 +56,9 @@ def random_label(model, forget, retain, *, config: RandomLabelConfig, seed=0) ->
             m = src == 0
             y[m] = new_y[pos[m]]
             step(opt, cross_entropy(model(x.to(device)), y.to(device)), len(y))
-    model.unlearning_info = {"relabelled": len(forget)}
-    return model
+    return model, RandomLabelReport(relabelled=len(forget))
+
+
+@dataclass(frozen=True)
+class RandomLabelReport(Report):
+    relabelled: int  # forget samples trained towards a random other label

@@ -9,11 +9,13 @@ wall time and gradient evaluations of the training run, also when the model come
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from torch import nn
 
 from ..cache import train_or_load
 from ..train import TrainConfig, fresh_copy
-from .base import register
+from .base import Report, register
 
 
 @register("retrain", TrainConfig)
@@ -22,11 +24,19 @@ def retrain(model, forget, retain, *, config: TrainConfig, seed=0) -> nn.Module:
     gives (for a whole forgotten class: to ~0)."""
     cfg = TrainConfig(**vars(config))
     gold, meta = train_or_load(fresh_copy(model, seed), retain, cfg, seed, tag="gold", progress=False)
-    gold.unlearning_info = {
-        "cached": meta["cached"],
-        "train_seconds": meta["train_seconds"],
-        "grad_evals": (meta.get("epochs") or cfg.epochs) * len(retain),
-        "epochs": (meta.get("epochs") or cfg.epochs),  # with until_train_acc: the epochs it took to fit D_r
-        "retain_size": len(retain),
-    }
-    return gold
+    epochs = meta.get("epochs") or cfg.epochs  # with until_train_acc: the epochs it took to fit D_r
+    return gold, RetrainReport(cached=meta["cached"], train_seconds=meta["train_seconds"],
+                               grad_evals=epochs * len(retain), epochs=epochs, retain_size=len(retain))
+
+
+@dataclass(frozen=True)
+class RetrainReport(Report):
+    cached: bool  # loaded from the checkpoint cache (trained by an earlier call)
+    train_seconds: float  # wall time of the training, when it ran
+    grad_evals: int  # samples back-propagated by that training
+    epochs: int  # epochs it ran
+    retain_size: int  # |D_r|, the only data it saw
+
+    def recorded_cost(self) -> tuple[float, int] | None:
+        # a model loaded from the cache cost nothing now; what retraining costs is what its training cost
+        return (self.train_seconds, self.grad_evals) if self.cached else None

@@ -20,7 +20,7 @@ from torch import nn
 from ..data.arrays import targets_of
 from ..seed import set_seed
 from ..train import batches, count_grads, cross_entropy, get_device, mixed_batches, step
-from .base import register
+from .base import Report, register
 from .common import num_classes_of, random_other_labels
 
 
@@ -83,5 +83,10 @@ def salun(model, forget, retain, *, config: SalUnConfig, seed=0) -> nn.Module:
             y[m] = new_y[pos[m]]
             step(opt, cross_entropy(model(x.to(device)), y.to(device)), len(y), adjust=masked)
     kept = sum(int(v.sum()) for v in masks.values())
-    model.unlearning_info = {"mask_kept": kept, "mask_total": sum(v.numel() for v in masks.values())}
-    return model
+    return model, SalUnReport(mask_kept=kept, mask_total=sum(v.numel() for v in masks.values()))
+
+
+@dataclass(frozen=True)
+class SalUnReport(Report):
+    mask_kept: int  # weights the saliency mask lets train
+    mask_total: int  # weights in the masked tensors

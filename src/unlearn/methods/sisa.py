@@ -42,7 +42,7 @@ from ..cache import fingerprint
 from ..data.arrays import root_indices
 from ..seed import rng
 from ..train import TrainConfig, fit, fresh_copy, get_device
-from .base import register
+from .base import Report, register
 
 
 @dataclass
@@ -155,16 +155,21 @@ def sisa(model, forget, retain, *, config: SISAConfig, seed=0) -> nn.Module:
     start = time.perf_counter()
     touched = model.unlearn_(forget)
     model.to(get_device())
-    model.unlearning_info = {
-        "retrained_shards": touched,
-        "shards": model.shards,
-        "recipe": dataclasses.asdict(model.recipe),
-        "ensemble_seed": model.seed,
-        "unlearn_seconds": time.perf_counter() - start,
-        "unlearn_grad_evals": model.recipe.epochs * sum(len(model.members[s]) for s in touched),
-        "built_ensemble_seconds": built,
-    }
-    return model
+    return model, SISAReport(retrained_shards=touched, shards=model.shards, recipe=dataclasses.asdict(model.recipe),
+                             ensemble_seed=model.seed, unlearn_seconds=time.perf_counter() - start,
+                             unlearn_grad_evals=model.recipe.epochs * sum(len(model.members[s]) for s in touched),
+                             built_ensemble_seconds=built)
+
+
+@dataclass(frozen=True)
+class SISAReport(Report):
+    retrained_shards: list  # shards that held a forget sample (each retrained from scratch)
+    shards: int  # shards of the ensemble
+    recipe: dict  # each shard's training recipe
+    ensemble_seed: int  # the ensemble's seed
+    unlearn_seconds: float  # the retraining of the touched shards alone
+    unlearn_grad_evals: int  # and its gradient evaluations
+    built_ensemble_seconds: float  # building the ensemble from a plain model, when the call did (else 0)
 
 
 def _union(forget, retain) -> Subset:

@@ -21,7 +21,7 @@ from torch.utils.data import Subset
 from ..data.arrays import ArrayDataset, targets_of
 from ..seed import set_seed
 from ..train import batches, cross_entropy, get_device, mixed_batches, step
-from .base import register
+from .base import Report, register
 
 
 @dataclass
@@ -91,5 +91,10 @@ def unsir(model, forget, retain, *, config: UnsirConfig, seed=0) -> nn.Module:
     for _ in range(config.repair_epochs):
         for x, y in batches(sub, config.batch_size, shuffle=True, generator=gen):
             step(opt, cross_entropy(model(x.to(device)), y.to(device)), len(y))
-    model.unlearning_info = {"noise_classes": [int(c) for c in classes], "retain_used": len(sub)}
-    return model
+    return model, UNSIRReport(noise_classes=[int(c) for c in classes], retain_used=len(sub))
+
+
+@dataclass(frozen=True)
+class UNSIRReport(Report):
+    noise_classes: list  # classes whose error-maximising noise was learned
+    retain_used: int  # retain samples of the impair and repair passes

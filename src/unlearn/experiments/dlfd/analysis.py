@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ... import metrics, stats
+from ...methods import Unlearned
 from ...progress import tqdm
 from ...train import predict
 from .protocol import ERROR_MAXIMISING, Data
@@ -131,9 +132,9 @@ def ablation_summary(per_split: pd.DataFrame, metrics_=("test_acc", "fs", "nomus
     return out[["n_splits", *[c for c in out.columns if c != "n_splits"]]]
 
 
-def monitor_curve(model) -> pd.DataFrame:
-    """DLFD's monitored validation accuracy and FS through its epoch."""
-    return pd.DataFrame(model.unlearning_record.info["curve"])
+def monitor_curve(run: Unlearned) -> pd.DataFrame:
+    """DLFD's monitored validation accuracy and FS through its epoch (from a DLFD run's record)."""
+    return pd.DataFrame(run.record.info.curve)
 
 
 def ablation_verdicts(summary: pd.DataFrame, metric: str = "nomus", reference: str = "DLFD (paper)") -> pd.DataFrame:

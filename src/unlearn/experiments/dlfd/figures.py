@@ -9,6 +9,7 @@ import pandas as pd
 import torch
 from torch.utils.data import Subset
 
+from ...methods import Unlearned
 from ...plotting import adjust_labels
 from ...train import predict
 from .analysis import monitor_curve
@@ -89,11 +90,11 @@ def tradeoff_figure(df: pd.DataFrame, lam: float = 0.5) -> Figure:
     return fig
 
 
-def monitor_figure(model) -> Figure:
+def monitor_figure(run: Unlearned) -> Figure:
     import matplotlib.pyplot as plt
 
-    c = monitor_curve(model)
-    cfg = model.unlearning_record.config
+    c = monitor_curve(run)
+    cfg = run.record.config
     fig, ax = plt.subplots(figsize=(6, 3.5))
     ax.plot(c["batch"], c["val_acc"], marker=".", label="D_test accuracy")
     ax.plot(c["batch"], c["fs"], marker=".", label="FS (monitor sample)")

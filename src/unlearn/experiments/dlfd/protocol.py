@@ -17,6 +17,7 @@ from ... import methods, metrics, models, splits
 from ...cache import train_or_load
 from ...data import ArrayDataset, load_dataset, targets_of
 from ...evaluate import scores
+from ...methods import Unlearned
 from ...methods.dlfd import RELEASE as DLFD_RELEASE
 from ...progress import tqdm
 from ...train import Diverged, TrainConfig, predict
@@ -197,7 +198,7 @@ def dlfd_config(P: DLFDProfile, **overrides) -> dict:
     return {**P.dlfd, **overrides}
 
 
-def unlearn(name: str, original, P: DLFDProfile, data: Data, seed: int = 0) -> nn.Module:
+def unlearn(name: str, original, P: DLFDProfile, data: Data, seed: int = 0) -> Unlearned:
     """One method of Table 1 on ``data``'s forget split: retrain (the original's recipe), a baseline at its release
     settings, or DLFD (monitoring on D_test)."""
     fn = methods.get(name)
@@ -208,8 +209,8 @@ def unlearn(name: str, original, P: DLFDProfile, data: Data, seed: int = 0) -> n
     return fn(original, data.forget, data.retain, config=RELEASE_SETTINGS.get(name), seed=seed)
 
 
-def run_methods(original, P: DLFDProfile, data: Data, seed: int = 0) -> dict:
-    """Retrain, every baseline and DLFD on the first forget split; returns name -> unlearned model."""
+def run_methods(original, P: DLFDProfile, data: Data, seed: int = 0) -> dict[str, Unlearned]:
+    """Retrain, every baseline and DLFD on the first forget split; returns name -> unlearned model and record."""
     names = ["retrain", *P.baselines, "dlfd"]
     return {name: unlearn(name, original, P, data, seed) for name in tqdm(names, desc="methods", leave=False)}
 
@@ -217,8 +218,8 @@ def run_methods(original, P: DLFDProfile, data: Data, seed: int = 0) -> dict:
 def run_splits(original, P: DLFDProfile, data: Data, seed: int = 0, first: dict | None = None) -> pd.DataFrame:
     """Every approximate method (the baselines and DLFD; retraining is the target, not a competitor) on
     ``P.claim_splits`` forget splits (seeds ``seed``, ``seed + 1``, ...), all from the one original: one row per
-    (split, method) of :func:`score`, the original's own scores included. ``first`` (name -> model) reuses the
-    first split's models of :func:`run_methods`."""
+    (split, method) of :func:`score`, the original's own scores included. ``first`` (name -> Unlearned) reuses the
+    first split's runs of :func:`run_methods`."""
     names = ["original", *P.baselines, "dlfd"]
     jobs = [(k, name) for k in range(P.claim_splits) for name in names]
     rows, refs = [], {}
@@ -227,10 +228,10 @@ def run_splits(original, P: DLFDProfile, data: Data, seed: int = 0, first: dict 
         if name == "original":
             m = original
         elif k == 0 and first is not None and name in first:
-            m = first[name]
+            m = first[name].model
         else:
             try:
-                m = unlearn(name, original, P, d, seed + k)
+                m = unlearn(name, original, P, d, seed + k).model
             except Diverged:  # its loss turned non-finite on this split: a row of NaN, the other runs go on
                 rows.append({"split": seed + k, "method": name})
                 continue
@@ -272,9 +273,8 @@ def table1(original, original_meta, unlearned: dict, P: DLFDProfile, data: Data,
     ref = reference_labels(original, data)
     rows["original"] = score(original, data, seed, original, ref)
     costs["original"] = {"seconds": original_meta["train_seconds"], "grad_evals": P.epochs * len(data.train)}
-    for name, m in unlearned.items():
+    for name, (m, rec) in unlearned.items():
         rows[name] = score(m, data, seed, original, ref)
-        rec = m.unlearning_record
         costs[name] = {"seconds": rec.seconds, "grad_evals": rec.grad_evals}
     return pd.DataFrame(rows).T, pd.DataFrame(costs).T
 
@@ -282,25 +282,25 @@ def table1(original, original_meta, unlearned: dict, P: DLFDProfile, data: Data,
 def run_ablation(original, P: DLFDProfile, data: Data, seed: int = 0, full=None) -> pd.DataFrame:
     """DLFD and its variants (``ABLATIONS``) on ``P.ablation_splits`` forget splits (seeds ``seed``,
     ``seed + 1``, ...), all from the one original: one row per (split, variant). ``full`` reuses an
-    already-computed default DLFD run on the first split (``data``'s own). A variant that diverges on a split gets a
+    already-computed default DLFD run (an Unlearned) on the first split (``data``'s own). A variant that diverges on a split gets a
     row with ``selected = "diverged"`` and no scores."""
     rows = []
     jobs = [(k, name) for k in range(P.ablation_splits) for name in ABLATIONS]
     for k, name in tqdm(jobs, desc="ablation runs", leave=False):
         d = data if k == 0 else with_forget_split(data, P, seed + k)
         if k == 0 and name == "DLFD (paper)" and full is not None:
-            m = full
+            m, rec = full
         else:
             try:
-                m = methods.get("dlfd")(original, d.forget, d.retain, monitor=d.test,
-                                        config=dlfd_config(P, **ABLATIONS[name]), seed=seed + k)
+                m, rec = methods.get("dlfd")(original, d.forget, d.retain, monitor=d.test,
+                                             config=dlfd_config(P, **ABLATIONS[name]), seed=seed + k)
             except Diverged:  # non-finite losses before any checkpoint: recorded, not scored; the other runs go on
                 rows.append({"split": seed + k, "variant": name, "selected": "diverged"})
                 continue
-        info, rec = m.unlearning_record.info, m.unlearning_record
+        info = rec.info
         rows.append({"split": seed + k, "variant": name, **score(m, d, seed + k),
-                     "perturbed_batches": info["perturbed_batches"], "batches": info["batches"],
-                     "selected": info["selected"], "seconds": rec.seconds, "grad_evals": rec.grad_evals})
+                     "perturbed_batches": info.perturbed_batches, "batches": info.batches,
+                     "selected": info.selected, "seconds": rec.seconds, "grad_evals": rec.grad_evals})
     return pd.DataFrame(rows)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import asdict, dataclass
 
@@ -119,12 +120,11 @@ def run_canary(P: Profile, seed: int = 0) -> tuple[pd.DataFrame, dict]:
     info = {"windows": len(canary.corpus), "affected_windows": len(canary.affected), "replacement": canary.replacement,
             "train_seconds": meta["train_seconds"]}
     for name, (mname, retain, corrected, conf) in runs.items():
-        out = methods.get(mname)(model, forget, retain, config=conf, seed=seed, **corrected_data(corrected))
-        rec = out.unlearning_record
+        out, rec = methods.get(mname)(model, forget, retain, config=conf, seed=seed, **corrected_data(corrected))
         row = {"method": name, **canary_exposure(out, canary.corpus, cands), "test_loss": test_loss(out), "seconds": rec.seconds,
                "grad_evals": rec.grad_evals}
         if name == "second":
-            info["second_info"] = {k: v for k, v in rec.info.items()
+            info["second_info"] = {k: v for k, v in dataclasses.asdict(rec.info).items()
                                    if k in ("converged", "diverged", "stopped_early", "iterations", "step_norm", "G_norm")}
         rows.append(row)
     return pd.DataFrame(rows), info

@@ -85,7 +85,8 @@ def calibrate(task: LinearTask, base: certified.LinearModel, size: int, P: Profi
 def _sisa_linear(task, rows, P, seed):
     """SISA through the registry on the foundation's logistic-regression module. SISA can only delete points:
     the affected rows are removed and their shards retrained (the authors' linear ensemble likewise retrains
-    the shards that hold changed rows). Returns the unlearned ensemble and the test inputs it is scored on."""
+    the shards that hold changed rows). Returns the unlearned ensemble with its record, and the test inputs it is
+    scored on."""
     train = ArrayDataset(task.x.float(), ((task.y + 1) / 2).long())
     xt = task.xt.clone()
     model = models.build("logreg", in_features=task.x.shape[1], num_classes=2)
@@ -137,14 +138,13 @@ def run_linear(task: LinearTask, sizes, P: Profile, seed: int = 0, sisa: bool = 
                     "seconds": s, "grad_evals": g,
                 })
             if sisa:
-                ens, _ = _sisa_linear(task, rows, P, seed)
+                (ens, rec), _ = _sisa_linear(task, rows, P, seed)
                 yt01 = ((task.yt + 1) / 2).long()
                 acc = predict(ens, ArrayDataset(xt2.float(), yt01)).accuracy
-                rec = ens.unlearning_record
                 rows_out.append({"dataset": task.name, "size": size, "rep": rep, "method": "sisa", "affected": len(rows),
                                  "residual": float("nan"), "test_acc": acc, "loss_change": float("nan"),
-                                 "loss_change_exact": exact, "seconds": rec.info["unlearn_seconds"],
-                                 "grad_evals": rec.info["unlearn_grad_evals"]})
+                                 "loss_change_exact": exact, "seconds": rec.info.unlearn_seconds,
+                                 "grad_evals": rec.info.unlearn_grad_evals})
     df = pd.DataFrame(rows_out)
     info = {"dataset": task.name, "base_test_acc": base.accuracy(task.xt, task.yt), "n_train": len(task.y),
             "dims": task.x.shape[1], "tau": {k: v["tau"] for k, v in cals.items()},
@@ -157,7 +157,7 @@ def _occlusion(theta, task, rows, cols):
     equals zeroing the removed weights, which is the vector returned (checked against the wrapper)."""
     ds = ArrayDataset(task.x.float(), ((task.y + 1) / 2).long())
     wrapped = methods.get("occlusion")(certified.BinaryLogReg(theta), Subset(ds, rows.tolist()), None,
-                                       config={"features": tuple(int(c) for c in cols)})
+                                       config={"features": tuple(int(c) for c in cols)}).model
     occluded = theta * wrapped.keep.to(theta.dtype).flatten()
     probe = task.x[:5].to(theta.dtype)
     assert torch.allclose(wrapped(probe), probe @ occluded)

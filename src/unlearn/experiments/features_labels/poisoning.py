@@ -14,6 +14,7 @@ from torch.utils.data import Subset
 from ... import methods, metrics, models, splits, stats
 from ...cache import train_or_load
 from ...data import ArrayDataset, load_dataset
+from ...methods.influence import FirstOrderReport, RoundsReport, SecondOrderReport
 from ...train import Timer, TrainConfig, counting, penultimate, predict
 from .profile import Profile, corrected_data
 
@@ -136,11 +137,10 @@ def run_poisoning(P: Profile, seed: int = 0) -> dict:
                 "finetune", forget, data.clean, None,
                 {"epochs": e, "lr": 0.01, "batch_size": 64, "momentum": 0.0, "weight_decay": 0.0})
         for name, (mname, fg, rt, corrected, conf) in jobs.items():
-            out = methods.get(mname)(model, fg, rt, config=conf, seed=ps, **corrected_data(corrected))
-            rec = out.unlearning_record
-            head_only = getattr(out, "unlearning_info", {}).get("params") == "head"
+            out, rec = methods.get(mname)(model, fg, rt, config=conf, seed=ps, **corrected_data(corrected))
+            head_only = isinstance(rec.info, INFLUENCE_REPORTS) and rec.info.params == "head"
             correct[(ps, name)] = _head_correct(out, test_feats, data.test) if head_only else _correct(out, data.test)
-            runs.append(_poison_row(ps, name, correct, rec.seconds, rec.grad_evals, meta["train_seconds"], out))
+            runs.append(_poison_row(ps, name, correct, rec.seconds, rec.grad_evals, meta["train_seconds"], rec.info))
         runs.append(_poison_row(ps, "retrain", {**correct, (ps, "retrain"): correct[("all", "clean")]},
                                 gmeta["train_seconds"], P.cnn_epochs * len(y), meta["train_seconds"]))
         correct[(ps, "retrain")] = correct[("all", "clean")]
@@ -193,15 +193,19 @@ def stored_sisa(profile: str) -> pd.DataFrame | None:
     return df.groupby("method", sort=False)[["restored", "test_acc", "seconds", "speedup"]].mean()
 
 
-def _poison_row(ps, name, correct, seconds, grad_evals, train_seconds, model=None) -> dict:
+INFLUENCE_REPORTS = (FirstOrderReport, SecondOrderReport, RoundsReport)
+
+
+def _poison_row(ps, name, correct, seconds, grad_evals, train_seconds, report=None) -> dict:
     c_p, c_m, c_c = correct[(ps, "poisoned")], correct[(ps, name)], correct[("all", "clean")]
     acc_p, acc_m, acc_c = c_p.mean(), c_m.mean(), c_c.mean()
-    info = getattr(model, "unlearning_info", {}) if model is not None else {}
+    # rounds of an influence update: the repair loop's count, 1 for a single update, 0 for the other methods
+    rounds = report.steps if isinstance(report, RoundsReport) else int(isinstance(report, INFLUENCE_REPORTS))
     return {"seed": ps, "method": name, "test_acc": float(acc_m),
             "restored": float(metrics.restoration_fraction(acc_m, acc_p, acc_c)),
             "images": int(round((acc_m - acc_p) * len(c_m))), "seconds": float(seconds), "grad_evals": int(grad_evals),
             "speedup": float(train_seconds / seconds), "changed": float((c_m != c_p).mean()),
-            "rounds": info.get("steps", 1 if info else 0)}
+            "rounds": rounds}
 
 
 def poison_summary(res: dict, level: float = 0.95, n_boot: int = 1000, seed: int = 0) -> pd.DataFrame:

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from ...methods import Unlearned
 from ...methods.tmu import features as tmu_features
 from .protocol import CONTROLS
 
@@ -33,20 +34,20 @@ def seed_figure(table: pd.DataFrame) -> Figure:
 
 
 # --- figures ------------------------------------------------------------------------------------
-def _labels(info: dict, ctx: dict):
-    return np.asarray(info["twin_labels"]).astype(bool), np.asarray(ctx["gold_correct"]).astype(bool)
+def _labels(info, ctx: dict):
+    return np.asarray(info.twin_labels).astype(bool), np.asarray(ctx["gold_correct"]).astype(bool)
 
 
-def scatter_figure(tmu_model, ctx: dict) -> Figure:
+def scatter_figure(tmu_run: Unlearned, ctx: dict) -> Figure:
     """Easy/hard samples in (DF, CF) feature space (scaled with the twin statistics), for the twin
     problem (D_h under M_t, labels from M_o) and the original one (D_f under M_o, labels from M_g)."""
     import matplotlib.pyplot as plt
 
-    info = tmu_model.unlearning_record.info
+    info = tmu_run.record.info
     lt, lo = _labels(info, ctx)
     fig, axes = plt.subplots(1, 2, figsize=(10, 4.2), sharex=True, sharey=True)
-    for ax, feats, lab, title in ((axes[0], info["twin_features"], lt, "twin problem: D_h, labels from M_o"),
-                                  (axes[1], info["features"], lo, "original problem: D_f, labels from gold M_g")):
+    for ax, feats, lab, title in ((axes[0], info.twin_features, lt, "twin problem: D_h, labels from M_o"),
+                                  (axes[1], info.features, lo, "original problem: D_f, labels from gold M_g")):
         for flag, colour, name in ((True, "tab:blue", "easy"), (False, "tab:red", "hard")):
             ax.scatter(feats["df"][lab == flag], feats["cf"][lab == flag], s=14, alpha=0.7, c=colour, label=f"{name} ({(lab == flag).sum()})")
         ax.set(title=title, xlabel="DF (scaled)", ylabel="CF (scaled)")
@@ -55,15 +56,15 @@ def scatter_figure(tmu_model, ctx: dict) -> Figure:
     return fig
 
 
-def feature_figure(tmu_model, ctx: dict) -> Figure:
+def feature_figure(tmu_run: Unlearned, ctx: dict) -> Figure:
     """Distributions of each scaled feature for easy and hard samples, twin (top) and original (bottom)."""
     import matplotlib.pyplot as plt
 
-    info = tmu_model.unlearning_record.info
+    info = tmu_run.record.info
     lt, lo = _labels(info, ctx)
     fig, axes = plt.subplots(2, 3, figsize=(12, 6), sharex="col")
     bins = np.linspace(0, 1, 16)
-    for row, (feats, lab, name) in enumerate(((info["twin_features"], lt, "twin (D_h)"), (info["features"], lo, "original (D_f)"))):
+    for row, (feats, lab, name) in enumerate(((info.twin_features, lt, "twin (D_h)"), (info.features, lo, "original (D_f)"))):
         for col, f in enumerate(tmu_features.FEATURES):
             ax = axes[row, col]
             v = np.clip(feats[f], 0, 1)  # D_f values outside the twin range sit at the edges

@@ -8,11 +8,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import torch
+from torch import nn
 from torch.utils.data import ConcatDataset
 
 from ... import methods, metrics, tasks
 from ...data import load_dataset
 from ...evaluate import changed_share, evaluate
+from ...methods import Unlearned
 from ...train import Diverged, TrainConfig, predict
 
 
@@ -147,7 +149,7 @@ def setup(P: TMUProfile, seed: int) -> dict:
     """The sets, the original model M_o (cached) and the gold model (retrained on D_r with M_o's recipe)."""
     run = task(P).build(seed)
     return _context(run) | {
-        "original": run.original, "original_meta": run.original_meta, "gold": run.gold,
+        "original": run.original, "original_meta": run.original_meta, "gold": run.gold, "gold_record": run.gold_record,
         "gold_correct": predict(run.gold, run.forget).correct.numpy(),  # the real easy/hard split of D_f
     }
 
@@ -170,8 +172,9 @@ def tmu_config(P: TMUProfile, **overrides) -> dict:
     return cfg | overrides
 
 
-def unlearn_all(P: TMUProfile, ctx: dict, seed: int) -> dict:
-    """Every compared method applied to the original model (display name -> model)."""
+def unlearn_all(P: TMUProfile, ctx: dict, seed: int) -> dict[str, Unlearned | Diverged]:
+    """Every compared method applied to the original model (display name -> model and record; the original and
+    the gold model are entries too, the original without a record)."""
     args = (ctx["original"], ctx["forget"], ctx["retain"])
     calls = {
         "fine-tune": ("finetune", _step(P), {}),
@@ -183,7 +186,7 @@ def unlearn_all(P: TMUProfile, ctx: dict, seed: int) -> dict:
         # where the paper and the release part: the release fine-tunes the twin model, not M_o
         "TMU (from the twin)": ("tmu", tmu_config(P, start="twin"), {"holdout": ctx["holdout"]}),
     }
-    out = {"original": ctx["original"], "retrain (gold)": ctx["gold"]}
+    out = {"original": Unlearned(ctx["original"], None), "retrain (gold)": Unlearned(ctx["gold"], ctx["gold_record"])}
     for name, (method, config, extra) in calls.items():
         try:
             out[name] = methods.get(method)(*args, config=config, seed=seed, **extra)
@@ -201,11 +204,12 @@ def _mia(members: torch.Tensor, nonmembers: torch.Tensor, seed: int) -> float:
     return metrics.mia_score(members, nonmembers, seed=seed) if min(len(members), len(nonmembers)) >= 10 else float("nan")
 
 
-def score(model, ctx: dict, seed: int) -> dict:
-    """Table-1 metrics of one model. The membership attack's members are D_f (all / its easy part /
-    its hard part, easy = the gold model classifies it correctly) and its non-members are the
+def score(u: Unlearned, ctx: dict, seed: int) -> dict:
+    """Table-1 metrics of one model (and its cost, from its record). The membership attack's members are D_f (all /
+    its easy part / its hard part, easy = the gold model classifies it correctly) and its non-members are the
     class-c evaluation test images, the same class, never trained on."""
-    r = evaluate(model, forget=ctx["forget"], retain=ctx["retain"], test=ctx["test"], gold=ctx["gold"],
+    model = u.model
+    r = evaluate(u, forget=ctx["forget"], retain=ctx["retain"], test=ctx["test"], gold=ctx["gold"],
                  extra={"class_c": ctx["class_test"]}, seed=seed)
     r["mia_test"] = r.pop("mia")  # the shared definition (non-members: the whole test set)
     lf = predict(model, ctx["forget"]).losses
@@ -222,24 +226,24 @@ TABLE1_COLUMNS = ["forget_acc", "retain_acc", "test_acc", "class_c_acc", "delta"
 
 def table1(unlearned: dict, ctx: dict, seed: int) -> pd.DataFrame:
     """Every metric for every method, one row each (Table 1 analogue)."""
-    return pd.DataFrame({name: score(m, ctx, seed) for name, m in unlearned.items()}).T
+    return pd.DataFrame({name: score(u, ctx, seed) for name, u in unlearned.items()}).T
 
 
 def timings(unlearned: dict, ctx: dict) -> pd.DataFrame:
     """Wall time and gradient evaluations of each method against retraining. For TMU two figures:
     this call (the twin and curriculum models may come from the cache) and its whole pipeline as if
     nothing were cached (twin + curriculum training + features + predictor + fine-tuning)."""
-    gold_s = ctx["gold"].unlearning_record.seconds
+    gold_s = ctx["gold_record"].seconds
     rows = {}
-    for name, m in unlearned.items():
-        rec = getattr(m, "unlearning_record", None)
-        if rec is None:
+    for name, u in unlearned.items():
+        rec = u.record
+        if rec is None:  # the original: what training it cost
             rows[name] = {"seconds": ctx["original_meta"]["train_seconds"],
                           "grad_evals": (ctx["original_meta"].get("epochs") or ctx["cfg"].epochs) * len(ctx["train"])}
             continue
         rows[name] = {"seconds": rec.seconds, "grad_evals": rec.grad_evals}
         if name.startswith("TMU"):
-            rows[name + " (whole pipeline)"] = {"seconds": rec.info["pipeline_seconds"], "grad_evals": rec.info["pipeline_grad_evals"]}
+            rows[name + " (whole pipeline)"] = {"seconds": rec.info.pipeline_seconds, "grad_evals": rec.info.pipeline_grad_evals}
     df = pd.DataFrame(rows).T
     df["speedup_vs_retrain"] = gold_s / df["seconds"]
     return df
@@ -255,7 +259,7 @@ BASELINES = ["fine-tune", "NegGrad", "random label", "Bad Teacher", "SCRUB"]
 PAPER_BASELINES = ["NegGrad", "random label", "Bad Teacher"]  # those the paper's Table 1 compares TMU with
 
 
-def controls(P: TMUProfile, ctx: dict, tmu_model, seed: int) -> dict:
+def controls(P: TMUProfile, ctx: dict, tmu_run: Unlearned, seed: int) -> dict[str, Unlearned]:
     """Two controls that share TMU's fine-tuning and differ only in which forget samples keep their labels:
     *rate-only* (a random set of the size TMU predicted easy: is per-sample prediction worth anything?) and
     *oracle* (the gold model's own easy/hard split: the best a predictor could do)."""
@@ -263,7 +267,7 @@ def controls(P: TMUProfile, ctx: dict, tmu_model, seed: int) -> dict:
 
     from ...methods.tmu import TMUConfig, finetune_with_labels
 
-    easy = np.asarray(tmu_model.unlearning_record.info["easy_mask"], bool)
+    easy = np.asarray(tmu_run.record.info.easy_mask, bool)
     rate = np.zeros(len(easy), bool)
     rate[np.random.default_rng(seed + 101).choice(len(easy), int(easy.sum()), replace=False)] = True
     cfg = methods.make_config(TMUConfig, tmu_config(P))
@@ -271,11 +275,11 @@ def controls(P: TMUProfile, ctx: dict, tmu_model, seed: int) -> dict:
     for name, mask in (("TMU (rate-only)", rate), ("TMU (oracle)", np.asarray(ctx["gold_correct"], bool))):
         m = copy.deepcopy(ctx["original"])
         finetune_with_labels(m, ctx["forget"], ctx["retain"], torch.as_tensor(mask), cfg, seed)
-        out[name] = m
+        out[name] = Unlearned(m, None)  # TMU's step 4 alone, not a registered method: no record
     return out
 
 
-def agreement(model, ctx: dict) -> float:
+def agreement(model: nn.Module, ctx: dict) -> float:
     """Share of D_f on which the model is right exactly where the gold model is right (per-sample alignment)."""
     return float((predict(model, ctx["forget"]).correct.numpy() == np.asarray(ctx["gold_correct"], bool)).mean())
 
@@ -284,18 +288,20 @@ def regime(ctx: dict, unlearned: dict) -> dict:
     """The conditions aligned forgetting needs: M_o fits D_f, the gold level is neither ~0 nor ~1, and the
     zero-forgetting baselines really reach ~0 (so Delta separates the two aims); and the twin problem mirrors the
     original one (M_t fits D_h as M_o fits D_f). Also TMU's predicted-easy share of D_f against the true one."""
-    acc = lambda m, d: float("nan") if isinstance(m, Diverged) else predict(m, ctx[d]).accuracy
+    acc = lambda m, d: predict(m, ctx[d]).accuracy
+    ran = lambda u, d: float("nan") if isinstance(u, Diverged) else acc(u.model, d)  # a method's result
     ng, t = unlearned["NegGrad"], unlearned.get("TMU")
-    info = {} if t is None or isinstance(t, Diverged) else t.unlearning_record.info
-    twin = {"twin_epochs": info.get("twin_epochs"), "twin_holdout_acc": info.get("twin_acc_holdout", float("nan")),
-            "tmu_predicted_easy": float(np.mean(info["easy_mask"])) if info else float("nan"),
+    info = None if t is None or isinstance(t, Diverged) else t.record.info
+    twin = {"twin_epochs": info.twin_epochs if info else None,
+            "twin_holdout_acc": info.twin_acc_holdout if info else float("nan"),
+            "tmu_predicted_easy": float(np.mean(info.easy_mask)) if info else float("nan"),
             "true_easy": float(np.mean(ctx["gold_correct"]))}
     return twin | {"original_epochs": ctx["original_meta"].get("epochs"), "original_train_acc": acc(ctx["original"], "train"),
-            "original_forget_acc": acc(ctx["original"], "forget"), "gold_epochs": ctx["gold"].unlearning_record.info["epochs"],
+            "original_forget_acc": acc(ctx["original"], "forget"), "gold_epochs": ctx["gold_record"].info.epochs,
             "gold_forget_acc": acc(ctx["gold"], "forget"), "gold_class_test_acc": acc(ctx["gold"], "class_test"),
-            "random_label_forget_acc": acc(unlearned["random label"], "forget"),
-            "neggrad_forget_acc": acc(ng, "forget"), "neggrad_diverged": isinstance(ng, Diverged),
-            "neggrad_steps": None if isinstance(ng, Diverged) else ng.unlearning_record.info["ascent_steps"]}
+            "random_label_forget_acc": ran(unlearned["random label"], "forget"),
+            "neggrad_forget_acc": ran(ng, "forget"), "neggrad_diverged": isinstance(ng, Diverged),
+            "neggrad_steps": None if isinstance(ng, Diverged) else ng.record.info.ascent_steps}
 
 
 def run_seeds(P: TMUProfile, base_seed: int = 0, progress: bool = True) -> dict:
@@ -313,29 +319,29 @@ def run_seeds(P: TMUProfile, base_seed: int = 0, progress: bool = True) -> dict:
         if not isinstance(unl["TMU"], Diverged):
             unl |= controls(P, ctx, unl["TMU"], seed)
         failed = diverged(unl)
-        ok = {n: m for n, m in unl.items() if n not in failed}
+        ok = {n: u for n, u in unl.items() if n not in failed}
         t = table1(ok, ctx, seed)
-        t["agreement"] = [agreement(m, ctx) for m in ok.values()]
+        t["agreement"] = [agreement(u.model, ctx) for u in ok.values()]
         both = ConcatDataset([ctx["forget"], ctx["test"]])
-        t["changed"] = [changed_share(m, ctx["original"], both) for m in ok.values()]
+        t["changed"] = [changed_share(u.model, ctx["original"], both) for u in ok.values()]
         t["status"] = "ok"
         for name in failed:  # a row of NaN marked diverged, so the table says what happened instead of crashing
             t.loc[name, "status"] = "diverged"
         t.insert(0, "seed", seed)
         tables.append(t.rename_axis("method").reset_index())
-        correct_f[seed] = {n: predict(m, ctx["forget"]).correct.numpy() for n, m in ok.items()}
+        correct_f[seed] = {n: predict(u.model, ctx["forget"]).correct.numpy() for n, u in ok.items()}
         regimes.append({"seed": seed, **regime(ctx, unl)})
         if first is None:
             first = (ctx, unl)
         if "TMU" in failed:
             continue
-        info = unl["TMU"].unlearning_record.info
-        costs.append({"seed": seed, "gold_seconds": ctx["gold"].unlearning_record.seconds,
-                      "tmu_pipeline_seconds": info["pipeline_seconds"], "tmu_request_seconds": info["request_seconds"],
-                      "twin_seconds": info["twin_train_seconds"], "curriculum_seconds": info["curriculum_train_seconds"]})
-        records.append({"seed": seed, "scores": info["scores"], "twin_scores": info["twin_scores"],
-                        "twin_labels": info["twin_labels"], "gold_correct": np.asarray(ctx["gold_correct"], bool),
-                        "features_raw": info["features_raw"], "twin_features_raw": info["twin_features_raw"],
-                        "config": unl["TMU"].unlearning_record.config})
+        info = unl["TMU"].record.info
+        costs.append({"seed": seed, "gold_seconds": ctx["gold_record"].seconds,
+                      "tmu_pipeline_seconds": info.pipeline_seconds, "tmu_request_seconds": info.request_seconds,
+                      "twin_seconds": info.twin_train_seconds, "curriculum_seconds": info.curriculum_train_seconds})
+        records.append({"seed": seed, "scores": info.scores, "twin_scores": info.twin_scores,
+                        "twin_labels": info.twin_labels, "gold_correct": np.asarray(ctx["gold_correct"], bool),
+                        "features_raw": info.features_raw, "twin_features_raw": info.twin_features_raw,
+                        "config": unl["TMU"].record.config})
     return {"table": pd.concat(tables, ignore_index=True), "regime": pd.DataFrame(regimes), "costs": pd.DataFrame(costs),
             "predictor": records, "ctx": first[0], "unlearned": first[1], "correct": correct_f}

@@ -72,7 +72,7 @@ from torch import nn
 from torch.utils.data import ConcatDataset, Dataset, Subset
 
 from ...train import batches, count_grads, cross_entropy, get_device
-from ..base import register
+from ..base import Report, Unlearned, register
 from .solvers import SolveInfo, Solver, as_solver, cg_solve, largest_eigenvalue, lissa_solve
 
 LossFn = Callable[[nn.Module, torch.Tensor, torch.Tensor], torch.Tensor]
@@ -278,15 +278,13 @@ def scope(model: nn.Module, params: str = "all") -> Scoped:
 
 # --- the updates ---------------------------------------------------------------------------------------
 def first_order(model: nn.Module, z, z_tilde, tau: float, *, params: str = "all", loss_fn: LossFn = summed_cross_entropy,
-                batch_size: int = 256) -> nn.Module:
-    """theta* - tau G, exactly one scaled gradient step on the change of the loss; returns a new model with
-    ``unlearning_info = {"G_norm": ...}``."""
+                batch_size: int = 256) -> tuple[nn.Module, FirstOrderReport]:
+    """theta* - tau G, exactly one scaled gradient step on the change of the loss: (a new model, its report)."""
     sc = scope(model, params)
     g = gradient_difference(sc.module, sc.data(z), sc.data(z_tilde), loss_fn, batch_size)
     set_vector(sc.module, get_vector(sc.module) - tau * g)
-    sc.model.unlearning_info = {"G_norm": float(g.norm()), "tau": tau, "params": sc.params, "n_z": _length(z),
-                                "n_z_tilde": _length(z_tilde)}
-    return sc.model
+    return sc.model, FirstOrderReport(G_norm=float(g.norm()), tau=tau, params=sc.params, n_z=_length(z),
+                                      n_z_tilde=_length(z_tilde))
 
 
 def inverse_hvp(model: nn.Module, g: torch.Tensor, hessian_data, solver: str | Solver = "cg", *, l2: float = 0.0,
@@ -329,28 +327,28 @@ def inverse_hvp(model: nn.Module, g: torch.Tensor, hessian_data, solver: str | S
 
 def second_order(model: nn.Module, z, z_tilde, hessian_data, *, l2: float = 0.0, tau: float = 1.0,
                  solver: str | Solver = "cg", params: str = "all", loss_fn: LossFn = summed_cross_entropy,
-                 batch_size: int = 256, seed: int = 0, **solver_kw) -> nn.Module:
-    """theta* - tau H^{-1} G with H on ``hessian_data`` (the corrected training set D~) plus (l2/2)||theta||^2.
-    ``solver``: a :class:`Solver` or a method name; ``solver_kw`` set its options (damping, cg_tol, cg_iters,
-    lissa_*). If LiSSA diverges, or CG
-    meets non-positive curvature before its first step, the model is returned unchanged and
-    ``unlearning_info["diverged"]`` is True (the authors skip diverged updates)."""
+                 batch_size: int = 256, seed: int = 0, **solver_kw) -> tuple[nn.Module, SecondOrderReport]:
+    """theta* - tau H^{-1} G with H on ``hessian_data`` (the corrected training set D~) plus (l2/2)||theta||^2:
+    (a new model, its report). ``solver``: a :class:`Solver` or a method name; ``solver_kw`` set its options
+    (damping, cg_tol, cg_iters, lissa_*). If LiSSA diverges, or CG meets non-positive curvature before its first
+    step, the model is returned unchanged and the report's ``diverged`` is True (the authors skip diverged
+    updates)."""
     sc = scope(model, params)
     g = gradient_difference(sc.module, sc.data(z), sc.data(z_tilde), loss_fn, batch_size)
     return _newton(sc, g, sc.data(hessian_data), as_solver(solver, **solver_kw), l2=l2, tau=tau, loss_fn=loss_fn,
                    batch_size=batch_size, seed=seed, n_z=_length(z), n_z_tilde=_length(z_tilde))
 
 
-def _newton(sc: Scoped, g, hdata, solver: Solver, *, l2, tau, loss_fn, batch_size, seed, n_z, n_z_tilde) -> nn.Module:
+def _newton(sc: Scoped, g, hdata, solver: Solver, *, l2, tau, loss_fn, batch_size, seed, n_z,
+            n_z_tilde) -> tuple[nn.Module, SecondOrderReport]:
     s, info = inverse_hvp(sc.module, g, hdata, solver, l2=l2, loss_fn=loss_fn, batch_size=batch_size, seed=seed)
     if not info.diverged:
         set_vector(sc.module, get_vector(sc.module) - tau * s)
-    sc.model.unlearning_info = {"G_norm": float(g.norm()), "step_norm": float(s.norm()) if not info.diverged else float("nan"),
-                                "solver": solver.method, "iterations": info.iterations, "converged": info.converged,
-                                "residual": info.residual, "scale": info.scale, "diverged": info.diverged,
-                                "negative_curvature": info.negative_curvature, "stopped_early": info.stopped_early,
-                                "params": sc.params, "n_z": n_z, "n_z_tilde": n_z_tilde}
-    return sc.model
+    return sc.model, SecondOrderReport(
+        G_norm=float(g.norm()), step_norm=float(s.norm()) if not info.diverged else float("nan"), solver=solver.method,
+        iterations=info.iterations, converged=info.converged, residual=info.residual, scale=info.scale,
+        diverged=info.diverged, negative_curvature=info.negative_curvature, stopped_early=info.stopped_early,
+        params=sc.params, n_z=n_z, n_z_tilde=n_z_tilde)
 
 
 def _part(data, idx: np.ndarray):
@@ -361,7 +359,7 @@ def _part(data, idx: np.ndarray):
 
 
 def iterative(model: nn.Module, z, z_tilde, steps: int, order: int = 2, *, tau: float = 1.0, hessian_data=None,
-              **kw) -> nn.Module:
+              **kw) -> tuple[nn.Module, RoundsReport]:
     """The update applied in ``steps`` rounds over consecutive parts of Z: each round recomputes G for its part
     at the current parameters. Z and Z~ must be aligned (same length, row i corrected into row i). For the
     second order the Hessian is taken on ``hessian_data`` (the fully corrected data) in every round. For label
@@ -378,17 +376,17 @@ def iterative(model: nn.Module, z, z_tilde, steps: int, order: int = 2, *, tau: 
     for part in np.array_split(np.arange(n), min(steps, n)):
         zp, ztp = _part(z, part), (_part(z_tilde, part) if z_tilde is not None else None)
         if order == 1:
-            cur = first_order(cur, zp, ztp, tau, **kw)
+            cur, info = first_order(cur, zp, ztp, tau, **kw)
         else:
-            cur = second_order(cur, zp, ztp, hessian_data, tau=tau, **kw)
-        infos.append(cur.unlearning_info)
-    cur.unlearning_info = {"steps": len(infos), "order": order, "parts": infos}
-    return cur
+            cur, info = second_order(cur, zp, ztp, hessian_data, tau=tau, **kw)
+        infos.append(info)
+    return cur, RoundsReport(steps=len(infos), order=order, params=infos[0].params, rounds=infos,
+                             diverged=any(getattr(i, "diverged", False) for i in infos))
 
 
 def repair(model: nn.Module, corrected, *, steps: int = 10, max_points: int = 1024, order: int = 2, tau: float = 1.0,
            params: str = "all", l2: float = 0.0, solver: str | Solver = "cg", loss_fn: LossFn = summed_cross_entropy,
-           batch_size: int = 256, seed: int = 0, **solver_kw) -> nn.Module:
+           batch_size: int = 256, seed: int = 0, **solver_kw) -> tuple[nn.Module, RoundsReport]:
     """The authors' label-repair loop (``iter_approx_retraining`` with ``get_delta_idx``): in each of ``steps``
     rounds, draw at most ``max_points`` points of the corrected training set that the current model
     misclassifies; Z is those points with the model's *predicted* labels, Z~ the same points with their corrected
@@ -418,16 +416,61 @@ def repair(model: nn.Module, corrected, *, steps: int = 10, max_points: int = 10
         g = gradient_difference(sc.module, z, zt, loss_fn, batch_size)
         if order == 1:
             set_vector(sc.module, get_vector(sc.module) - tau * g)
-            infos.append({"n_z": len(idx), "G_norm": float(g.norm())})
+            infos.append(FirstOrderReport(G_norm=float(g.norm()), tau=tau, params=sc.params, n_z=len(idx),
+                                          n_z_tilde=len(idx)))
         else:
-            _newton(sc, g, (x, y), solver, l2=l2, tau=tau, loss_fn=loss_fn, batch_size=batch_size, seed=seed,
-                    n_z=len(idx), n_z_tilde=len(idx))
-            infos.append(sc.model.unlearning_info)
-            if infos[-1]["diverged"]:
+            infos.append(_newton(sc, g, (x, y), solver, l2=l2, tau=tau, loss_fn=loss_fn, batch_size=batch_size,
+                                 seed=seed, n_z=len(idx), n_z_tilde=len(idx))[1])
+            if infos[-1].diverged:
                 break
-    sc.model.unlearning_info = {"steps": len(infos), "order": order, "params": sc.params, "rounds": infos,
-                                "diverged": bool(infos and infos[-1].get("diverged", False))}
-    return sc.model
+    return sc.model, RoundsReport(steps=len(infos), order=order, params=sc.params, rounds=infos,
+                                  diverged=bool(infos and getattr(infos[-1], "diverged", False)))
+
+
+# --- what an update reports -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class FirstOrderReport(Report):
+    G_norm: float  # norm of G, the change of the summed loss's gradient from Z to Z~
+    tau: float  # the step: theta - tau G
+    params: str  # the parameters updated: "head" or "all"
+    n_z: int  # |Z|
+    n_z_tilde: int  # |Z~| (0: removal)
+
+
+@dataclass(frozen=True)
+class SecondOrderReport(Report):
+    G_norm: float  # norm of G
+    step_norm: float  # norm of H^-1 G (NaN when the solve diverged and no step was taken)
+    solver: str  # "cg", "lissa" or "exact"
+    iterations: int  # solver iterations
+    converged: bool  # the solver met its tolerance
+    residual: float  # its last relative residual
+    scale: float | None  # LiSSA's scale
+    diverged: bool  # the solve diverged (the model is returned unchanged)
+    negative_curvature: bool  # CG met non-positive curvature
+    stopped_early: bool  # LiSSA's patience stopped it
+    params: str
+    n_z: int
+    n_z_tilde: int
+
+
+@dataclass(frozen=True)
+class RoundsReport(Report):
+    steps: int  # rounds run
+    order: int  # 1 or 2
+    params: str
+    rounds: list  # each round's FirstOrderReport or SecondOrderReport
+    diverged: bool  # a round's solve diverged (the loop stopped there)
+
+
+def _model_and_report(out) -> tuple[nn.Module, Report | None]:
+    """(model, report) of an update's result: a registered method's Unlearned, an update's (model, report), or a
+    bare model."""
+    if isinstance(out, Unlearned):
+        return out.model, out.record.info
+    if isinstance(out, tuple):
+        return out
+    return out, None
 
 
 # --- choosing tau / damping on a validation split --------------------------------------------------------
@@ -444,7 +487,7 @@ class Tuned:
 def tune(update: Callable[[float], nn.Module], grid, val, batch_size: int = 1024,
          score: Callable[[nn.Module], float] | None = None, cautious: str | None = None) -> Tuned:
     """Choose a step size from ``grid`` by accuracy on ``val`` (held out from training and test): ``update(v)``
-    returns the unlearned model for value v (e.g. ``lambda t: first_order(model, z, zt, t, params="head")`` or
+    returns the unlearned model for value v (an update's ``(model, report)`` or a method's ``Unlearned``) (e.g. ``lambda t: first_order(model, z, zt, t, params="head")`` or
     a damping for :func:`second_order` / :func:`repair`). Ties go to the smaller value; an update that diverged
     or met negative curvature is never chosen while another is left. ``score(model)`` (higher is better)
     replaces validation accuracy as the criterion when given (removal requests: e.g. how close the forget
@@ -473,9 +516,8 @@ def tune(update: Callable[[float], nn.Module], grid, val, batch_size: int = 1024
     table = []
     with counting() as c:
         for v in grid:
-            m = update(v)
-            info = getattr(m, "unlearning_info", {})
-            bad = bool(info.get("diverged") or info.get("negative_curvature"))
+            m, info = _model_and_report(update(v))
+            bad = bool(getattr(info, "diverged", False) or getattr(info, "negative_curvature", False))
             acc = predict(m, val, batch_size).accuracy
             table.append({"value": v, "val_acc": acc, "score": acc if score is None else float(score(m)), "diverged": bad})
     ok = [r for r in table if not r["diverged"]] or table

@@ -25,7 +25,7 @@ Call shape: ``tmu(model, forget, retain, holdout=D_h, config=None, seed=0)``. ``
 must hold only class-c samples that the model never saw (e.g. half of class c's test images);
 the class c is inferred from the forget labels (all forget samples must share it: TMU's setting is
 sub-class forgetting). The twin and curriculum models are trained inside through the checkpoint
-cache, so repeated calls are cheap. ``model.unlearning_info`` holds the predicted-easy mask, the
+cache, so repeated calls are cheap. The record's :class:`TMUReport` holds the predicted-easy mask, the
 predictor's scores and every feature value (raw and scaled) for D_h and D_f.
 
 The authors' release (github abc321123444/TWIN-unlearning) is incomplete (the unlearning loop
@@ -39,6 +39,7 @@ import copy
 import time
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 from torch import nn
 from torch.utils.data import Subset
@@ -46,7 +47,7 @@ from torch.utils.data import Subset
 from ...cache import train_or_load
 from ...data.arrays import ArrayDataset, as_arrays, concat_arrays, targets_of, to_arrays
 from ...train import TrainConfig, cross_entropy, get_device, penultimate, step
-from ..base import register
+from ..base import Report, register
 from .features import (
     FEATURES,
     FeatureScaler,
@@ -255,38 +256,55 @@ def tmu(model, forget, retain, *, holdout=None, config: TMUConfig, seed=0) -> nn
     phases["finetune"] = time.perf_counter() - t3
 
     np_ = lambda d: {k: v.detach().cpu().numpy() for k, v in d.items()}
-    model.unlearning_info = {
-        "forget_class": c,
-        "easy_mask": easy.numpy(),  # predicted-easy forget samples (kept their labels)
-        "scores": scores.numpy(),  # predictor's P(easy) per forget sample
-        "twin_scores": twin_scores.numpy(),  # and per D_h sample
-        "threshold": threshold,  # the P(easy) threshold the calibration chose
-        "new_labels": y_new.numpy(),  # labels D_f was fine-tuned with
-        "features": np_(f_orig),  # scaled DF/AF/CF of D_f (under M_o)
-        "features_raw": np_(raw_orig),
-        "twin_features": np_(f_twin),  # scaled DF/AF/CF of D_h (under M_t)
-        "twin_features_raw": np_(raw_twin),
-        "twin_labels": y_twin.numpy(),  # M_o correct on D_h
-        "twin_acc_holdout": twin_holdout_acc,  # M_t's accuracy on D_h (it trained on it, as M_o on D_f)
-        "twin_epochs": twin_meta.get("epochs"),  # epochs the twin's fine-tuning ran (twin_fit_target stops early)
-        "start": cfg.start,
-        "predictor_twin_acc": twin_fit,  # predictor accuracy on its own training (twin) set
-        "feature_names": list(names),
-        "scaler": {"bounds": scaler.bounds, "ranges": scaler.ranges},
-        "twin_cached": bool(twin_meta.get("cached")),
-        "curriculum_cached": bool(cur_meta.get("cached")),
-        "twin_train_seconds": float(twin_meta["train_seconds"]),
-        "curriculum_train_seconds": float(cur_meta["train_seconds"]),
-        "phase_seconds": phases,
-        # the whole pipeline's cost as if nothing were cached: twin + curriculum training + the rest
-        "pipeline_seconds": float(twin_meta["train_seconds"] + cur_meta["train_seconds"]
-                                  + phases["features"] + phases["predictor"] + phases["finetune"]),
-        # one more request of the class with the twin and curriculum models reused
-        "request_seconds": float(phases["features"] + phases["predictor"] + phases["finetune"]),
-        "pipeline_grad_evals": int(cfg.twin_epochs * len(twin_data) + cfg.curriculum_epochs * len(twin_data)
-                                   + cfg.pgd_steps * (len(holdout) + len(forget)) + cfg.epochs * (len(retain) + len(forget))),
-    }
-    return model
+    return model, TMUReport(
+        forget_class=c, easy_mask=easy.numpy(), scores=scores.numpy(), twin_scores=twin_scores.numpy(),
+        threshold=threshold, new_labels=y_new.numpy(), features=np_(f_orig), features_raw=np_(raw_orig),
+        twin_features=np_(f_twin), twin_features_raw=np_(raw_twin), twin_labels=y_twin.numpy(),
+        twin_acc_holdout=twin_holdout_acc, twin_epochs=twin_meta.get("epochs"), start=cfg.start,
+        predictor_twin_acc=twin_fit, feature_names=list(names), scaler={"bounds": scaler.bounds, "ranges": scaler.ranges},
+        twin_cached=bool(twin_meta.get("cached")), curriculum_cached=bool(cur_meta.get("cached")),
+        twin_train_seconds=float(twin_meta["train_seconds"]), curriculum_train_seconds=float(cur_meta["train_seconds"]),
+        phase_seconds=phases,
+        pipeline_seconds=float(twin_meta["train_seconds"] + cur_meta["train_seconds"]
+                               + phases["features"] + phases["predictor"] + phases["finetune"]),
+        request_seconds=float(phases["features"] + phases["predictor"] + phases["finetune"]),
+        pipeline_grad_evals=int(cfg.twin_epochs * len(twin_data) + cfg.curriculum_epochs * len(twin_data)
+                                + cfg.pgd_steps * (len(holdout) + len(forget)) + cfg.epochs * (len(retain) + len(forget))))
+
+
+@dataclass(frozen=True)
+class TMUReport(Report):
+    """What one TMU request computed, phase by phase (the notebook's tables and figures read it)."""
+
+    forget_class: int  # the class c part of which is forgotten
+    # phase 3, the predictor's decisions
+    easy_mask: np.ndarray  # predicted-easy forget samples (they keep their labels)
+    scores: np.ndarray  # the predictor's P(easy) per forget sample
+    twin_scores: np.ndarray  # and per D_h sample
+    threshold: float  # the P(easy) threshold the calibration chose
+    # phase 4
+    new_labels: np.ndarray  # labels D_f was fine-tuned with
+    # phase 2, the features of both problems
+    features: dict  # scaled DF/AF/CF of D_f (under M_o)
+    features_raw: dict
+    twin_features: dict  # scaled DF/AF/CF of D_h (under M_t)
+    twin_features_raw: dict
+    twin_labels: np.ndarray  # M_o correct on D_h (the twin problem's labels)
+    # phase 1, the twin
+    twin_acc_holdout: float  # M_t's accuracy on D_h (it trained on it, as M_o on D_f)
+    twin_epochs: int | None  # epochs the twin's fine-tuning ran (twin_fit_target stops early)
+    start: str  # the model phase 4 fine-tunes: "original" (the paper) or "twin" (the release)
+    predictor_twin_acc: float  # predictor accuracy on its own training (twin) set
+    feature_names: list
+    scaler: dict  # the twin set's clipping bounds and ranges
+    twin_cached: bool  # twin and curriculum models loaded from the checkpoint cache
+    curriculum_cached: bool
+    twin_train_seconds: float
+    curriculum_train_seconds: float
+    phase_seconds: dict  # wall time per phase of this call
+    pipeline_seconds: float  # the whole pipeline's cost as if nothing were cached: twin + curriculum training + the rest
+    request_seconds: float  # one more request of the class with the twin and curriculum models reused
+    pipeline_grad_evals: int
 
 
 def finetune_with_labels(model, forget, retain, easy: torch.Tensor, cfg: TMUConfig, seed: int = 0,
