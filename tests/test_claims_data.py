@@ -166,3 +166,18 @@ def test_the_record_orders_papers_as_the_notebooks_do_whatever_finishes_first(mo
     claims.check("TMU", "t1", True, {}, "smoke")
     claims.check("DLFD", "d2", False, {}, "smoke")
     assert [r["claim"] for r in claims.load("smoke")] == ["t1", "w1", "d1", "d2"]
+
+
+def test_verdict_box_shows_the_deciding_interval_the_bar_and_its_source():
+    rows = [{"paper": "DLFD", "claim": _claim(dlfd, "fs").text, "holds": False, "verdict": INCONCLUSIVE,
+             "numbers": {"fs_dlfd": 0.128, "fs_lo": 0.0985, "fs_hi": 0.158, "splits": 5}},
+            {"paper": "DLFD", "claim": _claim(dlfd, "nomus").text, "holds": False, "verdict": FAILS,
+             "numbers": {"closest": "bad_teacher", "diff": -0.0512, "diff_lo": -0.0931, "diff_hi": -0.0093, "splits": 5}},
+            {"paper": "DLFD", "claim": _claim(dlfd, "cost").text, "holds": True, "verdict": HOLDS,
+             "numbers": {"seconds_ratio": 0.121, "grad_evals_ratio": 0.0495}}]
+    box = claims.verdict_box(rows, dlfd.CLAIMS).splitlines()
+    assert box[2] == (f"| {_claim(dlfd, 'fs').text} | 0.128 [0.0985, 0.158] | FS interval below 0.10 | inconclusive | "
+                      "release |")
+    assert "| -0.0512 [-0.0931, -0.0093] (bad_teacher) |" in box[3] and "**does not hold**" in box[3]
+    # a claim without one deciding number shows every number of its evidence
+    assert "| seconds_ratio = 0.121, grad_evals_ratio = 0.0495 | both ratios at most 0.2 | holds | ours |" in box[4]

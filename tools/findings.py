@@ -1,7 +1,8 @@
 """Write the README's findings from the recorded results, never by hand: the headline figure, the claims table
 (from ``results/cpu/claims.json``, which notebooks 01-03 and 05 write) and each notebook's cpu runtime and peak
 memory (from ``results/cpu/notebook_times.csv``, which ``tools/run_notebooks.py`` writes). The same runtimes go
-into each notebook's "at a glance" cell. ``make reproduce`` runs it last.
+into each notebook's "at a glance" cell, and each paper notebook's verdicts into the verdict box there. ``make
+reproduce`` runs it last.
 
     python tools/findings.py           # rewrite README.md between its findings markers, the notebooks' runtime lines
     python tools/findings.py --check   # exit 1 if either is out of date (a unit test runs this)
@@ -17,11 +18,12 @@ from pathlib import Path
 
 import nbformat
 
+from unlearn import claims
+
 ROOT = Path(__file__).resolve().parents[1]
 START, END = "<!-- findings:start (written by tools/findings.py) -->", "<!-- findings:end -->"
 HEADLINE = ("01_tmu_delta_seeds", "02_poisoning_restoration", "03_accuracy_vs_fs")  # one result per paper
 BUDGET_S = {"00": 60}  # every other notebook: 15 minutes at the cpu profile
-NOTEBOOK_OF = {"TMU": "01", "Warnecke et al. 2023": "02", "DLFD": "03"}
 
 
 def _fmt(v) -> str:
@@ -30,23 +32,50 @@ def _fmt(v) -> str:
     return f"{v:.3g}" if abs(v) < 1000 else f"{v:.0f}"
 
 
-def claims_table(root: Path = ROOT) -> str:
+def _defined_claims() -> tuple[list, dict]:
+    """Every claim the notebooks record (the experiments' claims as data) and notebook stem -> paper name."""
+    from unlearn.experiments import dlfd, features_labels, tmu
+
+    stems = {"01_twin_machine_unlearning": tmu.claims.PAPER, "02_unlearning_features_and_labels": features_labels.PAPER,
+             "03_distribution_level_feature_distancing": dlfd.claims.PAPER}
+    return [*tmu.CLAIMS, *features_labels.CLAIMS, *dlfd.CLAIMS], stems
+
+
+def _recorded(root: Path) -> list[dict]:
     path = root / "results" / "cpu" / "claims.json"
-    rows = json.loads(path.read_text()) if path.exists() else []
+    return json.loads(path.read_text()) if path.exists() else []
+
+
+def claims_table(root: Path = ROOT) -> str:
+    rows = _recorded(root)
     if not rows:
         return "No claims recorded at the cpu profile yet: run `make reproduce`."
     held = sum(r["holds"] for r in rows)
     unsure = sum(r.get("verdict") == "inconclusive" for r in rows)
+    defined, stems = _defined_claims()
     out = [f"**{held} of {len(rows)} claims hold at the cpu profile, {unsure} inconclusive.** Each row is checked by its "
            "notebook against the numbers that run computed (`results/cpu/claims.json`); a claim that does not hold is "
-           "reported with the same numbers, not dropped; one whose interval contains its threshold is inconclusive.", "",
-           "| paper | claim | verdict at cpu | numbers |", "|---|---|---|---|"]
-    for r in sorted(rows, key=lambda r: (r["paper"], not r["holds"])):
-        nums = ", ".join(f"{k} = {_fmt(v)}" for k, v in list(r["numbers"].items())[:6])
-        verdict = r.get("verdict", "holds" if r["holds"] else "does not hold")
-        verdict = "yes" if verdict == "holds" else "**no**" if verdict == "does not hold" else "inconclusive"
-        out.append(f"| {r['paper']} | {r['claim'].replace('|', '/')} | {verdict} | {nums} |")
+           "reported with the same numbers, not dropped; one whose interval contains its threshold is inconclusive. "
+           "The bar, the rule and the source of each threshold (the paper, its release, or this companion) are data "
+           "next to each experiment (`src/unlearn/experiments/<paper>/claims.py`)."]
+    notebook = {paper: stem for stem, paper in stems.items()}
+    for paper in dict.fromkeys(r["paper"] for r in rows):  # the record's order: the notebooks' (claims.PAPER_ORDER)
+        stem = notebook.get(paper)
+        where = f" ([notebook {stem[:2]}](executed/cpu/{stem}.ipynb))" if stem else ""
+        out += ["", f"**{paper}**{where}", "", claims.verdict_box([r for r in rows if r["paper"] == paper], defined)]
     return "\n".join(out)
+
+
+def notebook_box(stem: str, root: Path = ROOT) -> str | None:
+    """The verdict box of a paper notebook's last cpu run (None for a notebook that records no claims)."""
+    defined, stems = _defined_claims()
+    if stem not in stems:
+        return None
+    mine = [r for r in _recorded(root) if r["paper"] == stems[stem]]
+    if not mine:
+        return "no verdicts recorded at the cpu profile yet: run `make reproduce`"
+    return ("\n\n" + claims.verdict_box(mine, defined) + "\n\n*Section \"The paper's claims\" below computes each "
+            "of these on this run; `results/cpu/claims.json` holds the last cpu run's.*\n\n")
 
 
 def settings_table(root: Path = ROOT) -> str:
@@ -141,19 +170,25 @@ def updated_readme(root: Path = ROOT) -> str:
     return head + findings(root) + rest.split(END, 1)[1]
 
 
+def _fill(source: str, name: str, text: str) -> str:
+    """``source`` with the text between ``<!-- name -->`` and ``<!-- /name -->`` replaced by ``text``."""
+    head, rest = source.split(f"<!-- {name} -->", 1)
+    return head + f"<!-- {name} -->" + text + f"<!-- /{name} -->" + rest.split(f"<!-- /{name} -->", 1)[1]
+
+
 def updated_notebooks(root: Path = ROOT) -> dict[Path, str]:
-    """Each notebook's text with its runtime line set from notebook_times.csv (only notebooks that change)."""
+    """Each notebook's text with its runtime line set from notebook_times.csv and, in the paper notebooks, its
+    verdict box from claims.json (only notebooks that change)."""
     rows, out = times(root), {}
     for path in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
-        text = runtime_text(rows.get(path.name))
-        if text is None:
-            continue
+        text, box = runtime_text(rows.get(path.name)), notebook_box(path.stem, root)
         nb = nbformat.read(path, as_version=4)
         before = nbformat.writes(nb)
         for cell in nb.cells:
-            if "<!-- runtime -->" in cell.source:
-                head, rest = cell.source.split("<!-- runtime -->", 1)
-                cell.source = head + "<!-- runtime -->" + text + "<!-- /runtime -->" + rest.split("<!-- /runtime -->", 1)[1]
+            if text is not None and "<!-- runtime -->" in cell.source:
+                cell.source = _fill(cell.source, "runtime", text)
+            if box is not None and "<!-- verdicts -->" in cell.source:
+                cell.source = _fill(cell.source, "verdicts", box)
         after = nbformat.writes(nb)
         if after != before:
             out[path] = after

@@ -170,25 +170,34 @@ def _md(text: str, cell_id: str) -> nbformat.NotebookNode:
     return cell
 
 
-def glance(stem: str, runtime: str | None = None) -> str:
+PAPER_NOTEBOOKS = ("01_twin_machine_unlearning", "02_unlearning_features_and_labels",
+                   "03_distribution_level_feature_distancing")
+
+
+def glance(stem: str, runtime: str | None = None, verdicts: str | None = None) -> str:
     fig, what = HEADLINE[stem]
     k = ORDER.index(stem)
     prev = f"[← {TITLES[ORDER[k - 1]]}]({ORDER[k - 1]}.ipynb)" if k else ""
     nxt = f"[{TITLES[ORDER[k + 1]]} →]({ORDER[k + 1]}.ipynb)" if k + 1 < len(ORDER) else ""
     runtime = runtime or "not measured yet: run `make reproduce`"
-    return (f"![{what}](../figures/{fig}.png)\n\n*Headline figure of the last `cpu` run: {what}.*\n\n"
+    box = ""
+    if stem in PAPER_NOTEBOOKS:  # filled in by tools/findings.py from results/cpu/claims.json
+        box = f"**The paper's claims on the last `cpu` run**<!-- verdicts -->{verdicts or ' (filled in by tools/findings.py)'}<!-- /verdicts -->\n\n"
+    return (f"![{what}](../figures/{fig}.png)\n\n*Headline figure of the last `cpu` run: {what}.*\n\n{box}"
             f"**Expected runtime** on two CPU cores: <!-- runtime -->{runtime}<!-- /runtime -->; `smoke` about a "
             f"minute; `paper` needs a GPU and has not been run here.\n\n"
             f"{' · '.join(x for x in (prev, '[all notebooks](../README.md)', nxt) if x)}")
 
 
 def apply(nb, stem: str) -> None:
-    old_runtime = None
+    old_runtime = old_verdicts = None  # what tools/findings.py wrote between the markers is kept
     for c in nb.cells:
         if c.metadata.get("teaching") and "<!-- runtime -->" in c.source:
             old_runtime = c.source.split("<!-- runtime -->")[1].split("<!-- /runtime -->")[0]
+        if c.metadata.get("teaching") and "<!-- verdicts -->" in c.source:
+            old_verdicts = c.source.split("<!-- verdicts -->")[1].split("<!-- /verdicts -->")[0]
     cells = [c for c in nb.cells if not c.metadata.get("teaching")]
-    out = [cells[0], _md(glance(stem, old_runtime), "teach-glance"), _md(NOTATION, "teach-notation")]
+    out = [cells[0], _md(glance(stem, old_runtime, old_verdicts), "teach-glance"), _md(NOTATION, "teach-notation")]
     for c in cells[1:]:
         out.append(c)
         if c.cell_type == "code":

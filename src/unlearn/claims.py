@@ -63,6 +63,8 @@ class Claim:
     needs: tuple[str, ...]
     decide: Callable[[Mapping], str | bool]
     evidence: Callable[[Mapping], dict]
+    bar: str = ""  # the threshold in a few words, as a verdict box shows it ("interval below 0.10")
+    deciding: tuple[str, ...] = ()  # evidence keys of the deciding number: (point, lo, hi), (lo, hi) or (point,)
 
     def evaluate(self, results: Mapping) -> tuple[str, dict]:
         """(verdict, numbers) on ``results``; a missing result is one error naming it."""
@@ -71,6 +73,36 @@ class Claim:
             raise KeyError(f"claim {self.key!r} ({self.paper}) needs the results {missing}; given {sorted(results)}")
         v = self.decide(results)
         return (v if isinstance(v, str) else HOLDS if v else FAILS), self.evidence(results)
+
+
+def deciding_text(claim: Claim | None, numbers: dict) -> str:
+    """The deciding number of a recorded claim as a verdict box shows it: ``0.138 [0.117, 0.159]`` (point and
+    interval), ``0.68 to 2.11`` (a range over seeds) or one number; without ``deciding`` keys, every number of the
+    evidence (none is left out: the one that decides must be visible)."""
+    keys = [k for k in (claim.deciding if claim else ()) if k in numbers]
+    f = lambda v: (f"{v:.3g}" if abs(v) < 1000 else f"{v:.0f}") if isinstance(v, float) else str(v)
+    names = "".join(f" ({v})" for v in numbers.values() if isinstance(v, str))  # e.g. the closest method's name
+    if len(keys) == 3:
+        return f"{f(numbers[keys[0]])} [{f(numbers[keys[1]])}, {f(numbers[keys[2]])}]{names}"
+    if len(keys) == 2:
+        return f"{f(numbers[keys[0]])} to {f(numbers[keys[1]])}"
+    if len(keys) == 1:
+        return f(numbers[keys[0]])
+    return ", ".join(f"{k} = {f(v)}" for k, v in numbers.items())
+
+
+def verdict_box(rows: list[dict], defined: Iterable[Claim]) -> str:
+    """A markdown table of recorded verdicts (``rows`` from :func:`load`, one paper's or all): claim, deciding
+    number with its interval, the bar it is judged against, the verdict, and where the bar comes from."""
+    by_text = {(c.paper, c.text): c for c in defined}
+    label = {HOLDS: "holds", FAILS: "**does not hold**", INCONCLUSIVE: "inconclusive"}
+    out = ["| claim | number [95 % interval] | bar | verdict | bar from |", "|---|---|---|---|---|"]
+    for r in rows:
+        c = by_text.get((r["paper"], r["claim"]))
+        verdict = r.get("verdict", HOLDS if r["holds"] else FAILS)
+        out.append(f"| {r['claim'].replace('|', '/')} | {deciding_text(c, r['numbers'])} | {c.bar if c else ''} | "
+                   f"{label[verdict]} | {c.source.split(':')[0] if c else ''} |")
+    return "\n".join(out)
 
 
 def record(claims_: Iterable[Claim], results: Mapping, profile: str, only: Iterable[str] | None = None) -> None:

@@ -53,29 +53,35 @@ CLAIMS = (
           "for 10 names); fine-tune as the authors run it (one pass, rate tau)",
           ("residuals",), _ordered,
           lambda r: {f"{d}@{s}:{m}": float(r["residuals"].loc[(d, s), m]) for d, s in r["residuals"].index
-                     for m in ("finetune", "first", "second")}),
+                     for m in ("finetune", "first", "second")},
+          bar="second < first < fine-tune in every row"),
     Claim("residual_below_none", PAPER, "LR: second-order residual below no update on every data set",
           "paper: the second-order update removes most of the gradient residual (release: 7.60 -> 0.23)",
           ("residuals",), lambda r: bool((_below_none(r)["second"] < _below_none(r)["none"]).all()),
-          lambda r: {f"{d}@{s}": float(_below_none(r).loc[(d, s), "second"]) for d, s in _below_none(r).index}),
+          lambda r: {f"{d}@{s}": float(_below_none(r).loc[(d, s), "second"]) for d, s in _below_none(r).index},
+          bar="second < none in every row"),
     Claim("speed", PAPER, "LR: second order is faster than retraining (Enron)",
           "paper: unlearning is cheaper than retraining; retraining is the authors' L-BFGS-B call",
           ("speed",), lambda r: bool(r["speed"].xs("second", level="method").loc["enron", "speedup"] > 1),
           lambda r: ({f"speedup_{d}": float(v) for d, v in r["speed"].xs("second", level="method")["speedup"].items()}
                      | {f"speedup_equal_residual_{d}": float(v) for d, v in
-                        r["speed"].xs("second", level="method")["x_at_equal_residual"].items()})),
+                        r["speed"].xs("second", level="method")["x_at_equal_residual"].items()}),
+          bar="Enron speed-up above 1", deciding=("speedup_enron",)),
     # a fall worth the name: at least 1 bit (the canary's rank among random candidates at least halves)
     Claim("canary", PAPER, "canary exposure falls by >= 1 bit after first- and second-order unlearning",
           "paper: the canary's exposure falls after unlearning (release notebook: log-perplexity 12.9 -> 157); "
           "1 bit is ours", ("canary",), _canary_falls,
-          lambda r: {f"exposure_{m}": float(v) for m, v in r["canary"].set_index("method")["exposure"].items()}),
+          lambda r: {f"exposure_{m}": float(v) for m, v in r["canary"].set_index("method")["exposure"].items()},
+          bar="falls of at least 1 bit from none"),
     Claim("repair", PAPER,
           "label repair: second order restores >= 25 %, first order >= 15 %, second above first, intervals above 0",
           "release: the stored poisoning run restores 31.91 % (second order) and 21.65 % (first order); the bars are "
-          "ours, a few points below", ("poison_summary", "poison_differences"), _repair_decide, _repair_evidence),
+          "ours, a few points below", ("poison_summary", "poison_differences"), _repair_decide, _repair_evidence,
+          bar="second's interval above 0.25, first's above 0.15, their difference's above 0"),
     Claim("repair_speed", PAPER, "label repair: both orders >= 20x faster than training the poisoned model (same run)",
           "release: 37.5 s (first) and 85.2 s (second) against 1,237 s of training; 20x is ours",
           ("poison_summary",), _repair_speed,
           lambda r: {f"speedup_{m}": float(r["poison_summary"].set_index("method").loc[m, "speedup"])
-                     for m in ("first", "second", "first_one_step", "second_one_step")}),
+                     for m in ("first", "second", "first_one_step", "second_one_step")},
+          bar="both speed-ups at least 20"),
 )

@@ -67,20 +67,24 @@ CLAIMS = (
           "TMU's mean Delta <= 0.05 and below NegGrad's, random label's and Bad Teacher's (paired intervals)",
           "paper: Table 1 compares TMU's Delta with NegGrad's, random label's and Bad Teacher's; the 0.05 bar is ours "
           "(Table 1's TMU rows are within a few points of the gold model)",
-          ("delta_intervals", "seeds"), _delta_decide, _delta_evidence),
+          ("delta_intervals", "seeds"), _delta_decide, _delta_evidence,
+          bar="interval below 0.05, and below each paper baseline's (paired)", deciding=("delta_tmu", "delta_tmu_lo", "delta_tmu_hi")),
     Claim("agreement", PAPER,
           "TMU agrees with the gold model per sample more than rate-only TMU (paired interval above 0)",
           "ours: the paper's point that predicting *which* forget samples stay right matters, tested against a "
           "control that keeps the right number of samples at random",
           ("agreement",), lambda r: verdict(r["agreement"]["lo"], r["agreement"]["hi"], 0.0, "above"),
-          _agreement_evidence),
+          _agreement_evidence,
+          bar="paired interval above 0", deciding=("agreement_tmu_minus_rate_only", "lo", "hi")),
     Claim("cost", PAPER,
           "TMU's pipeline is no slower than retraining, and >= 3x faster per request (twin reused)",
           "ours: this companion's reading of the paper's cost argument (the paper states no number)",
-          ("costs",), _cost_decide, _cost_evidence),
+          ("costs",), _cost_decide, _cost_evidence,
+          bar="pipeline above 1x and request above 3x, every seed"),
     Claim("predictor", PAPER,
           "the predictor ranks D_f better than chance: AUROC interval above 0.5 (pooled over seeds)",
           "ours: the paper's premise, that the generalization-label predictor tells easy from hard forget samples "
           "(its Table 3 ablates the predictor's features); the bar is chance, AUROC 0.5",
-          ("calibration",), _predictor_decide, _predictor_evidence),
+          ("calibration",), _predictor_decide, _predictor_evidence,
+          bar="AUROC interval above 0.5", deciding=("auroc", "auroc_lo", "auroc_hi")),
 )
