@@ -30,6 +30,10 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # names for annotations only
+    from unlearn.tasks import TaskRun
 
 ROOT = Path(__file__).resolve().parents[1]
 CNN_METHODS = ["retrain", "finetune", "neggrad", "neggrad_plus", "random_label", "bad_teacher", "scrub", "cf_k",
@@ -38,13 +42,14 @@ LR_METHODS = ["retrain", "influence_first_order", "influence_second_order"]
 
 
 # --- the work a child does --------------------------------------------------------------------------
-def cifar_task(n: int, seed: int) -> dict:
-    """Sets and original model of the cifar10-cnn task: the registry's cifar10 task on n training images."""
+def cifar_task(n: int, seed: int) -> TaskRun:
+    """Sets and original model of the cifar10-cnn task: the registry's cifar10 task on n training images (its test
+    set doubles as the validation set the influence updates are tuned on)."""
     from unlearn import tasks
 
     run = tasks.get("cifar10", per_class=n // 10).build(seed)
-    return {"forget": run.forget, "retain": run.retain, "holdout": run.holdout, "val": run.test, "cfg": run.task.train,
-            "original": run.original, "original_seconds": run.original_meta["train_seconds"]}
+    run.val = run.test
+    return run
 
 
 def enron_task(n: int, seed: int) -> dict:
@@ -75,22 +80,21 @@ def run_child(job: dict) -> dict:
     if job["task"] == "cifar10-cnn":
         t = cifar_task(job["n"], job["seed"])
         name = job["method"]
-        kwargs = {"holdout": t["holdout"]} if name == "tmu" else {"monitor": t["val"]} if name == "dlfd" else {}
-        config = vars(t["cfg"]) if name == "retrain" else None
+        kwargs = {"holdout": t.holdout} if name == "tmu" else {"monitor": t.val} if name == "dlfd" else {}
+        config = vars(t.task.train) if name == "retrain" else None
         search = 0.0
         if name.startswith("influence"):  # head only, step chosen on the validation set (searched apart, timed apart)
             from unlearn.experiments import benchmark
 
             (model, rec), search = benchmark.tuned_influence(t, benchmark.PROFILES["cpu"], job["seed"], names=(name,))[name]
         else:
-            model, rec = methods.get(name)(t["original"], t["forget"], t["retain"], config=config, seed=job["seed"],
-                                           **kwargs)
+            model, rec = methods.get(name)(t.original, t.forget, t.retain, config=config, seed=job["seed"], **kwargs)
         from torch.utils.data import ConcatDataset
 
         from unlearn.evaluate import changed_share
 
-        changed = changed_share(model, t["original"], ConcatDataset([t["forget"], t["val"]]))
-        return {"seconds": rec.seconds, "grad_evals": rec.grad_evals, "n_forget": len(t["forget"]),
+        changed = changed_share(model, t.original, ConcatDataset([t.forget, t.val]))
+        return {"seconds": rec.seconds, "grad_evals": rec.grad_evals, "n_forget": len(t.forget),
                 "search_seconds": search, "changed": changed}
     t = enron_task(job["n"], job["seed"])
     lam, a = t["lam"], t["affected"]

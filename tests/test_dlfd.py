@@ -288,11 +288,13 @@ def test_ablation_summary_pairs_by_split_with_a_t_interval():
 
 
 def test_bootstrap_is_paired_and_repeats(overfit_digits):
-    from unlearn.experiments.dlfd import Data, bootstrap, intervals, paired_difference
+    from unlearn.experiments.dlfd import bootstrap, intervals, paired_difference
+    from unlearn.tasks import TaskSets
 
     model, forget, retain, test, unseen = overfit_digits
     other, _ = methods.get("finetune")(model, forget, retain, config={"epochs": 1}, seed=0)
-    data = Data(train=None, forget=forget, retain=retain, test=test, unseen=unseen, split=None, classes=list(range(10)))
+    data = TaskSets(task=None, data=None, train=None, split=None, forget=forget, retain=retain, holdout=None,
+                    class_test=None, test=unseen, val=test)
     reps = bootstrap({"a": model, "a again": model, "b": other}, data, n_boot=12, seed=3)
     assert len(reps) == 36
     # the same draws for every model: a model against itself differs by exactly 0 in every replicate
@@ -332,12 +334,13 @@ def test_a_diverged_variant_or_method_is_a_row_and_the_runs_go_on(monkeypatch):
     from unlearn.experiments import dlfd
     from unlearn.methods import Unlearned, UnlearningRecord
     from unlearn.methods.dlfd import DLFDReport
+    from unlearn.tasks import TaskSets
     from unlearn.train import Diverged
 
     x = torch.randn(60, 3, 4, 4)
-    data = dlfd.Data(train=ArrayDataset(x, torch.arange(60) % 3), forget=None, retain=None, test=None, unseen=None,
-                     split=None, classes=[0, 1, 2])
     P = dataclasses.replace(dlfd.PROFILES["smoke"], ablation_splits=3, claim_splits=3, baselines=("finetune",))
+    data = TaskSets(task=dlfd.task(P), data=None, train=ArrayDataset(x, torch.arange(60) % 3), split=None, forget=None,
+                    retain=None, holdout=None, class_test=None, test=None, val=None)
     calls = []
 
     def method(name):

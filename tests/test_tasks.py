@@ -20,7 +20,7 @@ def test_forget_split_follows_the_recipe():
 
 
 def test_bad_task_requests_name_the_fix():
-    with pytest.raises(ValueError, match="unknown task .mnist.; available: cifar10, digits"):
+    with pytest.raises(ValueError, match="unknown task .mnist.; available: cifar10, cifar10-poisoning, digits, utkface"):
         tasks.get("mnist")
     y = targets_of(load_dataset("digits").train)
     with pytest.raises(ValueError, match="needs forget_class"):
@@ -82,3 +82,64 @@ def test_linear_task_rows_are_a_seeded_subset_of_the_normalised_rows():
     assert torch.equal(tasks.linear_task("diabetes", rows=10**9).x, full.x)  # more rows than there are: all
     with pytest.raises(ValueError, match="unknown linear task 'iris'; use one of enron, adult, diabetes"):
         tasks.linear_task("iris")
+
+
+@pytest.mark.parametrize("profile", ["smoke", "paper"])
+def test_the_benchmarks_cifar10_task_is_notebook_01s_protocol_on_cifar10(profile):
+    """Notebook 04 imports no experiment; its cifar10 task and budgets are written out in its profiles. They must
+    stay TMU's protocol (notebook 01's profile, on CIFAR-10's class 3) wherever TMU has that profile."""
+    import dataclasses
+
+    from unlearn.experiments import benchmark, tmu
+
+    P = benchmark.PROFILES[profile]
+    Pt = dataclasses.replace(tmu.PROFILES[profile], dataset="cifar10", forget_class=3)
+    assert benchmark.task("cifar10", P) == tmu.task(Pt)
+    ours = {k: v for k, v in benchmark.budgets("cifar10", P).items() if k != "dlfd"}
+    assert ours == {"finetune": {"epochs": Pt.unlearn_epochs}, "neggrad": {"epochs": Pt.neggrad_epochs},
+                    "random_label": {"epochs": Pt.unlearn_epochs}, "bad_teacher": {"epochs": Pt.bad_teacher_epochs},
+                    "scrub": {"epochs": Pt.scrub_epochs, "msteps": Pt.scrub_msteps}, "tmu": tmu.tmu_config(Pt)}
+
+
+@pytest.mark.parametrize("profile,sizes", [("smoke", {}), ("paper", {}), (
+    "cpu", {"n_train": 1000, "n_test": 300, "n_unseen": 400, "width": 16,  # the benchmark's smaller UTKFace task
+            "dlfd": {"monitor_every": 2, "monitor_samples": 180, "val_samples": 300}})])
+def test_the_benchmarks_utkface_task_is_notebook_03s_protocol(profile, sizes):
+    import dataclasses
+
+    from unlearn.experiments import benchmark, dlfd
+
+    P = benchmark.PROFILES[profile]
+    Pd = dataclasses.replace(dlfd.PROFILES[profile], **sizes)
+    assert benchmark.task("utkface", P) == dlfd.task(Pd)
+    assert benchmark.budgets("utkface", P) == dlfd.RELEASE_SETTINGS | {"dlfd": dlfd.dlfd_config(Pd)}
+
+
+def test_the_benchmark_imports_no_other_experiment():
+    import ast
+    from pathlib import Path
+
+    import unlearn.experiments.benchmark as b
+
+    tree = ast.parse(Path(b.__file__).read_text())
+    imported = [n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)]
+    imported += [a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.level == 1 and not n.module
+                 for a in n.names]
+    assert not [m for m in imported if m in ("tmu", "dlfd", "features_labels", "tour") or ".experiments" in m]
+
+
+def test_a_label_flip_task_gives_poisoned_forget_points_and_their_corrections():
+    t = tasks.get("cifar10-poisoning", dataset="digits", model_kw={}, fraction=0.2,
+                  subsets=tasks.RandomSubsets(train=300, val=100, test=50))
+    s = t.sets(seed=0, split_seed=7)
+    assert (len(s.train), len(s.val), len(s.test)) == (300, 100, 50)
+    flips = s.split.forget
+    y_true, y_seen = s.clean.y, s.train.y
+    assert len(flips) == 60 and (y_seen[flips] == 9 - y_true[flips]).all()  # pairwise, c -> 9 - c
+    rest = s.split.retain
+    assert (y_seen[rest] == y_true[rest]).all() and not set(flips) & set(rest)
+    assert [s.corrected[i][1] for i in range(3)] == [int(y_true[j]) for j in flips[:3]]
+    again = t.sets(seed=0, split_seed=8)  # another poison draw, the same subsets
+    assert torch.equal(again.clean.x, s.clean.x) and not np.array_equal(again.split.forget, flips)
+    with pytest.raises(ValueError, match="sets\\(seed, split_seed"):
+        s.resplit(3)

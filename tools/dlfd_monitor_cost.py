@@ -28,12 +28,12 @@ def main() -> None:
     model = experiment.build_model(P, data)  # cost does not depend on the weights
     cfg = DLFDConfig(**P.dlfd)
     batches = -(-len(data.retain) // cfg.batch_size)
-    print(f"{len(data.forget)} forget, {len(data.test)} D_test faces; {batches} retain batches per epoch")
+    print(f"{len(data.forget)} forget, {len(data.val)} D_test faces; {batches} retain batches per epoch")
     for name, c in (("profile's sample", DLFDConfig(**{**P.dlfd, "monitor_every": 1})), ("all (release)", DLFDConfig())):
         rng = np.random.default_rng(0)
         t = time.perf_counter()
         for _ in range(args.repeats):
-            measure(model, data.forget, data.test, c, rng, 0)
+            measure(model, data.forget, data.val, c, rng, 0)
         per = (time.perf_counter() - t) / args.repeats
         print(f"{name:18s} {per:.3f} s per measurement, {per * batches:.0f} s per epoch if measured after every batch")
 

@@ -129,7 +129,7 @@ TRY_NEXT = {
 * Change `SEED` in the parameters cell and compare the checked metrics table: which numbers move by more than a
   few samples?""",
     "01_twin_machine_unlearning": """* Run TMU with the base-rate threshold: `tmu.tmu_config(P, calibration="base_rate")` passed as
-  `config=` to `methods.get("tmu")` with `holdout=ctx["holdout"]`. The predicted-easy share of $D_f$ should move
+  `config=` to `methods.get("tmu")` with `holdout=ctx.holdout`. The predicted-easy share of $D_f$ should move
   towards $D_h$'s easy share, and $\\Delta$ with it (the calibration table predicts by how much).
 * Go back to the release's unlearning step, `P = dataclasses.replace(P, unlearn_lr=0.01, unlearn_epochs=5)`:
   the oracle control should stay far above the gold level (see `results/cpu/tmu_budget.csv`), and every

@@ -41,19 +41,19 @@ TEST_DROP = 0.02  # the oracle may cost at most this much test accuracy
 
 def probe(P, seed: int, lrs=LRS, epochs=EPOCHS) -> pd.DataFrame:
     ctx = tmu.setup(P, seed)
-    gold = torch.as_tensor(ctx["gold_correct"].astype(bool))
-    acc = lambda m, d: predict(m, ctx[d]).accuracy
-    base_test = acc(ctx["original"], "test")
+    gold = torch.as_tensor(ctx.gold_correct.astype(bool))
+    acc = lambda m, d: predict(m, getattr(ctx, d)).accuracy
+    base_test = acc(ctx.original, "test")
     rows = []
     for ep, lr in tqdm([(e, r) for e in epochs for r in lrs], desc="budgets"):
         cfg = {"epochs": ep, "lr": lr}
-        rl = methods.get("random_label")(ctx["original"], ctx["forget"], ctx["retain"], config=cfg, seed=seed).model
-        ft = methods.get("finetune")(ctx["original"], ctx["forget"], ctx["retain"], config=cfg, seed=seed).model
-        oracle = copy.deepcopy(ctx["original"])
-        finetune_with_labels(oracle, ctx["forget"], ctx["retain"], gold,
+        rl = methods.get("random_label")(ctx.original, ctx.forget, ctx.retain, config=cfg, seed=seed).model
+        ft = methods.get("finetune")(ctx.original, ctx.forget, ctx.retain, config=cfg, seed=seed).model
+        oracle = copy.deepcopy(ctx.original)
+        finetune_with_labels(oracle, ctx.forget, ctx.retain, gold,
                              methods.make_config(TMUConfig, tmu.tmu_config(P, epochs=ep, lr=lr)), seed)
         rows.append({"seed": seed, "epochs": ep, "lr": lr, "gold_forget": float(gold.float().mean()),
-                     "original_forget": acc(ctx["original"], "forget"), "original_test": base_test,
+                     "original_forget": acc(ctx.original, "forget"), "original_test": base_test,
                      "oracle_forget": acc(oracle, "forget"), "oracle_test": acc(oracle, "test"),
                      "random_label_forget": acc(rl, "forget"), "random_label_test": acc(rl, "test"),
                      "finetune_forget": acc(ft, "forget"), "finetune_test": acc(ft, "test")})

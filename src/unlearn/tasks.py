@@ -11,6 +11,12 @@ forget class's test images divided into a held-out set D_h that a method may use
 scores (``class_test=ClassTest(...)``). Every draw comes from one generator seeded with the task's seed, in a fixed
 order (training subset, then the class's test images, then the other classes'), so one seed is one set of samples.
 
+Random-instance forgetting on facial age (DLFD's MUFAC protocol on UTKFace, the ``utkface`` task) halves the test
+split instead (``halved_test=HalvedTest(...)``): a monitoring set a method may read (``val``, MUFAC's D_test) and a
+test set that only scores (``test``, D_unseen); stratified, seeded subsets of the training set (``subset``) and of
+each half give the smaller profiles. One typed object carries every set of every task: :class:`TaskSets`, and
+:class:`TaskRun` with the trained models.
+
 The linear tasks of Warnecke et al. (Enron, Adult, Diabetes: rows L2-normalised, labels +-1, for the certified
 logistic regression) are built by :func:`linear_task`, used by notebook 02 and ``make bench`` alike.
 """
@@ -24,16 +30,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from sklearn.model_selection import train_test_split
 from torch import nn
 from torch.utils.data import Dataset, Subset
 
 from . import methods, models, splits
 from .cache import train_or_load
-from .data import DataBundle, load_dataset, targets_of
+from .data import ArrayDataset, DataBundle, load_dataset, targets_of
 from .methods.influence import certified
-from .train import TrainConfig
+from .train import TrainConfig, predict
 
-SPLITS = ("random", "class_fraction", "whole_class")
+SPLITS = ("random", "class_fraction", "whole_class", "label_flips")
 
 
 @dataclass(frozen=True)
@@ -49,6 +56,37 @@ class ClassTest:
 
 
 @dataclass(frozen=True)
+class HalvedTest:
+    """The test side of MUFAC-style forgetting: the test split halved (stratified, seeded) into a monitoring set a
+    method may read (``val``, MUFAC's D_test: checkpoint selection) and one that only scores (``test``, D_unseen:
+    final accuracy and the membership attack's non-members); each optionally a stratified subset."""
+
+    val: int | None = None  # D_test images (None: the whole half)
+    test: int | None = None  # D_unseen images (None: the whole half)
+
+
+@dataclass(frozen=True)
+class RandomSubsets:
+    """Warnecke et al.'s label poisoning at a smaller size: training and validation images from one seeded
+    permutation of the training split (disjoint; the validation set tunes the influence updates' step), and a seeded
+    subset of the test split."""
+
+    train: int  # training images
+    val: int  # validation images, from the rest of the training split
+    test: int = 0  # test images (0: the whole test split)
+
+
+def stratified_subset(ds: ArrayDataset, n: int | None, seed: int) -> ArrayDataset:
+    """``n`` samples of ``ds``, stratified by label and seeded (scikit-learn's split), in index order; all of it
+    when ``n`` is None or not smaller."""
+    if n is None or n >= len(ds):
+        return ds
+    idx, _ = train_test_split(np.arange(len(ds)), train_size=n, stratify=ds.y.numpy(), random_state=seed)
+    idx = torch.as_tensor(np.sort(idx))
+    return ArrayDataset(ds.x[idx], ds.y[idx])
+
+
+@dataclass(frozen=True)
 class Task:
     dataset: str  # an unlearn.data name
     model: str  # an unlearn.models.build name
@@ -60,6 +98,11 @@ class Task:
     tag: str = "original"  # the checkpoint cache's tag for the original model
     per_class: int = 0  # a class-balanced training subset of this many images per class (0: the whole training set)
     class_test: ClassTest | None = None  # sub-class forgetting's D_h and evaluation half (needs forget_class)
+    halved_test: HalvedTest | None = None  # MUFAC-style val (D_test) and test (D_unseen) halves of the test split
+    subset: int | None = None  # halved_test tasks: a stratified, seeded subset of the training set (None: all of it)
+    dataset_kw: dict = field(default_factory=dict)  # load_dataset's keyword arguments (e.g. UTKFace's resolution)
+    budgets: dict = field(default_factory=dict)  # method -> config its paper or release runs on this task
+    subsets: RandomSubsets | None = None  # label-flip tasks: the training, validation and test subsets
 
     def forget_split(self, targets, seed: int) -> splits.Split:
         """D_f / D_r of the training targets, by this task's recipe (seeded)."""
@@ -67,6 +110,8 @@ class Task:
             raise ValueError(f"split must be one of {SPLITS}, got {self.split!r}")
         if self.split == "random":
             return splits.random_instances(len(targets), self.fraction, seed=seed)
+        if self.split == "label_flips":
+            raise ValueError("a label_flips task draws its flips with its sets: use sets(seed, split_seed=...)")
         if self.forget_class is None:
             raise ValueError(f"a {self.split!r} split needs forget_class")
         if self.split == "class_fraction":
@@ -76,7 +121,11 @@ class Task:
     def sets(self, seed: int, split_seed: int | None = None) -> TaskSets:
         """The data and every set of this task, drawn with ``seed`` (the split with ``split_seed``, default
         ``seed``); nothing is trained."""
-        data = load_dataset(self.dataset)
+        data = load_dataset(self.dataset, **self.dataset_kw)
+        if self.halved_test is not None:
+            return self._halved_sets(data, seed, split_seed)
+        if self.split == "label_flips":
+            return self._flipped_sets(data, seed, split_seed)
         rng = np.random.default_rng(seed)
         train = data.train
         if self.per_class:
@@ -90,6 +139,38 @@ class Task:
         if self.class_test is not None:
             holdout, class_test, test = self._class_test_sets(data, rng)
         return TaskSets(self, data, train, split, forget, retain, holdout, class_test, test)
+
+    def _halved_sets(self, data: DataBundle, seed: int, split_seed: int | None) -> TaskSets:
+        train = stratified_subset(data.train, self.subset, seed)
+        te = data.test
+        a, b = train_test_split(np.arange(len(te)), test_size=0.5, stratify=te.y.numpy(), random_state=seed)
+        a, b = torch.as_tensor(np.sort(a)), torch.as_tensor(np.sort(b))
+        val = stratified_subset(ArrayDataset(te.x[a], te.y[a]), self.halved_test.val, seed)
+        test = stratified_subset(ArrayDataset(te.x[b], te.y[b]), self.halved_test.test, seed)
+        split = self.forget_split(targets_of(train), seed if split_seed is None else split_seed)
+        forget, retain = split.subsets(train)
+        return TaskSets(self, data, train, split, forget, retain, None, None, test, val)
+
+    def _flipped_sets(self, data: DataBundle, seed: int, split_seed: int | None) -> TaskSets:
+        """Pairwise label flips (class c -> C - 1 - c) of a ``fraction`` of the training subset, drawn with
+        ``split_seed``: ``train`` holds the poisoned labels, ``forget`` the flipped points as trained, ``corrected``
+        the same points with their true labels (Z~), ``clean`` the whole subset with true labels."""
+        if self.subsets is None:
+            raise ValueError("a label_flips task needs subsets=RandomSubsets(...)")
+        sub = self.subsets
+        perm = np.random.default_rng(seed).permutation(len(data.train))
+        tr, va = np.sort(perm[: sub.train]), np.sort(perm[sub.train : sub.train + sub.val])
+        test = data.test
+        if sub.test:
+            te = np.sort(np.random.default_rng(seed + 1).choice(len(data.test), sub.test, replace=False))
+            test = ArrayDataset(data.test.x[te], data.test.y[te])
+        clean, val = ArrayDataset(data.train.x[tr], data.train.y[tr]), ArrayDataset(data.train.x[va], data.train.y[va])
+        split, y_poison = splits.label_flips(clean.targets, self.fraction, len(data.classes),
+                                             seed=seed if split_seed is None else split_seed, pairwise=True)
+        train = ArrayDataset(clean.x, y_poison)
+        flips = split.forget.tolist()
+        return TaskSets(self, data, train, split, Subset(train, flips), Subset(train, split.retain.tolist()), None, None,
+                        test, val, corrected=Subset(clean, flips), clean=clean)
 
     def _class_test_sets(self, data: DataBundle, rng: np.random.Generator) -> tuple[Subset, Subset, Subset]:
         if self.forget_class is None:
@@ -121,6 +202,8 @@ class Task:
 
 @dataclass
 class TaskSets:
+    """Every set of one task at one seed: the problem every experiment and method reads."""
+
     task: Task
     data: DataBundle
     train: Dataset  # the training set (a class-balanced subset when the task has per_class)
@@ -129,7 +212,21 @@ class TaskSets:
     retain: Dataset
     holdout: Dataset | None  # D_h (sub-class tasks only)
     class_test: Dataset | None  # the forget class's evaluation half (sub-class tasks only)
-    test: Dataset  # the test set (sub-class tasks: without D_h)
+    test: Dataset  # the test set: accuracy, membership non-members (sub-class tasks: without D_h; MUFAC: D_unseen)
+    val: Dataset | None = None  # a set a method may monitor or tune on (MUFAC's D_test; halved_test tasks only)
+    corrected: Dataset | None = None  # label_flips tasks: the forget points with their true labels (Z~)
+    clean: Dataset | None = None  # label_flips tasks: the training set with every label true (D~)
+
+    @property
+    def classes(self) -> list:
+        return self.data.classes
+
+    def resplit(self, split_seed: int) -> TaskSets:
+        """The same training, held-out and test sets with another forget split (the task's recipe, seeded):
+        the original, trained on the whole training set, serves every split."""
+        split = self.task.forget_split(targets_of(self.train), split_seed)
+        forget, retain = split.subsets(self.train)
+        return dataclasses.replace(self, split=split, forget=forget, retain=retain)
 
 
 @dataclass
@@ -154,6 +251,41 @@ class TaskRun(TaskSets):
     def gold_record(self) -> methods.UnlearningRecord:
         return self.retrained.record
 
+    @functools.cached_property
+    def gold_correct(self) -> np.ndarray:
+        """Which forget samples the gold model classifies correctly: the real easy / hard split of D_f (TMU)."""
+        return predict(self.gold, self.forget).correct.numpy()
+
+
+# The baselines of DLFD's Table 1 at the DLFD release's MUFAC settings (age_cls_experiments.ipynb and unlearn/*.py of
+# github.com/Dasol-Choi/DLFD): the utkface task's budgets, read by notebook 03 and notebook 04 alike. Where the
+# release's code is not the method (EU-k re-initialises nothing and trains only `bn2` affine weights; Bad Teacher
+# never reads the forget set; SCRUB ignores msteps and the temperature), the method's own form is kept with the
+# release's budget, learning rate and batch size.
+MUFAC_RELEASE_SETTINGS = {
+    # SGD 0.001, 2 epochs, batch 32 (the release's cosine T_max=2 stepped per batch cycles every 4 batches;
+    # the shared cosine-to-0 schedule has the same mean rate)
+    "finetune": {"epochs": 2, "lr": 0.001, "batch_size": 32},
+    # only the MLP head trains (DLFDNet's 3 Linear layers), SGD 0.001 without weight decay, 2 epochs
+    "cf_k": {"k": 3, "epochs": 2, "lr": 0.001, "batch_size": 32, "weight_decay": 0.0},
+    # the head re-initialised and retrained (Goel et al.) for the release's 2 epochs at batch 32; the
+    # from-scratch rate (0.05) as the release's 0.001 cannot train a re-initialised head in 2 epochs
+    "eu_k": {"k": 3, "epochs": 2, "batch_size": 32},
+    # gradient ascent on the forget set: SGD 0.001, momentum 0.9, 1 epoch, batch 32, on the augmented forget images
+    # (age_cls_experiments.ipynb cell 19 passes data_loaders['forget_train'], which crops and flips; unlearn/neg_grad.py)
+    "neggrad": {"epochs": 1, "lr": 0.001, "batch_size": 32, "augment": True},
+    # noise: one batch of 32 per class, 8 Adam steps at 0.1; impair 1 and repair 2 epochs (Adam 0.001) on
+    # the whole retain set, batch 128
+    "unsir": {"noise_batch": 32, "noise_steps": 8, "noise_lr": 0.1, "impair_lr": 0.001, "repair_lr": 0.001,
+              "impair_epochs": 1, "repair_epochs": 2, "retain_per_class": 0, "batch_size": 128},
+    # Adam 0.001, 2 epochs, batch 32, KL temperature 4
+    "bad_teacher": {"epochs": 2, "lr": 0.001, "batch_size": 32},
+    # SGD 5e-4, 2 epochs, batch 32 for both sets, in the release's own form (see ScrubConfig.form): the paper's form
+    # (KL maximised at T = 4, scaled by T^2 = 16) collapsed this model's test accuracy to 0.27 (release: 0.646)
+    "scrub": {"epochs": 2, "msteps": 2, "lr": 5e-4, "batch_size": 32, "forget_batch_size": 32, "lr_decay_epochs": (),
+              "form": "release"},
+}
+
 
 TASKS = {
     # scikit-learn's 8x8 digits (1,347 training images, bundled): instant, for class use and CI
@@ -165,6 +297,18 @@ TASKS = {
                     TrainConfig(epochs=8, batch_size=128, lr=0.05), split="class_fraction", fraction=0.1,
                     forget_class=3, tag="cifar10-original", per_class=500,
                     class_test=ClassTest(holdout=100, per_class=50)),
+    # UTKFace's 8 MUFAC age groups, DLFD's random-instance forgetting (15 %, MUFAC's 1,500 of 10,025): the test split
+    # halved into D_test (val, monitoring) and D_unseen (test); DLFD's network and the cpu recipe of notebook 03
+    # CIFAR-10 label poisoning as Warnecke et al. run it (Applications/Poisoning): pairwise flips c -> 9 - c of 20 %
+    # of a 5,000-image training subset, a VGG-style CNN trained with Adam until it fits them, the whole test set
+    "cifar10-poisoning": Task("cifar10", "vgg", dict(in_channels=3, num_classes=10, width=16, hidden=128),
+                              TrainConfig(epochs=40, batch_size=64, lr=2e-3, optimizer="adam", weight_decay=0.0,
+                                          schedule="cosine"), split="label_flips", fraction=0.2, tag="cifar_poisoned",
+                              subsets=RandomSubsets(train=5000, val=1000)),
+    "utkface": Task("utkface", "dlfd", dict(num_classes=8, width=8),
+                    TrainConfig(epochs=30, batch_size=64, lr=0.05, optimizer="sgd", momentum=0.9, weight_decay=5e-4,
+                                schedule="cosine"), split="random", fraction=0.15, tag="dlfd-original",
+                    halved_test=HalvedTest(), dataset_kw={"resolution": 32}, budgets=MUFAC_RELEASE_SETTINGS),
 }
 
 

@@ -1,18 +1,20 @@
-"""Notebook 04: every method under every paper's yardstick, on three tasks, over several seeds.
+"""Notebook 04: every method under every paper's yardstick, on three tasks of the registry (``unlearn.tasks``), over
+several seeds. Each task is a :class:`~unlearn.tasks.TaskRun` (its sets, original and gold model) and the method
+budgets on it:
 
-Tasks (each a dict with forget / retain / test / original / gold, plus what some methods need):
-- ``digits``: sub-class forgetting on scikit-learn's digits (instant; for class use), the registry's digits task.
-- ``cifar10``: TMU's sub-class forgetting (10 % of class 3), built by ``experiments.tmu.setup`` (the registry's
-  cifar10 task at TMU's profile).
-- ``utkface``: DLFD's random-instance forgetting on facial-age groups, built by ``experiments.dlfd``.
+- ``digits``: sub-class forgetting on scikit-learn's digits (instant; for class use).
+- ``cifar10``: TMU's sub-class forgetting (10 % of class 3), at the sizes and with the unlearning budgets of TMU's
+  profiles (notebook 01's protocol on CIFAR-10; ``tests/test_bench.py`` checks the two agree).
+- ``utkface``: DLFD's random-instance forgetting on facial-age groups (MUFAC's protocol), each baseline at the DLFD
+  release's settings (the task's budgets), DLFD monitoring on the task's ``val`` half.
 
-The sizes are smaller than in notebooks 01 and 03 because every task runs once per seed.
+The sizes are smaller than in notebooks 01 and 03 because every task runs once per seed. This module imports no
+other experiment: the tasks come from the registry, their sizes and budgets from :data:`PROFILES`.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -24,8 +26,6 @@ from ..evaluate import changed_share, evaluate
 from ..methods import Unlearned
 from ..plotting import adjust_labels
 from ..train import Diverged, TrainConfig, predict
-from . import dlfd as dlfd_exp
-from . import tmu as tmu_exp
 
 if TYPE_CHECKING:  # names for annotations only
     from matplotlib.figure import Figure
@@ -43,77 +43,120 @@ class BenchProfile:
     tasks: tuple  # which tasks to run
     digits_epochs: int  # digits: training epochs of original and gold
     digits_fraction: float  # digits: share of class 3 forgotten (larger than TMU's 10 %: digits has ~135 per class)
-    tmu: dict = field(default_factory=dict)  # overrides of experiments.tmu.PROFILES[profile] for the cifar10 task
-    dlfd: dict = field(default_factory=dict)  # overrides of experiments.dlfd.PROFILES[profile] for the utkface task
+    cifar10: dict  # the registry's cifar10 task at this profile (unlearn.tasks.Task fields): TMU's sub-class setting
+    cifar10_budgets: dict  # method -> config on it: TMU's unlearning step, its twin, and the baselines' epochs
+    utkface: dict  # the registry's utkface task at this profile (MUFAC's protocol on UTKFace)
+    utkface_dlfd: dict  # DLFD's monitoring on it (the baselines run at the release's settings, the task's budgets)
     influence_scope: str = "last_layer"  # influence updates on the model's head ("last_layer", the authors' choice) or the "whole" network
 
 
+def _tmu_budgets(unlearn: int, neggrad: int, scrub: int, msteps: int, twin: int, twin_lr: float, curriculum: int) -> dict:
+    """The budgets notebook 01 gives each method (TMU's unlearning step is also fine-tune's and random label's)."""
+    return {"finetune": {"epochs": unlearn}, "neggrad": {"epochs": neggrad}, "random_label": {"epochs": unlearn},
+            "bad_teacher": {"epochs": 1}, "scrub": {"epochs": scrub, "msteps": msteps},
+            "tmu": {"twin_epochs": twin, "twin_lr": twin_lr, "twin_fit_target": 0.0, "curriculum_epochs": curriculum,
+                    "curriculum_lr": twin_lr, "epochs": unlearn, "noise_sigma": 0.1},
+            # DLFD (not in notebook 01): monitor every 2nd batch on 300 test images, not every batch on all of them,
+            # which at this size costs more than its unlearning
+            "dlfd": {"monitor_every": 2, "val_samples": 300}}
+
+
+_SGD = dict(optimizer="sgd", momentum=0.9, weight_decay=5e-4, schedule="cosine")
+_TMU_TASK = dict(split="class_fraction", forget_class=3, tag="tmu-original")
 PROFILES = {
-    "smoke": BenchProfile(seeds=(0,), tasks=("digits", "cifar10", "utkface"), digits_epochs=3, digits_fraction=0.3),
-    "cpu": BenchProfile(seeds=(0, 1, 2), tasks=("digits", "cifar10", "utkface"), digits_epochs=15, digits_fraction=0.3,
-                        tmu={"train_per_class": 200, "width": 16, "epochs": 10},
-                        # a 1,000-image UTKFace task (notebook 03 runs the full 7,547 once): width 16 and
-                        # 30 epochs so that the original overfits it
-                        dlfd={"n_train": 1000, "n_test": 300, "n_unseen": 400, "width": 16,
-                              "dlfd": {"monitor_every": 2, "monitor_samples": 180, "val_samples": 300}}),
-    "paper": BenchProfile(seeds=(0, 1, 2, 3, 4), tasks=("digits", "cifar10", "utkface"), digits_epochs=30,
-                          digits_fraction=0.3),
+    # tiny: TMU's smoke protocol (an MLP, Adam) on CIFAR-10, DLFD's smoke sizes
+    "smoke": BenchProfile(
+        seeds=(0,), tasks=("digits", "cifar10", "utkface"), digits_epochs=3, digits_fraction=0.3,
+        cifar10=_TMU_TASK | dict(model="mlp", model_kw={"in_features": 3072, "num_classes": 10, "hidden": 64},
+                                 train=TrainConfig(epochs=3, batch_size=64, lr=1e-3, optimizer="adam", weight_decay=0.0,
+                                                   schedule="constant"),
+                                 fraction=0.2, per_class=60, class_test=tasks.ClassTest(60, 60, 20)),
+        cifar10_budgets=_tmu_budgets(1, 1, 1, 1, twin=1, twin_lr=1e-3, curriculum=1),
+        utkface=dict(model_kw={"num_classes": 8, "width": 4}, train=TrainConfig(epochs=2, batch_size=64, lr=0.05, **_SGD),
+                     subset=240, halved_test=tasks.HalvedTest(100, 100), dataset_kw={"resolution": 16}),
+        utkface_dlfd={"monitor_every": 3, "monitor_samples": 36, "val_samples": 100, "perturb_steps": 3}),
+    "cpu": BenchProfile(
+        seeds=(0, 1, 2), tasks=("digits", "cifar10", "utkface"), digits_epochs=15, digits_fraction=0.3,
+        # 2,000 training images and a ResNet-18 at quarter width (16), which fits its training set (the paper's
+        # premise: M_o has memorised D_f) where the small CNN did not (0.70 train accuracy after 15 epochs). The
+        # twin and curriculum models use a 10x larger Adam step than the release because they get far fewer steps
+        # here; the twin gets 5 epochs so that M_t memorises D_h as M_o memorised D_f (2 epochs left M_t at 0.64 on D_h)
+        cifar10=_TMU_TASK | dict(model="resnet18", model_kw={"num_classes": 10, "width": 16},
+                                 train=TrainConfig(epochs=10, batch_size=128, lr=0.05, **_SGD),
+                                 fraction=0.1, per_class=200, class_test=tasks.ClassTest(0, 0, 100)),
+        cifar10_budgets=_tmu_budgets(2, 5, 2, 1, twin=5, twin_lr=1e-3, curriculum=2),
+        # a 1,000-image UTKFace task (notebook 03 runs the full 7,547 once): width 16 and 30 epochs so that the
+        # original overfits it
+        utkface=dict(model_kw={"num_classes": 8, "width": 16}, train=TrainConfig(epochs=30, batch_size=64, lr=0.05, **_SGD),
+                     subset=1000, halved_test=tasks.HalvedTest(300, 400), dataset_kw={"resolution": 32}),
+        utkface_dlfd={"monitor_every": 2, "monitor_samples": 180, "val_samples": 300}),
+    # the papers' sizes: TMU's release recipe (ResNet-18, Adam 1e-4, 10 epochs) and DLFD's (128 px, 100 epochs)
+    "paper": BenchProfile(
+        seeds=(0, 1, 2, 3, 4), tasks=("digits", "cifar10", "utkface"), digits_epochs=30, digits_fraction=0.3,
+        cifar10=_TMU_TASK | dict(model="resnet18", model_kw={"num_classes": 10, "width": 64},
+                                 train=TrainConfig(epochs=10, batch_size=64, lr=1e-4, optimizer="adam", weight_decay=0.0,
+                                                   schedule="constant"),
+                                 fraction=0.1, per_class=0, class_test=tasks.ClassTest(0, 0, 0)),
+        cifar10_budgets=_tmu_budgets(5, 5, 5, 3, twin=10, twin_lr=1e-4, curriculum=2),
+        utkface=dict(model_kw={"num_classes": 8, "width": 64},
+                     train=TrainConfig(epochs=100, batch_size=32, lr=0.01, augment=True, **_SGD),
+                     halved_test=tasks.HalvedTest(), dataset_kw={"resolution": 128}),
+        utkface_dlfd={}),
 }
 
-
-def task_profiles(P: BenchProfile, profile: str) -> tuple:
-    """The TMU and DLFD experiment profiles this benchmark runs, with its overrides applied."""
-    # the cifar10 task stays on CIFAR-10 (class 3, TMU's setting) whatever notebook 01's cpu regime is
-    base = tmu_exp.CIFAR_CPU if profile == "cpu" else tmu_exp.PROFILES[profile]
-    return (dataclasses.replace(base, **({"dataset": "cifar10", "forget_class": 3, "seeds": (0,)} | P.tmu)),
-            dataclasses.replace(dlfd_exp.PROFILES[profile], **P.dlfd))
+DIGITS_BUDGETS = {"finetune": {"epochs": 2}, "neggrad": {"epochs": 2}, "neggrad_plus": {"epochs": 2},
+                  "random_label": {"epochs": 2}, "bad_teacher": {"epochs": 1}, "scrub": {"epochs": 2, "msteps": 1},
+                  "cf_k": {"epochs": 2}, "eu_k": {"epochs": 2}, "salun": {"epochs": 2},
+                  "tmu": {"twin_epochs": 2, "curriculum_epochs": 2, "epochs": 2, "twin_lr": 1e-3, "curriculum_lr": 1e-3},
+                  "dlfd": {"monitor_every": 4, "monitor_samples": 40, "val_samples": 200}}
 
 
-def digits_task(P: BenchProfile, seed: int) -> dict:
-    """Sub-class forgetting on digits, with D_h (half of class 3's test images) for TMU; the test set is the rest."""
-    run = tasks.get("digits", split="class_fraction", forget_class=3, fraction=P.digits_fraction,
-                    train=TrainConfig(epochs=P.digits_epochs, batch_size=64, lr=0.05), tag="bench-digits-original",
-                    class_test=tasks.ClassTest()).build(seed)
-    budgets = {"finetune": {"epochs": 2}, "neggrad": {"epochs": 2}, "neggrad_plus": {"epochs": 2},
-               "random_label": {"epochs": 2}, "bad_teacher": {"epochs": 1}, "scrub": {"epochs": 2, "msteps": 1},
-               "cf_k": {"epochs": 2}, "eu_k": {"epochs": 2}, "salun": {"epochs": 2},
-               "tmu": {"twin_epochs": 2, "curriculum_epochs": 2, "epochs": 2, "twin_lr": 1e-3, "curriculum_lr": 1e-3},
-               "dlfd": {"monitor_every": 4, "monitor_samples": 40, "val_samples": 200}}
-    return {"forget": run.forget, "retain": run.retain, "test": run.test, "holdout": run.holdout, "val": run.test,
-            "original": run.original, "gold": run.gold, "gold_record": run.gold_record, "budgets": budgets}
+def profile_table() -> pd.DataFrame:
+    """Each profile's sizes at a glance: seeds, and per task the model, the training data and the recipe."""
+    rows = {}
+    for name, P in PROFILES.items():
+        c, u = task("cifar10", P), task("utkface", P)
+        rows[name] = {
+            "seeds": len(P.seeds),
+            "digits": f"small CNN, {P.digits_epochs} epochs, {P.digits_fraction:.0%} of class 3",
+            "cifar10": (f"{c.model}, hidden {c.model_kw['hidden']}" if c.model == "mlp" else
+                        f"{c.model}, width {c.model_kw['width']}")
+                       + f", {c.per_class or 'all'}/class, {c.train.epochs} epochs, {c.fraction:.0%} of class 3",
+            "cifar10 TMU": f"twin {P.cifar10_budgets['tmu']['twin_epochs']}, unlearn {P.cifar10_budgets['tmu']['epochs']} epochs",
+            "utkface": f"{u.dataset_kw['resolution']} px, width {u.model_kw['width']}, {u.subset or 'all'} images, "
+                       f"{u.train.epochs} epochs",
+        }
+    return pd.DataFrame(rows)
 
 
-def cifar_task(P: BenchProfile, profile: str, seed: int) -> dict:
-    Pt, _ = task_profiles(P, profile)
-    ctx = tmu_exp.setup(Pt, seed)
-    budgets = {"finetune": {"epochs": Pt.unlearn_epochs}, "neggrad": {"epochs": Pt.neggrad_epochs},
-               "random_label": {"epochs": Pt.unlearn_epochs}, "bad_teacher": {"epochs": Pt.bad_teacher_epochs},
-               "scrub": {"epochs": Pt.scrub_epochs, "msteps": Pt.scrub_msteps}, "tmu": tmu_exp.tmu_config(Pt)}
-    # DLFD (not in notebook 01): monitor every 2nd batch on 300 test images, not every batch on all
-    # of them, which at this size costs more than its unlearning
-    budgets["dlfd"] = {"monitor_every": 2, "val_samples": 300}
-    return ctx | {"val": ctx["test"], "budgets": budgets}  # the budgets notebook 01 uses
+def task(name: str, P: BenchProfile) -> tasks.Task:
+    """The registry's task ``name`` at this profile's sizes."""
+    if name == "digits":  # D_h is half of class 3's test images (for TMU); the test set is the rest
+        return tasks.get("digits", split="class_fraction", forget_class=3, fraction=P.digits_fraction,
+                         train=TrainConfig(epochs=P.digits_epochs, batch_size=64, lr=0.05), tag="bench-digits-original",
+                         class_test=tasks.ClassTest())
+    if name in ("cifar10", "utkface"):
+        return tasks.get(name, **getattr(P, name))
+    raise ValueError(f"unknown task {name!r}; this benchmark runs digits, cifar10 and utkface")
 
 
-def utkface_task(P: BenchProfile, profile: str, seed: int) -> dict:
-    _, Pd = task_profiles(P, profile)
-    data = dlfd_exp.load_data(Pd, seed)
-    original, _ = dlfd_exp.train_original(Pd, data, seed)
-    gold, gold_record = methods.get("retrain")(original, data.forget, data.retain, config=Pd.train_config, seed=seed)
-    # unseen: final accuracy and MIA non-members; test: DLFD's monitoring set (as in notebook 03)
-    return {"forget": data.forget, "retain": data.retain, "test": data.unseen, "val": data.test, "holdout": None,
-            "original": original, "gold": gold, "gold_record": gold_record,
-            "budgets": dlfd_exp.RELEASE_SETTINGS | {"dlfd": dlfd_exp.dlfd_config(Pd)}}  # as in notebook 03
-
-
-def build_task(name: str, P: BenchProfile, profile: str, seed: int) -> dict:
+def budgets(name: str, P: BenchProfile) -> dict:
+    """method -> config on task ``name`` (a method not named runs with its defaults)."""
     if name == "digits":
-        return digits_task(P, seed)
+        return DIGITS_BUDGETS
     if name == "cifar10":
-        return cifar_task(P, profile, seed)
-    if name == "utkface":
-        return utkface_task(P, profile, seed)
-    raise ValueError(f"unknown task {name!r}")
+        return P.cifar10_budgets
+    return task(name, P).budgets | {"dlfd": P.utkface_dlfd}  # the DLFD release's settings, as in notebook 03
+
+
+def build_task(name: str, P: BenchProfile, seed: int) -> tasks.TaskRun:
+    """Task ``name`` built with ``seed``: its sets, the original and the gold model. ``val`` (what DLFD monitors and
+    the influence updates are tuned on) is the task's own where it has one (utkface: D_test), else its test set."""
+    run = task(name, P).build(seed)
+    if run.val is None:
+        run.val = run.test
+    run.retrained  # the gold model now, before any method runs
+    return run
 
 
 # Grids the influence updates are tuned over (removal requests, so no label to repair): tau for the first order,
@@ -122,7 +165,7 @@ TAU_GRID = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
 DAMPING_GRID = (1e-2, 1.0, 1e2, 1e4)
 
 
-def tuned_influence(ctx: dict, P: BenchProfile, seed: int, names=INFLUENCE) -> dict:
+def tuned_influence(run: tasks.TaskRun, P: BenchProfile, seed: int, names=INFLUENCE) -> dict:
     """Both influence updates, each with its step chosen on the task's validation set by how close the forget
     accuracy comes to the validation accuracy (the level of data the model never saw; the gold model is not
     used). Head only ("last_layer", the authors' choice) or the whole network. Returns {method: (Unlearned,
@@ -130,53 +173,53 @@ def tuned_influence(ctx: dict, P: BenchProfile, seed: int, names=INFLUENCE) -> d
     from ..methods.influence import tune
 
     params = "head" if P.influence_scope == "last_layer" else "all"
-    forget_acc = lambda m: predict(m, ctx["forget"]).accuracy
-    val_acc = predict(ctx["original"], ctx["val"]).accuracy  # the level to aim the forget accuracy at
+    forget_acc = lambda m: predict(m, run.forget).accuracy
+    val_acc = predict(run.original, run.val).accuracy  # the level to aim the forget accuracy at
     out = {}
     for m, key, grid, extra in (("influence_first_order", "tau", TAU_GRID, {}),
                                 ("influence_second_order", "damping", DAMPING_GRID, {"solver": "cg", "cg_tol": 1e-3})):
         if m not in names:
             continue
         conf = {"params": params, **extra}
-        upd = lambda v, m=m, conf=conf, key=key: methods.get(m)(ctx["original"], ctx["forget"], ctx["retain"],
+        upd = lambda v, m=m, conf=conf, key=key: methods.get(m)(run.original, run.forget, run.retain,
                                                                 config={**conf, key: v}, seed=seed)
-        t = tune(upd, grid, ctx["val"], score=lambda model: -abs(forget_acc(model) - val_acc))
+        t = tune(upd, grid, run.val, score=lambda model: -abs(forget_acc(model) - val_acc))
         out[m] = (upd(t.value), t.seconds)
     return out
 
 
-def run_task(name: str, ctx: dict, P: BenchProfile, seed: int, progress: bool = True) -> list[dict]:
-    """Every applicable method on one task and seed; one row of metrics each."""
+def run_task(name: str, run: tasks.TaskRun, budgets: dict, P: BenchProfile, seed: int, progress: bool = True) -> list[dict]:
+    """Every applicable method on one task and seed (each with its budget on the task); one row of metrics each."""
     from ..progress import tqdm
 
-    args = (ctx["original"], ctx["forget"], ctx["retain"])
-    runs = {"original": Unlearned(ctx["original"], None), "retrain": Unlearned(ctx["gold"], ctx["gold_record"])}
-    budget = ctx.get("budgets", {}).get
-    steps = list(BASELINES) + (["tmu"] if ctx.get("holdout") is not None else []) + ["dlfd", "influence (tuned)"]
+    args = (run.original, run.forget, run.retain)
+    runs = {"original": Unlearned(run.original, None), "retrain": Unlearned(run.gold, run.gold_record)}
+    budget = budgets.get
+    steps = list(BASELINES) + (["tmu"] if run.holdout is not None else []) + ["dlfd", "influence (tuned)"]
     bar = tqdm(steps, desc=f"{name} seed {seed}", leave=False, disable=not progress)
     search, diverged = {}, []
     for m in bar:
         bar.set_postfix_str(m)
         try:
             if m == "tmu":  # defined for sub-class forgetting (D_h from the class)
-                runs[m] = methods.get(m)(*args, holdout=ctx["holdout"], config=budget(m), seed=seed)
+                runs[m] = methods.get(m)(*args, holdout=run.holdout, config=budget(m), seed=seed)
             elif m == "dlfd":
-                runs[m] = methods.get(m)(*args, monitor=ctx["val"], config=budget(m), seed=seed)
+                runs[m] = methods.get(m)(*args, monitor=run.val, config=budget(m), seed=seed)
             elif m == "influence (tuned)":
-                for name_, (u, secs) in tuned_influence(ctx, P, seed).items():
+                for name_, (u, secs) in tuned_influence(run, P, seed).items():
                     runs[name_], search[name_] = u, secs
             else:
                 runs[m] = methods.get(m)(*args, config=budget(m), seed=seed)
         except Diverged:  # its loss turned non-finite: a row marked diverged (no metrics), the others still run
             diverged.append(m)
-    gold_seconds = ctx["gold_record"].seconds
-    both = ConcatDataset([ctx["forget"], ctx["test"]])
+    gold_seconds = run.gold_record.seconds
+    both = ConcatDataset([run.forget, run.test])
     rows = []
     for method, u in runs.items():
-        r = evaluate(u, forget=ctx["forget"], retain=ctx["retain"], test=ctx["test"], gold=ctx["gold"], seed=seed)
+        r = evaluate(u, forget=run.forget, retain=run.retain, test=run.test, gold=run.gold, seed=seed)
         r["speedup"] = gold_seconds / r["seconds"] if "seconds" in r else np.nan
         r["search_seconds"] = search.get(method, 0.0)
-        r["changed"] = changed_share(u.model, ctx["original"], both) if method != "original" else 0.0
+        r["changed"] = changed_share(u.model, run.original, both) if method != "original" else 0.0
         rows.append({"task": name, "seed": seed, "method": method, "status": "ok"} | r)
     rows += [{"task": name, "seed": seed, "method": m, "status": "diverged"} for m in diverged]
     return rows
@@ -188,9 +231,9 @@ def run(P: BenchProfile, profile: str, base_seed: int = 0, progress: bool = True
     from ..progress import tqdm
 
     rows = []
-    for task, seed in tqdm([(t, base_seed + s) for t in P.tasks for s in P.seeds], desc="tasks x seeds",
+    for name, seed in tqdm([(t, base_seed + s) for t in P.tasks for s in P.seeds], desc="tasks x seeds",
                            disable=not progress):
-        rows += run_task(task, build_task(task, P, profile, seed), P, seed, progress)
+        rows += run_task(name, build_task(name, P, seed), budgets(name, P), P, seed, progress)
     return pd.DataFrame(rows)
 
 

@@ -45,53 +45,53 @@ def task(P: TourProfile) -> tasks.Task:
                      model_kw=base.model_kw | {"width": P.width}, train=TrainConfig(epochs=P.epochs, batch_size=64, lr=0.05))
 
 
-def setup(P: TourProfile, seed: int) -> dict:
+def setup(P: TourProfile, seed: int) -> tasks.TaskRun:
     """Data, split, original and gold models (both through the checkpoint cache)."""
     run = task(P).build(seed)
-    return {"data": run.data, "split": run.split, "forget": run.forget, "retain": run.retain, "cfg": run.task.train,
-            "original": run.original, "gold": run.gold, "gold_record": run.gold_record}
+    run.retrained  # the gold model now, before any method runs
+    return run
 
 
-def unlearn_all(P: TourProfile, ctx: dict, seed: int) -> dict[str, Unlearned]:
+def unlearn_all(P: TourProfile, ctx: tasks.TaskRun, seed: int) -> dict[str, Unlearned]:
     """The unlearned models with their records: fine-tuning on retain, gradient ascent (NegGrad) on forget; the
     original (no record) and the gold model beside them."""
-    ft = methods.get("finetune")(ctx["original"], ctx["forget"], ctx["retain"],
+    ft = methods.get("finetune")(ctx.original, ctx.forget, ctx.retain,
                                  config={"epochs": P.finetune_epochs}, seed=seed)
-    ng = methods.get("neggrad")(ctx["original"], ctx["forget"], ctx["retain"],
+    ng = methods.get("neggrad")(ctx.original, ctx.forget, ctx.retain,
                                 config={"epochs": P.neggrad_epochs, "lr": P.neggrad_lr}, seed=seed)
-    return {"original": Unlearned(ctx["original"], None), "gold (retrain)": Unlearned(ctx["gold"], ctx["gold_record"]),
+    return {"original": Unlearned(ctx.original, None), "gold (retrain)": Unlearned(ctx.gold, ctx.gold_record),
             "fine-tune": ft, "NegGrad": ng}
 
 
-def table(ctx: dict, unlearned: dict, seed: int) -> pd.DataFrame:
+def table(ctx: tasks.TaskRun, unlearned: dict, seed: int) -> pd.DataFrame:
     """Every metric for every model, one row each; speed-up is against the gold retrain's time."""
     rows = {}
-    gold_seconds = ctx["gold_record"].seconds
+    gold_seconds = ctx.gold_record.seconds
     for name, u in unlearned.items():
-        r = evaluate(u, forget=ctx["forget"], retain=ctx["retain"], test=ctx["data"].test,
-                     gold=ctx["gold"], seed=seed)
+        r = evaluate(u, forget=ctx.forget, retain=ctx.retain, test=ctx.data.test,
+                     gold=ctx.gold, seed=seed)
         if "seconds" in r:
             r["speedup"] = gold_seconds / r["seconds"]
         rows[name] = r
     return pd.DataFrame(rows).T
 
 
-def losses(ctx: dict, unlearned: dict) -> pd.DataFrame:
+def losses(ctx: tasks.TaskRun, unlearned: dict) -> pd.DataFrame:
     """Per-sample losses on forget and unseen test data: what the membership attack sees."""
     frames = []
     for name, u in unlearned.items():
-        for part, ds in (("forget", ctx["forget"]), ("unseen test", ctx["data"].test)):
+        for part, ds in (("forget", ctx.forget), ("unseen test", ctx.data.test)):
             frames.append(pd.DataFrame({"model": name, "set": part, "loss": predict(u.model, ds).losses.numpy()}))
     return pd.concat(frames, ignore_index=True)
 
 
-def neggrad_sweep(P: TourProfile, ctx: dict, seed: int) -> pd.DataFrame:
+def neggrad_sweep(P: TourProfile, ctx: tasks.TaskRun, seed: int) -> pd.DataFrame:
     """NegGrad at increasing step sizes: forget / retain / test accuracy against the gold level."""
     rows = []
     for lr in P.sweep_lrs:
-        m = methods.get("neggrad")(ctx["original"], ctx["forget"], ctx["retain"],
+        m = methods.get("neggrad")(ctx.original, ctx.forget, ctx.retain,
                                    config={"epochs": P.neggrad_epochs, "lr": lr}, seed=seed)
-        r = evaluate(m, forget=ctx["forget"], retain=ctx["retain"], test=ctx["data"].test, gold=ctx["gold"], seed=seed)
+        r = evaluate(m, forget=ctx.forget, retain=ctx.retain, test=ctx.data.test, gold=ctx.gold, seed=seed)
         rows.append({"lr": lr} | {k: r[k] for k in ("forget_acc", "retain_acc", "test_acc", "mia", "delta")})
     return pd.DataFrame(rows)
 

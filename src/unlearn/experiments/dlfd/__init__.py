@@ -33,7 +33,6 @@ from .protocol import (
     ERROR_MAXIMISING,
     PROFILES,
     RELEASE_SETTINGS,
-    Data,
     DLFDProfile,
     build_model,
     describe_data,
@@ -48,6 +47,7 @@ from .protocol import (
     score,
     stored_memorisation_check,
     table1,
+    task,
     train_original,
     unlearn,
     with_forget_split,
@@ -55,7 +55,7 @@ from .protocol import (
 
 __all__ = [
     "CLAIMS",
-    "BASELINES", "RELEASE_SETTINGS", "ERROR_MAXIMISING", "ABLATIONS", "DLFDProfile", "PROFILES", "Data",
+    "BASELINES", "RELEASE_SETTINGS", "ERROR_MAXIMISING", "ABLATIONS", "DLFDProfile", "PROFILES", "task",
     "load_data", "with_forget_split", "memorisation_check", "stored_memorisation_check", "describe_data",
     "build_model", "train_original", "dlfd_config", "unlearn", "run_methods", "run_splits", "score",
     "reference_labels", "table1", "run_ablation", "profile_table", "mean_interval", "split_claims", "bootstrap",

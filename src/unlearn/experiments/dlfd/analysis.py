@@ -10,8 +10,9 @@ import pandas as pd
 from ... import metrics, stats
 from ...methods import Unlearned
 from ...progress import tqdm
+from ...tasks import TaskSets
 from ...train import predict
-from .protocol import ERROR_MAXIMISING, Data
+from .protocol import ERROR_MAXIMISING
 
 
 def mean_interval(values, level: float = 0.95) -> dict:
@@ -32,13 +33,13 @@ def split_claims(runs: pd.DataFrame, method: str = "dlfd", level: float = 0.95) 
     return pd.DataFrame(rows).T
 
 
-def bootstrap(named_models: dict, data: Data, n_boot: int, seed: int = 0) -> pd.DataFrame:
+def bootstrap(named_models: dict, data: TaskSets, n_boot: int, seed: int = 0) -> pd.DataFrame:
     """Replicates of test accuracy, FS and NoMUS for every model, each replicate resampling the forget
     and unseen samples with replacement, with the *same* draws for every model (so differences between
     models are paired). One row per (replicate, model)."""
     rng = np.random.default_rng(seed)
-    preds = {name: (predict(m, data.forget).losses.numpy(), predict(m, data.unseen)) for name, m in named_models.items()}
-    draws = stats.resample((len(data.forget), len(data.unseen)), n_boot, rng)
+    preds = {name: (predict(m, data.forget).losses.numpy(), predict(m, data.test)) for name, m in named_models.items()}
+    draws = stats.resample((len(data.forget), len(data.test)), n_boot, rng)
     rows = []
     for b, (fi, ui) in enumerate(tqdm(draws, total=n_boot, desc="bootstrap", leave=False)):
         for name, (lf, pu) in preds.items():

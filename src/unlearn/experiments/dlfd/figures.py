@@ -11,21 +11,21 @@ from torch.utils.data import Subset
 
 from ...methods import Unlearned
 from ...plotting import adjust_labels
+from ...tasks import TaskSets
 from ...train import predict
 from .analysis import monitor_curve
-from .protocol import Data
 
 if TYPE_CHECKING:  # names for annotations only
     from matplotlib.figure import Figure
 
 
 # --- figures ---------------------------------------------------------------------------------
-def loss_histograms(named_models: dict, data: Data) -> Figure:
+def loss_histograms(named_models: dict, data: TaskSets) -> Figure:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(named_models), figsize=(3.6 * len(named_models), 3), sharey=True)
     for ax, (name, m) in zip(np.atleast_1d(axes), named_models.items()):
-        lf, lu = predict(m, data.forget).losses.numpy(), predict(m, data.unseen).losses.numpy()
+        lf, lu = predict(m, data.forget).losses.numpy(), predict(m, data.test).losses.numpy()
         bins = np.linspace(0, max(np.percentile(np.r_[lf, lu], 99), 1e-3), 30)
         ax.hist(np.clip(lf, 0, bins[-1]), bins, alpha=0.6, density=True, label="forget")
         ax.hist(np.clip(lu, 0, bins[-1]), bins, alpha=0.6, density=True, label="unseen")
@@ -44,7 +44,7 @@ def _features(model, ds) -> np.ndarray:
     return torch.cat([model.features(x) for x, _ in batches(ds, 256)]).numpy()
 
 
-def tsne_figure(before, after, data: Data, n: int, seed: int = 0) -> Figure:
+def tsne_figure(before, after, data: TaskSets, n: int, seed: int = 0) -> Figure:
     """t-SNE of penultimate features of n forget and n retain samples, before and after unlearning."""
     import matplotlib.pyplot as plt
     from sklearn.manifold import TSNE

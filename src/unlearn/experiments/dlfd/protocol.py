@@ -6,53 +6,26 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import asdict, dataclass, field
 
-import numpy as np
 import pandas as pd
 import torch
-from sklearn.model_selection import train_test_split
 from torch import nn
-from torch.utils.data import Subset
 
-from ... import methods, metrics, models, splits
+from ... import methods, metrics, models, tasks
 from ...cache import train_or_load
-from ...data import ArrayDataset, load_dataset, targets_of
+from ...data import targets_of
 from ...evaluate import scores
 from ...methods import Unlearned
 from ...methods.dlfd import RELEASE as DLFD_RELEASE
 from ...progress import tqdm
+from ...tasks import TaskSets
 from ...train import Diverged, TrainConfig, predict
 
-# Baselines of the paper's Table 1, in its order, each at the DLFD release's MUFAC settings
-# (age_cls_experiments.ipynb and unlearn/*.py of github.com/Dasol-Choi/DLFD). Where the release's
-# code is not the method (EU-k re-initialises nothing and trains only `bn2` affine weights; Bad
-# Teacher never reads the forget set; SCRUB ignores msteps and the temperature), the method's own
-# form is kept with the release's budget, learning rate and batch size.
+# Baselines of the paper's Table 1, in its order, each at the DLFD release's MUFAC settings (RELEASE_SETTINGS, kept
+# with the utkface task in unlearn.tasks, where each setting's source is written down)
 BASELINES = ("finetune", "cf_k", "eu_k", "neggrad", "unsir", "bad_teacher", "scrub")
 
 
-RELEASE_SETTINGS = {
-    # SGD 0.001, 2 epochs, batch 32 (the release's cosine T_max=2 stepped per batch cycles every 4 batches;
-    # the shared cosine-to-0 schedule has the same mean rate)
-    "finetune": {"epochs": 2, "lr": 0.001, "batch_size": 32},
-    # only the MLP head trains (DLFDNet's 3 Linear layers), SGD 0.001 without weight decay, 2 epochs
-    "cf_k": {"k": 3, "epochs": 2, "lr": 0.001, "batch_size": 32, "weight_decay": 0.0},
-    # the head re-initialised and retrained (Goel et al.) for the release's 2 epochs at batch 32; the
-    # from-scratch rate (0.05) as the release's 0.001 cannot train a re-initialised head in 2 epochs
-    "eu_k": {"k": 3, "epochs": 2, "batch_size": 32},
-    # gradient ascent on the forget set: SGD 0.001, momentum 0.9, 1 epoch, batch 32, on the augmented forget images
-    # (age_cls_experiments.ipynb cell 19 passes data_loaders['forget_train'], which crops and flips; unlearn/neg_grad.py)
-    "neggrad": {"epochs": 1, "lr": 0.001, "batch_size": 32, "augment": True},
-    # noise: one batch of 32 per class, 8 Adam steps at 0.1; impair 1 and repair 2 epochs (Adam 0.001) on
-    # the whole retain set, batch 128
-    "unsir": {"noise_batch": 32, "noise_steps": 8, "noise_lr": 0.1, "impair_lr": 0.001, "repair_lr": 0.001,
-              "impair_epochs": 1, "repair_epochs": 2, "retain_per_class": 0, "batch_size": 128},
-    # Adam 0.001, 2 epochs, batch 32, KL temperature 4
-    "bad_teacher": {"epochs": 2, "lr": 0.001, "batch_size": 32},
-    # SGD 5e-4, 2 epochs, batch 32 for both sets, in the release's own form (see ScrubConfig.form): the paper's form
-    # (KL maximised at T = 4, scaled by T^2 = 16) collapsed this model's test accuracy to 0.27 (release: 0.646)
-    "scrub": {"epochs": 2, "msteps": 2, "lr": 5e-4, "batch_size": 32, "forget_batch_size": 32, "lr_decay_epochs": (),
-              "form": "release"},
-}
+RELEASE_SETTINGS = tasks.TASKS["utkface"].budgets  # each baseline at the DLFD release's MUFAC settings (unlearn.tasks)
 
 
 ERROR_MAXIMISING = ("neggrad", "unsir", "bad_teacher", "scrub")  # push forget samples towards errors
@@ -108,49 +81,27 @@ PROFILES = {
 }
 
 
-@dataclass
-class Data:
-    train: ArrayDataset  # forget + retain
-    forget: Subset
-    retain: Subset
-    test: ArrayDataset  # D_test: monitoring during unlearning
-    unseen: ArrayDataset  # D_unseen: final accuracy and MIA non-members
-    split: splits.Split
-    classes: list
+def task(P: DLFDProfile) -> tasks.Task:
+    """The registry's UTKFace task (MUFAC's protocol) at this profile's sizes."""
+    return tasks.get("utkface", dataset_kw={"resolution": P.resolution}, model_kw={"num_classes": 8, "width": P.width},
+                     train=P.train_config, fraction=P.forget_fraction, subset=P.n_train,
+                     halved_test=tasks.HalvedTest(val=P.n_test, test=P.n_unseen))
 
 
-def _subset(ds: ArrayDataset, n: int | None, seed: int) -> ArrayDataset:
-    if n is None or n >= len(ds):
-        return ds
-    idx, _ = train_test_split(np.arange(len(ds)), train_size=n, stratify=ds.y.numpy(), random_state=seed)
-    idx = torch.as_tensor(np.sort(idx))
-    return ArrayDataset(ds.x[idx], ds.y[idx])
+def load_data(P: DLFDProfile, seed: int = 0) -> TaskSets:
+    """UTKFace as a MUFAC-like task (see the module docstring): the registry's ``utkface`` task at this profile,
+    its sets drawn with ``seed`` (stratified, seeded subsets; the forget split too, :func:`with_forget_split`
+    redraws only that). ``val`` is MUFAC's D_test (monitoring), ``test`` its D_unseen."""
+    return task(P).sets(seed)
 
 
-def load_data(P: DLFDProfile, seed: int = 0) -> Data:
-    """UTKFace as a MUFAC-like task (see the module docstring). Stratified, seeded subsets; the
-    forget split is drawn with ``seed`` too (:func:`with_forget_split` redraws only that)."""
-    bundle = load_dataset("utkface", resolution=P.resolution)
-    train = _subset(bundle.train, P.n_train, seed)
-    te = bundle.test
-    a, b = train_test_split(np.arange(len(te)), test_size=0.5, stratify=te.y.numpy(), random_state=seed)
-    a, b = torch.as_tensor(np.sort(a)), torch.as_tensor(np.sort(b))
-    test = _subset(ArrayDataset(te.x[a], te.y[a]), P.n_test, seed)
-    unseen = _subset(ArrayDataset(te.x[b], te.y[b]), P.n_unseen, seed)
-    split = splits.random_instances(len(train), P.forget_fraction, seed)
-    forget, retain = split.subsets(train)
-    return Data(train, forget, retain, test, unseen, split, bundle.classes)
-
-
-def with_forget_split(data: Data, P: DLFDProfile, seed: int) -> Data:
+def with_forget_split(data: TaskSets, P: DLFDProfile, seed: int) -> TaskSets:
     """The same training set, D_test and D_unseen with another seeded forget split. The original
     is trained on forget + retain = the whole training set, so one original serves every split."""
-    split = splits.random_instances(len(data.train), P.forget_fraction, seed)
-    forget, retain = split.subsets(data.train)
-    return Data(data.train, forget, retain, data.test, data.unseen, split, data.classes)
+    return data.resplit(seed)
 
 
-def memorisation_check(P: DLFDProfile, data: Data, seed: int = 0) -> pd.DataFrame:
+def memorisation_check(P: DLFDProfile, data: TaskSets, seed: int = 0) -> pd.DataFrame:
     """Why the cpu profile trains without augmentation: the original trained with and without random
     crops and flips (same width, epochs and schedule), and whether it memorised its training set
     (training accuracy, unseen accuracy, FS of forget vs unseen). Run by ``tools/dlfd_profile_check.py``;
@@ -159,7 +110,7 @@ def memorisation_check(P: DLFDProfile, data: Data, seed: int = 0) -> pd.DataFram
     for augment in (True, False):
         Pa = dataclasses.replace(P, augment=augment)
         model, meta = train_original(Pa, data, seed)
-        pf, pu, pr = predict(model, data.forget), predict(model, data.unseen), predict(model, data.retain)
+        pf, pu, pr = predict(model, data.forget), predict(model, data.test), predict(model, data.retain)
         mia = metrics.mia_score(pf.losses, pu.losses, seed=seed)
         train_acc = (pf.accuracy * len(data.forget) + pr.accuracy * len(data.retain)) / len(data.train)
         rows[f"augment={augment}"] = {"train_acc": train_acc, "unseen_acc": pu.accuracy, "fs": metrics.forgetting_score(mia),
@@ -177,19 +128,21 @@ def stored_memorisation_check(profile: str = "cpu") -> str:
     return pd.read_csv(path, index_col=0).round(4).to_string()
 
 
-def describe_data(data: Data) -> pd.DataFrame:
+def describe_data(data: TaskSets) -> pd.DataFrame:
     rows = {}
-    for name in ("train", "forget", "retain", "test", "unseen"):
-        y = targets_of(getattr(data, name))
+    # MUFAC's names: D_test (monitoring, the sets' val) and D_unseen (the sets' test)
+    for name, ds in (("train", data.train), ("forget", data.forget), ("retain", data.retain), ("test", data.val),
+                     ("unseen", data.test)):
+        y = targets_of(ds)
         rows[name] = {"n": len(y), **{c: int((y == k).sum()) for k, c in enumerate(data.classes)}}
     return pd.DataFrame(rows).T
 
 
-def build_model(P: DLFDProfile, data: Data) -> nn.Module:
+def build_model(P: DLFDProfile, data: TaskSets) -> nn.Module:
     return models.build("dlfd", num_classes=len(data.classes), width=P.width)
 
 
-def train_original(P: DLFDProfile, data: Data, seed: int = 0) -> tuple[nn.Module, dict]:
+def train_original(P: DLFDProfile, data: TaskSets, seed: int = 0) -> tuple[nn.Module, dict]:
     """The original model (forget + retain), through the checkpoint cache: (model, meta)."""
     return train_or_load(build_model(P, data), data.train, P.train_config, seed, tag="dlfd-original", progress=False)
 
@@ -198,24 +151,24 @@ def dlfd_config(P: DLFDProfile, **overrides) -> dict:
     return {**P.dlfd, **overrides}
 
 
-def unlearn(name: str, original, P: DLFDProfile, data: Data, seed: int = 0) -> Unlearned:
+def unlearn(name: str, original, P: DLFDProfile, data: TaskSets, seed: int = 0) -> Unlearned:
     """One method of Table 1 on ``data``'s forget split: retrain (the original's recipe), a baseline at its release
     settings, or DLFD (monitoring on D_test)."""
     fn = methods.get(name)
     if name == "retrain":
         return fn(original, data.forget, data.retain, config=P.train_config, seed=seed)
     if name == "dlfd":
-        return fn(original, data.forget, data.retain, monitor=data.test, config=dlfd_config(P), seed=seed)
+        return fn(original, data.forget, data.retain, monitor=data.val, config=dlfd_config(P), seed=seed)
     return fn(original, data.forget, data.retain, config=RELEASE_SETTINGS.get(name), seed=seed)
 
 
-def run_methods(original, P: DLFDProfile, data: Data, seed: int = 0) -> dict[str, Unlearned]:
+def run_methods(original, P: DLFDProfile, data: TaskSets, seed: int = 0) -> dict[str, Unlearned]:
     """Retrain, every baseline and DLFD on the first forget split; returns name -> unlearned model and record."""
     names = ["retrain", *P.baselines, "dlfd"]
     return {name: unlearn(name, original, P, data, seed) for name in tqdm(names, desc="methods", leave=False)}
 
 
-def run_splits(original, P: DLFDProfile, data: Data, seed: int = 0, first: dict | None = None) -> pd.DataFrame:
+def run_splits(original, P: DLFDProfile, data: TaskSets, seed: int = 0, first: dict | None = None) -> pd.DataFrame:
     """Every approximate method (the baselines and DLFD; retraining is the target, not a competitor) on
     ``P.claim_splits`` forget splits (seeds ``seed``, ``seed + 1``, ...), all from the one original: one row per
     (split, method) of :func:`score`, the original's own scores included. ``first`` (name -> Unlearned) reuses the
@@ -241,17 +194,17 @@ def run_splits(original, P: DLFDProfile, data: Data, seed: int = 0, first: dict 
     return pd.DataFrame(rows)
 
 
-def score(model, data: Data, seed: int = 0, original=None, reference: torch.Tensor | None = None) -> dict:
+def score(model, data: TaskSets, seed: int = 0, original=None, reference: torch.Tensor | None = None) -> dict:
     """Accuracies, loss-MIA (forget vs D_unseen), FS and NoMUS, as MUFAC reports them; the same attack
     on retain vs D_unseen (``fs_retain``: a method that lowers FS by un-memorising the whole training
     set lowers this too, while the retrained model keeps it); with ``original``, how far the model
     moved from it (``changed``: share of forget and unseen predictions that differ; ``param_dist``).
     ``reference``: :func:`reference_labels` of ``original`` on this split, when the caller scores several models
     against it. Each set is predicted once per model (scoring was a quarter of notebook 03's five-split section)."""
-    pf, pr, pu = predict(model, data.forget), predict(model, data.retain), predict(model, data.unseen)
+    pf, pr, pu = predict(model, data.forget), predict(model, data.retain), predict(model, data.test)
     s = scores(pf, pr, pu, seed=seed)
     out = {k: s[k] for k in ("test_acc", "forget_acc", "retain_acc")}
-    out["monitor_acc"] = predict(model, data.test).accuracy
+    out["monitor_acc"] = predict(model, data.val).accuracy
     out.update({k: s[k] for k in ("mia", "fs", "nomus")})
     out["fs_retain"] = metrics.forgetting_score(metrics.mia_score(pr.losses, pu.losses, seed=seed))
     if original is not None:
@@ -261,13 +214,13 @@ def score(model, data: Data, seed: int = 0, original=None, reference: torch.Tens
     return out
 
 
-def reference_labels(original, data: Data) -> torch.Tensor:
+def reference_labels(original, data: TaskSets) -> torch.Tensor:
     """The original's predicted labels on ``data``'s forget set, then its unseen set (what :func:`score`'s
     ``changed`` compares with), made once per split rather than once per scored method."""
-    return torch.cat([predict(original, ds).logits.argmax(1) for ds in (data.forget, data.unseen)])
+    return torch.cat([predict(original, ds).logits.argmax(1) for ds in (data.forget, data.test)])
 
 
-def table1(original, original_meta, unlearned: dict, P: DLFDProfile, data: Data, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
+def table1(original, original_meta, unlearned: dict, P: DLFDProfile, data: TaskSets, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(scores, costs): one row per model; test_acc is accuracy on D_unseen."""
     rows, costs = {}, {}
     ref = reference_labels(original, data)
@@ -279,7 +232,7 @@ def table1(original, original_meta, unlearned: dict, P: DLFDProfile, data: Data,
     return pd.DataFrame(rows).T, pd.DataFrame(costs).T
 
 
-def run_ablation(original, P: DLFDProfile, data: Data, seed: int = 0, full=None) -> pd.DataFrame:
+def run_ablation(original, P: DLFDProfile, data: TaskSets, seed: int = 0, full=None) -> pd.DataFrame:
     """DLFD and its variants (``ABLATIONS``) on ``P.ablation_splits`` forget splits (seeds ``seed``,
     ``seed + 1``, ...), all from the one original: one row per (split, variant). ``full`` reuses an
     already-computed default DLFD run (an Unlearned) on the first split (``data``'s own). A variant that diverges on a split gets a
@@ -292,7 +245,7 @@ def run_ablation(original, P: DLFDProfile, data: Data, seed: int = 0, full=None)
             m, rec = full
         else:
             try:
-                m, rec = methods.get("dlfd")(original, d.forget, d.retain, monitor=d.test,
+                m, rec = methods.get("dlfd")(original, d.forget, d.retain, monitor=d.val,
                                              config=dlfd_config(P, **ABLATIONS[name]), seed=seed + k)
             except Diverged:  # non-finite losses before any checkpoint: recorded, not scored; the other runs go on
                 rows.append({"split": seed + k, "variant": name, "selected": "diverged"})

@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import torch
 from torch import nn
-from torch.utils.data import Subset
 
-from ... import methods, metrics, models, splits, stats
+from ... import methods, metrics, models, stats, tasks
 from ...cache import train_or_load
-from ...data import ArrayDataset, load_dataset
 from ...methods.influence import FirstOrderReport, RoundsReport, SecondOrderReport
 from ...train import Timer, TrainConfig, counting, penultimate, predict
 from .profile import Profile, corrected_data
@@ -22,24 +20,19 @@ if TYPE_CHECKING:  # names for annotations only
     from matplotlib.figure import Figure
 
 
-@dataclass
-class PoisonData:
-    clean: ArrayDataset  # the training subset with its true labels (the corrected data D~)
-    val: ArrayDataset  # held out from training and test: chooses tau and the damping
-    test: ArrayDataset
+def task(P: Profile) -> tasks.Task:
+    """The registry's CIFAR-10 label-poisoning task at this profile's sizes (the network and its recipe too)."""
+    return tasks.get("cifar10-poisoning", model_kw=dict(in_channels=3, num_classes=10, width=P.cnn_width, hidden=P.cnn_hidden),
+                     train=cnn_config(P), fraction=P.flip_budget,
+                     subsets=tasks.RandomSubsets(train=P.cifar_train, val=P.cifar_val, test=P.cifar_test))
 
 
-def poison_data(P: Profile, seed: int = 0) -> PoisonData:
-    """A seeded CIFAR-10 training subset, a disjoint validation subset of the other training images, and the
-    test set (all of it unless ``P.cifar_test``)."""
-    b = load_dataset("cifar10")
-    perm = np.random.default_rng(seed).permutation(len(b.train))
-    tr, va = np.sort(perm[: P.cifar_train]), np.sort(perm[P.cifar_train : P.cifar_train + P.cifar_val])
-    test = b.test
-    if P.cifar_test:
-        te = np.sort(np.random.default_rng(seed + 1).choice(len(b.test), P.cifar_test, replace=False))
-        test = ArrayDataset(b.test.x[te], b.test.y[te])
-    return PoisonData(ArrayDataset(b.train.x[tr], b.train.y[tr]), ArrayDataset(b.train.x[va], b.train.y[va]), test)
+def poison_data(P: Profile, seed: int = 0, poison_seed: int | None = None) -> tasks.TaskSets:
+    """A seeded CIFAR-10 training subset (``clean``, true labels), a disjoint validation subset of the other training
+    images (``val``), the test set (all of it unless ``P.cifar_test``), and the flips of ``poison_seed`` (default: the
+    profile's first): ``train`` with the poisoned labels, ``forget`` the flipped points, ``corrected`` their true
+    labels, ``retain`` the rest."""
+    return task(P).sets(seed, split_seed=P.poison_seeds[0] if poison_seed is None else poison_seed)
 
 
 def cnn(P: Profile) -> nn.Module:
@@ -103,12 +96,10 @@ def run_poisoning(P: Profile, seed: int = 0) -> dict:
     correct = {("all", "clean"): _correct(gold, data.test)}
     runs, regime, tuning, chosen = [], [], [], {}
     for ps in P.poison_seeds:
-        split, y_poison = splits.label_flips(y, P.flip_budget, 10, seed=ps, pairwise=True)
-        poisoned = ArrayDataset(data.clean.x, y_poison)
+        flipped = poison_data(P, seed, ps)  # the same subsets, this seed's flips
+        poisoned, forget, z_tilde, rest = flipped.train, flipped.forget, flipped.corrected, flipped.retain
         model, meta = train_or_load(arch, poisoned, cfg, ps, tag="cifar_poisoned", progress=True)
-        flips = split.forget.tolist()
-        forget, z_tilde = Subset(poisoned, flips), Subset(data.clean, flips)
-        rest = Subset(poisoned, split.retain.tolist())
+        flips = flipped.split.forget.tolist()
         # head-only updates leave the body bit-identical, so their test predictions come from the poisoned model's
         # test features, computed once (exact, and it spares four passes over the 10,000 test images)
         test_feats = penultimate(model, data.test)
@@ -167,8 +158,7 @@ def sisa_repair(P: Profile, seed: int = 0, shards=(5, 10, 20)) -> pd.DataFrame:
     gold, gmeta = train_or_load(arch, data.clean, cfg, seed, tag="cifar_clean", progress=True)
     correct, train_s = {("all", "clean"): _correct(gold, data.test)}, {}
     for ps in P.poison_seeds:
-        _, y_poison = splits.label_flips(data.clean.targets, P.flip_budget, 10, seed=ps, pairwise=True)
-        model, meta = train_or_load(arch, ArrayDataset(data.clean.x, y_poison), cfg, ps, tag="cifar_poisoned", progress=True)
+        model, meta = train_or_load(arch, poison_data(P, seed, ps).train, cfg, ps, tag="cifar_poisoned", progress=True)
         correct[(ps, "poisoned")] = _correct(model, data.test)
         train_s[ps] = meta["train_seconds"]
     rows = []

@@ -12,7 +12,6 @@ from .claims import CLAIMS
 from .figures import feature_figure, forget_bars_figure, scatter_figure, seed_figure
 from .protocol import (
     BASELINES,
-    CIFAR_CPU,
     CONTROLS,
     METHODS,
     PAPER_BASELINES,
@@ -47,7 +46,7 @@ from .studies import (
 
 __all__ = [
     "CLAIMS",
-    "TMUProfile", "PROFILES", "CIFAR_CPU", "METHODS", "task", "make_sets", "setup", "sizes", "tmu_config",
+    "TMUProfile", "PROFILES", "METHODS", "task", "make_sets", "setup", "sizes", "tmu_config",
     "unlearn_all", "diverged", "score", "TABLE1_COLUMNS", "table1", "timings", "CONTROLS", "BASELINES",
     "PAPER_BASELINES", "controls", "agreement", "regime", "run_seeds", "other_classes_summary", "delta_summary",
     "delta_intervals", "agreement_difference", "CALIBRATION_VARIANTS", "calibration_table", "seed_figure",

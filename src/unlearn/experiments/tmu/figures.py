@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from ... import tasks
 from ...methods import Unlearned
 from ...methods.tmu import features as tmu_features
 from .protocol import CONTROLS
@@ -34,11 +35,11 @@ def seed_figure(table: pd.DataFrame) -> Figure:
 
 
 # --- figures ------------------------------------------------------------------------------------
-def _labels(info, ctx: dict):
-    return np.asarray(info.twin_labels).astype(bool), np.asarray(ctx["gold_correct"]).astype(bool)
+def _labels(info, ctx: tasks.TaskRun):
+    return np.asarray(info.twin_labels).astype(bool), np.asarray(ctx.gold_correct).astype(bool)
 
 
-def scatter_figure(tmu_run: Unlearned, ctx: dict) -> Figure:
+def scatter_figure(tmu_run: Unlearned, ctx: tasks.TaskRun) -> Figure:
     """Easy/hard samples in (DF, CF) feature space (scaled with the twin statistics), for the twin
     problem (D_h under M_t, labels from M_o) and the original one (D_f under M_o, labels from M_g)."""
     import matplotlib.pyplot as plt
@@ -56,7 +57,7 @@ def scatter_figure(tmu_run: Unlearned, ctx: dict) -> Figure:
     return fig
 
 
-def feature_figure(tmu_run: Unlearned, ctx: dict) -> Figure:
+def feature_figure(tmu_run: Unlearned, ctx: tasks.TaskRun) -> Figure:
     """Distributions of each scaled feature for easy and hard samples, twin (top) and original (bottom)."""
     import matplotlib.pyplot as plt
 

@@ -95,20 +95,6 @@ PROFILES = {
 }
 
 
-# The CIFAR-10 regime the cpu profile used before Fashion-MNIST (cat, the hardest class: gold level 0.37, original
-# test accuracy 0.52); notebook 04's cifar10 task still runs it.
-CIFAR_CPU = (
-    # 6000 training images and a ResNet-18 at quarter width (16), which fits
-    # its training set (the paper's premise: M_o has memorised D_f) where the small CNN did not (0.70
-    # train accuracy after 15 epochs). The twin and curriculum models use a 10x larger Adam step than
-    # the release because they get far fewer steps here; the twin gets 5 epochs so that M_t memorises
-    # D_h as M_o memorised D_f (the mirror the twin problem rests on; 2 epochs left M_t at 0.64 on D_h).
-    TMUProfile(model="resnet18", width=16, train_per_class=600, test_per_class=100, holdout=0, class_test=0,
-               forget_class=3, forget_fraction=0.1, epochs=10, optimizer="sgd", lr=0.05, batch_size=128,
-               weight_decay=5e-4, twin_epochs=5, twin_lr=1e-3, curriculum_epochs=2, curriculum_lr=1e-3,
-               unlearn_epochs=2, noise_sigma=0.1, neggrad_epochs=5, bad_teacher_epochs=1, scrub_epochs=2,
-               scrub_msteps=1)
-)
 
 
 # Display names of the compared methods, in table order.
@@ -134,30 +120,23 @@ def task(P: TMUProfile) -> tasks.Task:
                      class_test=tasks.ClassTest(P.holdout, P.class_test, P.test_per_class))
 
 
-def _context(s: tasks.TaskSets) -> dict:
-    return {"task": s.task, "data": s.data, "classes": s.data.classes, "c": s.task.forget_class, "split": s.split,
-            "train": s.train, "forget": s.forget, "retain": s.retain, "holdout": s.holdout, "class_test": s.class_test,
-            "test": s.test, "cfg": s.task.train}
-
-
-def make_sets(P: TMUProfile, seed: int) -> dict:
+def make_sets(P: TMUProfile, seed: int) -> tasks.TaskSets:
     """CIFAR-10 (or Fashion-MNIST) subsets, the sub-class split, D_h and the evaluation sets (no training)."""
-    return _context(task(P).sets(seed))
+    return task(P).sets(seed)
 
 
-def setup(P: TMUProfile, seed: int) -> dict:
-    """The sets, the original model M_o (cached) and the gold model (retrained on D_r with M_o's recipe)."""
+def setup(P: TMUProfile, seed: int) -> tasks.TaskRun:
+    """The sets, the original model M_o (cached) and the gold model (retrained on D_r with M_o's recipe), with the
+    gold model's correctness on D_f (the real easy / hard split)."""
     run = task(P).build(seed)
-    return _context(run) | {
-        "original": run.original, "original_meta": run.original_meta, "gold": run.gold, "gold_record": run.gold_record,
-        "gold_correct": predict(run.gold, run.forget).correct.numpy(),  # the real easy/hard split of D_f
-    }
+    run.gold_correct  # trains the gold model now, before any method runs
+    return run
 
 
-def sizes(ctx: dict) -> pd.DataFrame:
+def sizes(ctx: tasks.TaskSets) -> pd.DataFrame:
     """How many samples each set holds."""
     names = ["train", "forget", "retain", "holdout", "class_test", "test"]
-    return pd.DataFrame({"samples": [len(ctx[n]) for n in names]}, index=["train (D)", "forget (D_f)", "retain (D_r)",
+    return pd.DataFrame({"samples": [len(getattr(ctx, n)) for n in names]}, index=["train (D)", "forget (D_f)", "retain (D_r)",
                         "held-out D_h (twin)", "class-c test (eval only)", "test (eval)"])
 
 
@@ -172,21 +151,21 @@ def tmu_config(P: TMUProfile, **overrides) -> dict:
     return cfg | overrides
 
 
-def unlearn_all(P: TMUProfile, ctx: dict, seed: int) -> dict[str, Unlearned | Diverged]:
+def unlearn_all(P: TMUProfile, ctx: tasks.TaskRun, seed: int) -> dict[str, Unlearned | Diverged]:
     """Every compared method applied to the original model (display name -> model and record; the original and
     the gold model are entries too, the original without a record)."""
-    args = (ctx["original"], ctx["forget"], ctx["retain"])
+    args = (ctx.original, ctx.forget, ctx.retain)
     calls = {
         "fine-tune": ("finetune", _step(P), {}),
         "NegGrad": ("neggrad", {"epochs": P.neggrad_epochs, "target_acc": P.neggrad_target}, {}),
         "random label": ("random_label", _step(P), {}),
         "Bad Teacher": ("bad_teacher", {"epochs": P.bad_teacher_epochs}, {}),
         "SCRUB": ("scrub", {"epochs": P.scrub_epochs, "msteps": P.scrub_msteps}, {}),
-        "TMU": ("tmu", tmu_config(P), {"holdout": ctx["holdout"]}),
+        "TMU": ("tmu", tmu_config(P), {"holdout": ctx.holdout}),
         # where the paper and the release part: the release fine-tunes the twin model, not M_o
-        "TMU (from the twin)": ("tmu", tmu_config(P, start="twin"), {"holdout": ctx["holdout"]}),
+        "TMU (from the twin)": ("tmu", tmu_config(P, start="twin"), {"holdout": ctx.holdout}),
     }
-    out = {"original": Unlearned(ctx["original"], None), "retrain (gold)": Unlearned(ctx["gold"], ctx["gold_record"])}
+    out = {"original": Unlearned(ctx.original, None), "retrain (gold)": Unlearned(ctx.gold, ctx.gold_record)}
     for name, (method, config, extra) in calls.items():
         try:
             out[name] = methods.get(method)(*args, config=config, seed=seed, **extra)
@@ -204,17 +183,17 @@ def _mia(members: torch.Tensor, nonmembers: torch.Tensor, seed: int) -> float:
     return metrics.mia_score(members, nonmembers, seed=seed) if min(len(members), len(nonmembers)) >= 10 else float("nan")
 
 
-def score(u: Unlearned, ctx: dict, seed: int) -> dict:
+def score(u: Unlearned, ctx: tasks.TaskRun, seed: int) -> dict:
     """Table-1 metrics of one model (and its cost, from its record). The membership attack's members are D_f (all /
     its easy part / its hard part, easy = the gold model classifies it correctly) and its non-members are the
     class-c evaluation test images, the same class, never trained on."""
     model = u.model
-    r = evaluate(u, forget=ctx["forget"], retain=ctx["retain"], test=ctx["test"], gold=ctx["gold"],
-                 extra={"class_c": ctx["class_test"]}, seed=seed)
+    r = evaluate(u, forget=ctx.forget, retain=ctx.retain, test=ctx.test, gold=ctx.gold,
+                 extra={"class_c": ctx.class_test}, seed=seed)
     r["mia_test"] = r.pop("mia")  # the shared definition (non-members: the whole test set)
-    lf = predict(model, ctx["forget"]).losses
-    lc = predict(model, ctx["class_test"]).losses
-    easy = torch.as_tensor(ctx["gold_correct"])
+    lf = predict(model, ctx.forget).losses
+    lc = predict(model, ctx.class_test).losses
+    easy = torch.as_tensor(ctx.gold_correct)
     r["mia"] = _mia(lf, lc, seed)
     r["mia_easy"] = _mia(lf[easy], lc, seed)
     r["mia_hard"] = _mia(lf[~easy], lc, seed)
@@ -224,22 +203,22 @@ def score(u: Unlearned, ctx: dict, seed: int) -> dict:
 TABLE1_COLUMNS = ["forget_acc", "retain_acc", "test_acc", "class_c_acc", "delta", "act_dist", "mia", "mia_easy", "mia_hard"]
 
 
-def table1(unlearned: dict, ctx: dict, seed: int) -> pd.DataFrame:
+def table1(unlearned: dict, ctx: tasks.TaskRun, seed: int) -> pd.DataFrame:
     """Every metric for every method, one row each (Table 1 analogue)."""
     return pd.DataFrame({name: score(u, ctx, seed) for name, u in unlearned.items()}).T
 
 
-def timings(unlearned: dict, ctx: dict) -> pd.DataFrame:
+def timings(unlearned: dict, ctx: tasks.TaskRun) -> pd.DataFrame:
     """Wall time and gradient evaluations of each method against retraining. For TMU two figures:
     this call (the twin and curriculum models may come from the cache) and its whole pipeline as if
     nothing were cached (twin + curriculum training + features + predictor + fine-tuning)."""
-    gold_s = ctx["gold_record"].seconds
+    gold_s = ctx.gold_record.seconds
     rows = {}
     for name, u in unlearned.items():
         rec = u.record
         if rec is None:  # the original: what training it cost
-            rows[name] = {"seconds": ctx["original_meta"]["train_seconds"],
-                          "grad_evals": (ctx["original_meta"].get("epochs") or ctx["cfg"].epochs) * len(ctx["train"])}
+            rows[name] = {"seconds": ctx.original_meta["train_seconds"],
+                          "grad_evals": (ctx.original_meta.get("epochs") or ctx.task.train.epochs) * len(ctx.train)}
             continue
         rows[name] = {"seconds": rec.seconds, "grad_evals": rec.grad_evals}
         if name.startswith("TMU"):
@@ -259,7 +238,7 @@ BASELINES = ["fine-tune", "NegGrad", "random label", "Bad Teacher", "SCRUB"]
 PAPER_BASELINES = ["NegGrad", "random label", "Bad Teacher"]  # those the paper's Table 1 compares TMU with
 
 
-def controls(P: TMUProfile, ctx: dict, tmu_run: Unlearned, seed: int) -> dict[str, Unlearned]:
+def controls(P: TMUProfile, ctx: tasks.TaskRun, tmu_run: Unlearned, seed: int) -> dict[str, Unlearned]:
     """Two controls that share TMU's fine-tuning and differ only in which forget samples keep their labels:
     *rate-only* (a random set of the size TMU predicted easy: is per-sample prediction worth anything?) and
     *oracle* (the gold model's own easy/hard split: the best a predictor could do)."""
@@ -272,33 +251,33 @@ def controls(P: TMUProfile, ctx: dict, tmu_run: Unlearned, seed: int) -> dict[st
     rate[np.random.default_rng(seed + 101).choice(len(easy), int(easy.sum()), replace=False)] = True
     cfg = methods.make_config(TMUConfig, tmu_config(P))
     out = {}
-    for name, mask in (("TMU (rate-only)", rate), ("TMU (oracle)", np.asarray(ctx["gold_correct"], bool))):
-        m = copy.deepcopy(ctx["original"])
-        finetune_with_labels(m, ctx["forget"], ctx["retain"], torch.as_tensor(mask), cfg, seed)
+    for name, mask in (("TMU (rate-only)", rate), ("TMU (oracle)", np.asarray(ctx.gold_correct, bool))):
+        m = copy.deepcopy(ctx.original)
+        finetune_with_labels(m, ctx.forget, ctx.retain, torch.as_tensor(mask), cfg, seed)
         out[name] = Unlearned(m, None)  # TMU's step 4 alone, not a registered method: no record
     return out
 
 
-def agreement(model: nn.Module, ctx: dict) -> float:
+def agreement(model: nn.Module, ctx: tasks.TaskRun) -> float:
     """Share of D_f on which the model is right exactly where the gold model is right (per-sample alignment)."""
-    return float((predict(model, ctx["forget"]).correct.numpy() == np.asarray(ctx["gold_correct"], bool)).mean())
+    return float((predict(model, ctx.forget).correct.numpy() == np.asarray(ctx.gold_correct, bool)).mean())
 
 
-def regime(ctx: dict, unlearned: dict) -> dict:
+def regime(ctx: tasks.TaskRun, unlearned: dict) -> dict:
     """The conditions aligned forgetting needs: M_o fits D_f, the gold level is neither ~0 nor ~1, and the
     zero-forgetting baselines really reach ~0 (so Delta separates the two aims); and the twin problem mirrors the
     original one (M_t fits D_h as M_o fits D_f). Also TMU's predicted-easy share of D_f against the true one."""
-    acc = lambda m, d: predict(m, ctx[d]).accuracy
+    acc = lambda m, d: predict(m, getattr(ctx, d)).accuracy
     ran = lambda u, d: float("nan") if isinstance(u, Diverged) else acc(u.model, d)  # a method's result
     ng, t = unlearned["NegGrad"], unlearned.get("TMU")
     info = None if t is None or isinstance(t, Diverged) else t.record.info
     twin = {"twin_epochs": info.twin_epochs if info else None,
             "twin_holdout_acc": info.twin_acc_holdout if info else float("nan"),
             "tmu_predicted_easy": float(np.mean(info.easy_mask)) if info else float("nan"),
-            "true_easy": float(np.mean(ctx["gold_correct"]))}
-    return twin | {"original_epochs": ctx["original_meta"].get("epochs"), "original_train_acc": acc(ctx["original"], "train"),
-            "original_forget_acc": acc(ctx["original"], "forget"), "gold_epochs": ctx["gold_record"].info.epochs,
-            "gold_forget_acc": acc(ctx["gold"], "forget"), "gold_class_test_acc": acc(ctx["gold"], "class_test"),
+            "true_easy": float(np.mean(ctx.gold_correct))}
+    return twin | {"original_epochs": ctx.original_meta.get("epochs"), "original_train_acc": acc(ctx.original, "train"),
+            "original_forget_acc": acc(ctx.original, "forget"), "gold_epochs": ctx.gold_record.info.epochs,
+            "gold_forget_acc": acc(ctx.gold, "forget"), "gold_class_test_acc": acc(ctx.gold, "class_test"),
             "random_label_forget_acc": ran(unlearned["random label"], "forget"),
             "neggrad_forget_acc": ran(ng, "forget"), "neggrad_diverged": isinstance(ng, Diverged),
             "neggrad_steps": None if isinstance(ng, Diverged) else ng.record.info.ascent_steps}
@@ -322,25 +301,25 @@ def run_seeds(P: TMUProfile, base_seed: int = 0, progress: bool = True) -> dict:
         ok = {n: u for n, u in unl.items() if n not in failed}
         t = table1(ok, ctx, seed)
         t["agreement"] = [agreement(u.model, ctx) for u in ok.values()]
-        both = ConcatDataset([ctx["forget"], ctx["test"]])
-        t["changed"] = [changed_share(u.model, ctx["original"], both) for u in ok.values()]
+        both = ConcatDataset([ctx.forget, ctx.test])
+        t["changed"] = [changed_share(u.model, ctx.original, both) for u in ok.values()]
         t["status"] = "ok"
         for name in failed:  # a row of NaN marked diverged, so the table says what happened instead of crashing
             t.loc[name, "status"] = "diverged"
         t.insert(0, "seed", seed)
         tables.append(t.rename_axis("method").reset_index())
-        correct_f[seed] = {n: predict(u.model, ctx["forget"]).correct.numpy() for n, u in ok.items()}
+        correct_f[seed] = {n: predict(u.model, ctx.forget).correct.numpy() for n, u in ok.items()}
         regimes.append({"seed": seed, **regime(ctx, unl)})
         if first is None:
             first = (ctx, unl)
         if "TMU" in failed:
             continue
         info = unl["TMU"].record.info
-        costs.append({"seed": seed, "gold_seconds": ctx["gold_record"].seconds,
+        costs.append({"seed": seed, "gold_seconds": ctx.gold_record.seconds,
                       "tmu_pipeline_seconds": info.pipeline_seconds, "tmu_request_seconds": info.request_seconds,
                       "twin_seconds": info.twin_train_seconds, "curriculum_seconds": info.curriculum_train_seconds})
         records.append({"seed": seed, "scores": info.scores, "twin_scores": info.twin_scores,
-                        "twin_labels": info.twin_labels, "gold_correct": np.asarray(ctx["gold_correct"], bool),
+                        "twin_labels": info.twin_labels, "gold_correct": np.asarray(ctx.gold_correct, bool),
                         "features_raw": info.features_raw, "twin_features_raw": info.twin_features_raw,
                         "config": unl["TMU"].record.config})
     return {"table": pd.concat(tables, ignore_index=True), "regime": pd.DataFrame(regimes), "costs": pd.DataFrame(costs),

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
-from ... import methods
+from ... import methods, tasks
 from ...methods import Unlearned
 from ...methods.tmu import features as tmu_features
 from ...paths import results_dir
@@ -66,7 +66,7 @@ def stored_other_classes(profile: str) -> pd.DataFrame | None:
 SUBSETS = [("df",), ("af",), ("cf",), ("df", "af"), ("df", "cf"), ("af", "cf"), ("df", "af", "cf")]
 
 
-def predictor_table(tmu_run: Unlearned, ctx: dict, seed: int) -> pd.DataFrame:
+def predictor_table(tmu_run: Unlearned, ctx: tasks.TaskRun, seed: int) -> pd.DataFrame:
     """Accuracy of the predictor with each feature alone, each pair and all three, on the twin set
     (its training data) and on D_f against the gold model's real correctness; plus the majority
     baselines (the twin set's majority label, and D_f's own majority label)."""
@@ -75,7 +75,7 @@ def predictor_table(tmu_run: Unlearned, ctx: dict, seed: int) -> pd.DataFrame:
     info = tmu_run.record.info
     cfg = methods.make_config(methods.get("tmu").config_cls, tmu_run.record.config)
     y_twin = torch.as_tensor(info.twin_labels)
-    truth = torch.as_tensor(ctx["gold_correct"]).long()
+    truth = torch.as_tensor(ctx.gold_correct).long()
     ft = {k: torch.as_tensor(v) for k, v in info.twin_features.items()}
     fo = {k: torch.as_tensor(v) for k, v in info.features.items()}
     rows = {}
@@ -101,9 +101,9 @@ def predictor_table(tmu_run: Unlearned, ctx: dict, seed: int) -> pd.DataFrame:
 
 
 # --- Table 4: noise on / off --------------------------------------------------------------------
-def noise_ablation(P: TMUProfile, ctx: dict, tmu_run: Unlearned, seed: int) -> tuple[pd.DataFrame, Unlearned]:
+def noise_ablation(P: TMUProfile, ctx: tasks.TaskRun, tmu_run: Unlearned, seed: int) -> tuple[pd.DataFrame, Unlearned]:
     """TMU with and without the input noise of its fine-tuning (everything else identical)."""
-    quiet = methods.get("tmu")(ctx["original"], ctx["forget"], ctx["retain"], holdout=ctx["holdout"],
+    quiet = methods.get("tmu")(ctx.original, ctx.forget, ctx.retain, holdout=ctx.holdout,
                                config=tmu_config(P, noise_sigma=0.0), seed=seed)
     df = pd.DataFrame({f"TMU, noise sigma={P.noise_sigma}": score(tmu_run, ctx, seed),
                        "TMU, no noise": score(quiet, ctx, seed)}).T
