@@ -44,9 +44,9 @@ KERNELS_B := MKL_CBWR=AVX ONEDNN_MAX_CPU_ISA=AVX OMP_NUM_THREADS=1
 # 01-03 record the papers' claims; 05 records none, but its ablation verdicts are compared too (tools/compare_settings.py)
 CLAIM_NOTEBOOKS := $(filter notebooks/01_% notebooks/02_% notebooks/03_% notebooks/05_%,$(NOTEBOOKS))
 
-notebooks: $(STAMP) ## every notebook at PROFILE=smoke from an empty model cache; its numbers checked against the references within written tolerances
-	rm -rf results/smoke build/cache-a
-	UNLEARN_CACHE=$(abspath build/cache-a) $(SMOKE_RUN) --out build/smoke $(NOTEBOOKS)
+notebooks: $(STAMP) ## every notebook at PROFILE=smoke, each from its own empty model cache (so each runs alone); its numbers checked against the references within written tolerances
+	rm -rf results/smoke
+	$(SMOKE_RUN) --cache-per-notebook build/cache-a --fresh --out build/smoke $(NOTEBOOKS)
 	$(BIN)/pytest -q -p no:cacheprovider tests/smoke_results.py
 
 notebooks-kernels: $(STAMP) ## nbval re-runs the smoke references with the machine's own (native) kernels; their numbers against the references (a report)
@@ -62,13 +62,13 @@ reproduce-kernels: $(STAMP) ## the notebooks that decide claims (01-03) and 05's
 	  --out build/kernels-b/verdicts.md --save results/cpu/claims_kernels_b.json; $(BIN)/python tools/findings.py
 
 refresh-smoke: $(STAMP) ## re-run the smoke notebooks from an empty model cache and store them and their numbers as the references (on purpose only)
-	rm -rf results/smoke build/cache-ref
-	UNLEARN_CACHE=$(abspath build/cache-ref) $(SMOKE_RUN) --out build/smoke --keep $(SMOKE_REF) $(NOTEBOOKS)
+	rm -rf results/smoke
+	$(SMOKE_RUN) --cache-per-notebook build/cache-ref --fresh --out build/smoke --keep $(SMOKE_REF) $(NOTEBOOKS)
 	rm -rf $(SMOKE_REF)/results && mkdir -p $(SMOKE_REF)/results
 	cp results/smoke/*.csv $(SMOKE_REF)/results/ && rm -f $(SMOKE_REF)/results/notebook_times.csv $(SMOKE_REF)/results/claims_table.csv
 
-reproduce: $(STAMP) ## every notebook at the cpu profile; rewrites figures/, results/cpu/, executed/cpu/ and the README findings
-	$(BIN)/python tools/run_notebooks.py --profile cpu --out build/cpu --keep executed/cpu $(NOTEBOOKS)
+reproduce: $(STAMP) ## every notebook at the cpu profile, each with its own model cache (.cache/notebooks/<notebook>: it trains what it uses, a rerun reuses it); rewrites figures/, results/cpu/, executed/cpu/ and the README findings
+	$(BIN)/python tools/run_notebooks.py --profile cpu --cache-per-notebook .cache/notebooks --out build/cpu --keep executed/cpu $(NOTEBOOKS)
 	$(BIN)/python tools/findings.py
 
 probes: $(STAMP) ## the probe scripts whose results notebooks 01-03 read back instead of recomputing (tools/pipeline.py; tens of minutes)

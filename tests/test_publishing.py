@@ -63,7 +63,7 @@ def test_claims_table_is_written_from_the_record(tmp_path):
 
 def test_runtime_text_from_the_timing_record():
     assert findings.runtime_text({"seconds": "45.2", "peak_rss_mb": "1024"}) == \
-        "`cpu` 45 s from an empty cache (peak memory 1.0 GB)"
+        "`cpu` 45 s from an empty cache (peak memory 1.0 GiB)"  # MiB / 1024
     assert findings.runtime_text({"seconds": "600", "peak_rss_mb": "2048"}).startswith("`cpu` 10 min")
     assert findings.runtime_text(None) is None
 

@@ -55,6 +55,24 @@ def test_keep_writes_copies_without_volatile_metadata(tmp_path, monkeypatch):
     assert last.execution_count == executed.cells[-1].execution_count
 
 
+@pytest.mark.slow
+def test_each_notebook_gets_its_own_empty_model_cache(tmp_path, monkeypatch):
+    """--cache-per-notebook --fresh: a notebook sees only what it trains itself, so it runs alone (notebook 05 trains
+    its own original instead of loading notebook 03's)."""
+    monkeypatch.setenv("UNLEARN_RESULTS", str(tmp_path / "results"))
+    body = ("import os, pathlib\nc = pathlib.Path(os.environ['UNLEARN_CACHE'])\n"
+            "print(c.name, sorted(p.name for p in c.glob('*')) if c.exists() else [])\n"
+            "c.mkdir(parents=True, exist_ok=True); (c / 'model.pt').write_text('x')")
+    a, b = _notebook(tmp_path / "01_a.ipynb", body), _notebook(tmp_path / "02_b.ipynb", body)
+    (tmp_path / "caches" / "02_b").mkdir(parents=True)
+    (tmp_path / "caches" / "02_b" / "stale.pt").write_text("from an earlier run")
+    args = ["--profile", "smoke", "--out", str(tmp_path / "out"), "--cache-per-notebook", str(tmp_path / "caches"), "--fresh"]
+    assert run_notebooks.main([*args, str(a), str(b)]) == 0
+    printed = [nbformat.read(tmp_path / "out" / f"{n}.ipynb", as_version=4).cells[-1].outputs[0]["text"] for n in ("01_a", "02_b")]
+    assert printed == ["01_a []\n", "02_b []\n"]  # its own folder, empty: the stale entry was removed
+    assert (tmp_path / "caches" / "01_a" / "model.pt").exists() and (tmp_path / "caches" / "02_b" / "model.pt").exists()
+
+
 def test_compact_progress_keeps_each_bar_as_its_last_frame():
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x")])
     stream = lambda name, text: nbformat.v4.new_output("stream", name=name, text=text)

@@ -117,7 +117,7 @@ def runtime_text(row: dict | None) -> str | None:
         return None
     s = float(row["seconds"])
     t = f"{s:.0f} s" if s < 90 else f"{s / 60:.0f} min"
-    return f"`cpu` {t} from an empty cache (peak memory {float(row['peak_rss_mb']) / 1024:.1f} GB)"
+    return f"`cpu` {t} from an empty cache (peak memory {float(row['peak_rss_mb']) / 1024:.1f} GiB)"
 
 
 def runtime_table(root: Path = ROOT) -> str:
@@ -127,7 +127,7 @@ def runtime_table(root: Path = ROOT) -> str:
         s = float(r["seconds"])
         budget = BUDGET_S.get(name[:2], 900)
         flag = "" if s <= budget else " (**over**)"
-        out.append(f"| `{name}` | {s / 60:.1f} min{flag} | {budget / 60:.0f} min | {float(r['peak_rss_mb']) / 1024:.1f} GB |")
+        out.append(f"| `{name}` | {s / 60:.1f} min{flag} | {budget / 60:.0f} min | {float(r['peak_rss_mb']) / 1024:.1f} GiB |")
     return "\n".join(out)
 
 

@@ -19,6 +19,7 @@ import concurrent.futures
 import csv
 import os
 import re
+import shutil
 import sys
 import threading
 import time
@@ -72,6 +73,10 @@ def main(argv=None) -> int:
     ap.add_argument("--keep", default=None, help="also write copies without volatile metadata here (for git)")
     ap.add_argument("--portable", action="store_true", help="portable numerics (unlearn.numerics): same results on any CPU")
     ap.add_argument("--jobs", type=int, default=1, help="notebooks run at a time (with --portable each uses one core)")
+    ap.add_argument("--cache-per-notebook", default=None, metavar="DIR",
+                    help="each notebook its own model cache, DIR/<notebook>: it trains everything it uses, so it runs "
+                         "alone and its time includes that training (no notebook reads another's models)")
+    ap.add_argument("--fresh", action="store_true", help="with --cache-per-notebook: empty each notebook's cache first")
     ap.add_argument("notebooks", nargs="+")
     args = ap.parse_args(argv)
     out = ROOT / args.out
@@ -99,7 +104,10 @@ def main(argv=None) -> int:
                 if nb is None:
                     break  # wait for a running notebook to finish
                 waiting.remove(nb)
-                running[pool.submit(run_one, nb, out, params, args.keep)] = nb
+                cache = ROOT / args.cache_per_notebook / nb.stem if args.cache_per_notebook else None
+                if cache is not None and args.fresh:
+                    shutil.rmtree(cache, ignore_errors=True)
+                running[pool.submit(run_one, nb, out, params, args.keep, cache)] = nb
             if not running:
                 break
             done = next(concurrent.futures.as_completed(running))
@@ -123,9 +131,12 @@ def main(argv=None) -> int:
     return 0
 
 
-def run_one(nb: Path, out: Path, params: dict, keep: str | None) -> tuple[float, float, str | None]:
+def run_one(nb: Path, out: Path, params: dict, keep: str | None, cache: Path | None = None) -> tuple[float, float, str | None]:
     """Execute one notebook (in a worker process, so that its kernel is the only child measured): its wall time,
-    its kernel's peak memory (MB), and the error that stopped it, if any."""
+    its kernel's peak memory (MB), and the error that stopped it, if any. ``cache``: the model cache its kernel uses
+    (inherited through the environment)."""
+    if cache is not None:
+        os.environ["UNLEARN_CACHE"] = str(cache)
     start = time.perf_counter()
     print(f"==> {nb.name} (PROFILE={params['PROFILE']})", flush=True)
     try:
