@@ -107,3 +107,42 @@ def test_restoration_fraction_and_speedup():
     with pytest.raises(ValueError):
         metrics.speedup(10.0, 0.0)
 
+
+
+def test_logit_scaled_confidence_by_hand():
+    # p(y) = 1/2 -> log(1/2) - log(1/2) = 0; p(y) = 3/4 -> log 3; a huge margin stays finite
+    out = metrics.logit_scaled_confidence(np.array([[0.0, 0.0], [math.log(3), 0.0], [0.0, math.log(3)], [800.0, 0.0]]),
+                                          np.array([0, 0, 0, 0]))
+    assert out[:3] == pytest.approx([0.0, math.log(3), -math.log(3)]) and np.isfinite(out[3]) and out[3] > 100
+
+
+def test_quality_buckets_by_hand():
+    # K = 8 models: epsilons up to ceil(ln 7) = 2 are resolvable, in buckets of 0.5 worth 1, 1/2, 1/4, 1/8
+    eps = [0.2, 0.7, 1.2, 1.7, 3.0, float("nan")]
+    assert metrics.quality_from_epsilons(eps, 8) == pytest.approx((1 + 0.5 + 0.25 + 0.125 + 0 + 0) / 6)
+    with pytest.raises(ValueError, match="at least 3 models"):
+        metrics.quality_from_epsilons([0.1], 2)
+
+
+def test_forgetting_quality_identical_vs_shifted_vs_separated_distributions():
+    """The floor (unlearned models distributed as retrained ones), a shift of one standard deviation, and the ceiling
+    (far apart). With finite K the attacks' best threshold still finds some epsilon in identical samples (about 1.5
+    here, whatever K); a real shift shows more clearly the more models there are (the competition used 512)."""
+    n = 30
+    quality = {}
+    for k in (16, 256):
+        rng = np.random.default_rng(1)
+        same, eps_same = metrics.forgetting_quality(rng.normal(0.0, 1.0, (k, n)), rng.normal(0.0, 1.0, (k, n)))
+        shifted, eps_shift = metrics.forgetting_quality(rng.normal(1.0, 1.0, (k, n)), rng.normal(0.0, 1.0, (k, n)))
+        quality[k] = (same, shifted, np.median(eps_same), np.median(eps_shift))
+        assert same > shifted
+    assert quality[256][3] > quality[16][3] + 0.5  # more models: the shift's epsilon grows ...
+    assert quality[256][1] < quality[256][0] / 5  # ... and its quality falls far below the floor's
+    assert abs(quality[256][2] - quality[16][2]) < 0.5  # while identical samples stay where they were
+    rng = np.random.default_rng(0)
+    retrained = rng.normal(0.0, 1.0, (64, n))
+    apart, eps_apart = metrics.forgetting_quality(rng.normal(6.0, 1.0, (64, n)), retrained)
+    assert apart == 0.0 and (eps_apart == metrics.FQ_EPSILON_CAP).all()  # every example told apart perfectly
+    # a point mass against a spread sample is told apart (the competition's 1 % rule); equal constants are not
+    assert metrics.example_epsilon(np.full(64, 2.0), retrained[:, 0]) == metrics.FQ_EPSILON_CAP
+    assert metrics.example_epsilon(np.full(64, 1.0), np.full(64, 1.0)) == 0.0

@@ -1,4 +1,5 @@
-"""Every metric the three papers report. Each docstring gives the formula and its source."""
+"""Every metric the three papers report, each docstring with its formula and source; and the NeurIPS 2023 unlearning
+competition's per-example forgetting quality (:func:`forgetting_quality`), a stronger test than any of the three use."""
 
 from __future__ import annotations
 
@@ -131,3 +132,95 @@ def speedup(retrain_seconds: float, method_seconds: float) -> float:
     if method_seconds <= 0:
         raise ValueError("method time must be positive")
     return retrain_seconds / method_seconds
+
+
+# --- forgetting like retraining, per example, over many models (NeurIPS 2023 unlearning competition) -----------------
+# Triantafillou et al., "Are we making progress in unlearning?" (arXiv 2406.09073) and the competition's evaluation
+# code (DeepMind, Apache 2.0): K models unlearned and K retrained from independent runs; for each forget example, how
+# well a family of threshold attacks on its logit-scaled confidence tells the two sets of models apart, as the epsilon
+# of an (epsilon, delta) guarantee; examples score by epsilon bucket. Implemented here from that description, in numpy.
+FQ_DELTA = 1e-5  # delta of the (epsilon, delta) estimate
+FQ_EPSILON_CAP = 50.0  # an epsilon this large means perfectly told apart
+FQ_THRESHOLDS_PER_UNIT = 10  # attack thresholds per unit of confidence
+
+
+def logit_scaled_confidence(logits, labels) -> np.ndarray:
+    """log p(y|x) - log(1 - p(y|x)) per sample, the statistic LiRA attacks (Carlini et al. 2022), computed without
+    forming 1 - p: the other classes' probabilities are summed after shifting by the largest logit."""
+    z = np.asarray(logits, dtype=np.float64)
+    y = np.asarray(labels, dtype=np.int64)
+    p = np.exp(z - z.max(axis=1, keepdims=True))
+    p /= p.sum(axis=1, keepdims=True)
+    right = p[np.arange(len(y)), y]
+    wrong = p.sum(axis=1) - right
+    return np.log(right + 1e-45) - np.log(wrong + 1e-45)
+
+
+def _rates_single(pos: np.ndarray, neg: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(tpr, fnr, fpr, tnr) of the attacks "confidence >= t" over a grid of thresholds t spanning both samples."""
+    lo, hi = min(pos.min(), neg.min()), max(pos.max(), neg.max())
+    t = np.linspace(lo, hi, max(int(np.ceil((hi - lo) * FQ_THRESHOLDS_PER_UNIT)), 1))
+    tpr, fpr = (pos[:, None] >= t).mean(0), (neg[:, None] >= t).mean(0)
+    return tpr, 1 - tpr, fpr, 1 - fpr
+
+
+def _rates_double(pos: np.ndarray, neg: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(tpr, fnr, fpr, tnr) of the attacks "left <= confidence <= right": a window as wide as the narrower sample's
+    range, slid around it; the narrower (peakier) sample is the positive class."""
+    if np.ptp(pos) >= np.ptp(neg):
+        pos, neg = neg, pos
+    width, buffer = np.ptp(pos), 2.0
+    lo, hi = pos.min() + width - buffer, pos.max() + buffer
+    right = np.linspace(lo, hi, max(int(np.ceil((hi - lo) * FQ_THRESHOLDS_PER_UNIT)), 1))
+    n_left = int(np.ceil(2 * buffer * FQ_THRESHOLDS_PER_UNIT))
+    left = (right[:, None] - width + np.linspace(-buffer, buffer, n_left)[None, :]).ravel()
+    right = np.repeat(right, n_left)
+    inside = lambda c: (left[None, :] <= c[:, None]) & (c[:, None] <= right[None, :])
+    tpr, fpr = inside(pos).mean(0), inside(neg).mean(0)
+    return tpr, 1 - tpr, fpr, 1 - fpr
+
+
+def example_epsilon(unlearned, retrained, delta: float = FQ_DELTA) -> float:
+    """The epsilon of one forget example: its logit-scaled confidences under K unlearned and K retrained models.
+    Over every attack of both families, epsilon = max(log(1 - delta - FPR) - log FNR, log(1 - delta - FNR) - log FPR),
+    at least 0; an attack with FPR = FNR = 0 separates perfectly (the cap); one with exactly one of them 0 is left
+    out (too few models to say). Positive is the sample with the larger median. A sample whose spread is under 1 %
+    of the other's is a point mass the attacks cannot resolve: the cap, as in the competition."""
+    u, r = np.asarray(unlearned, dtype=np.float64), np.asarray(retrained, dtype=np.float64)
+    pos, neg = (r, u) if np.median(r) > np.median(u) else (u, r)
+    small, large = sorted((np.ptp(pos), np.ptp(neg)))
+    if large == 0:  # both constant: the same value cannot be told apart, different values always can
+        return 0.0 if pos[0] == neg[0] else FQ_EPSILON_CAP
+    if small / large < 0.01:
+        return FQ_EPSILON_CAP
+    tpr, fnr, fpr, tnr = (np.concatenate(pair) for pair in zip(_rates_double(pos, neg), _rates_single(pos, neg)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        eps = np.maximum(np.log(1 - delta - fpr) - np.log(fnr), np.log(1 - delta - fnr) - np.log(fpr)).clip(min=0)
+    eps = np.where((fpr == 0) & (fnr == 0), np.inf, np.where((fpr == 0) | (fnr == 0), np.nan, eps))
+    if np.isnan(eps).all():  # no attack could be scored: NaN, which scores as the worst bucket (as in the competition)
+        return float("nan")
+    return float(np.clip(np.nanmax(eps), 0, FQ_EPSILON_CAP))
+
+
+def quality_from_epsilons(epsilons, num_models: int) -> float:
+    """The competition's forgetting quality from per-example epsilons: buckets of width 0.5 from 0 up to
+    ceil(ln(K - 1)), the largest epsilon K models can show; an example in bucket k scores 2^-k, beyond the last 0;
+    the mean over examples (1: no example told apart from retraining; 0: every one). A NaN epsilon scores 0."""
+    if num_models < 3:
+        raise ValueError(f"forgetting quality needs at least 3 models of each kind, got {num_models}")
+    top = np.ceil(np.log(num_models - 1))
+    edges = np.arange(0.5, top + 1e-9, 0.5)  # upper edges of the buckets
+    eps = np.asarray(epsilons, dtype=np.float64)
+    k = np.searchsorted(edges, eps, side="right")  # bucket index (len(edges): beyond the last)
+    points = np.where(k < len(edges), 0.5 ** k, 0.0)
+    return float(points.mean())
+
+
+def forgetting_quality(unlearned_confs, retrained_confs) -> tuple[float, np.ndarray]:
+    """(quality, per-example epsilons) from [K models, N forget examples] logit-scaled confidences of K unlearned
+    and K retrained models (each run with its own seed): see :func:`example_epsilon`, :func:`quality_from_epsilons`."""
+    u, r = np.asarray(unlearned_confs, dtype=np.float64), np.asarray(retrained_confs, dtype=np.float64)
+    if u.ndim != 2 or u.shape != r.shape:
+        raise ValueError(f"need two [models, examples] arrays of one shape, got {u.shape} and {r.shape}")
+    eps = np.array([example_epsilon(u[:, i], r[:, i]) for i in range(u.shape[1])])
+    return quality_from_epsilons(eps, u.shape[0]), eps
