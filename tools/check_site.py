@@ -1,6 +1,7 @@
 """Open every page of the built book in headless chromium, as a reader's browser would, and fail on what a reader
-would see broken: a page that does not load, an image that does not load, an error in the browser's console.
-Keeps a screenshot of one notebook page.
+would see broken: a page that does not load, an image that does not load, an error in the browser's console, a
+paper notebook without its verdict box. Keeps a screenshot of one notebook page and one of each verdict box
+(``<site>/verdicts/<notebook>.png``).
 
     python tools/check_site.py [--site build/site] [--screenshot-page notebooks/01_twin_machine_unlearning.html]
 
@@ -62,6 +63,11 @@ def browser() -> webdriver.Chrome:
     return webdriver.Chrome(service=Service(driver_path), options=opts)  # an explicit driver: nothing is downloaded
 
 
+# the verdict box is the table whose header names where each bar comes from; the paper notebooks must show one
+VERDICT_BOX_JS = """return [...document.querySelectorAll('table')].find(t => t.innerText.includes('bar from')) || null"""
+PAPER_PAGES = ("01_twin_machine_unlearning", "02_unlearning_features_and_labels", "03_distribution_level_feature_distancing")
+
+
 def check(site: Path, screenshot_page: str) -> dict:
     html = site / "html"
     pages = sorted(p.relative_to(html).as_posix() for p in html.rglob("*.html")
@@ -87,6 +93,15 @@ def check(site: Path, screenshot_page: str) -> dict:
                 if entry["level"] == "SEVERE":
                     report["problems"].append(f"{page}: console error: {entry['message']}")
             report["pages"] += 1
+            box = driver.execute_script(VERDICT_BOX_JS)  # the verdict box of a paper notebook (tools/findings.py)
+            if box is not None:
+                driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", box)
+                out = site / "verdicts" / f"{Path(page).stem}.png"
+                out.parent.mkdir(parents=True, exist_ok=True)
+                box.screenshot(str(out))
+                report.setdefault("verdict_boxes", []).append(str(out.relative_to(ROOT)))
+            elif Path(page).stem in PAPER_PAGES:
+                report["problems"].append(f"{page}: no verdict box")
             if page == screenshot_page:
                 driver.execute_script("window.scrollTo(0, 0)")  # the page as a reader first sees it
                 driver.save_screenshot(str(site / "screenshot.png"))
@@ -112,7 +127,7 @@ def main(argv=None) -> int:
     for p in report["problems"]:
         print("PROBLEM", p)
     print(f"browser check: {report['pages']} pages, {report['images']} images, {len(report['problems'])} problems; "
-          f"screenshot {report.get('screenshot', 'not taken')}")
+          f"screenshot {report.get('screenshot', 'not taken')}; verdict boxes: {', '.join(report.get('verdict_boxes', [])) or 'none'}")
     return 1 if report["problems"] else 0
 
 

@@ -51,7 +51,17 @@ NOTATION = r"""**Notation** (the same in every notebook)
 | MIA | accuracy of a loss-based membership attack telling $D_f$ from unseen data (0.5 = chance) |
 | FS | forgetting score $\lvert \mathrm{MIA} - 0.5 \rvert$ (DLFD / MUFAC; 0 is best) |
 | NoMUS | $\tfrac12\,\mathrm{Acc}_{test} + \tfrac12\,(1 - 2\,\mathrm{FS})$ (DLFD / MUFAC; 1 is best) |
-| profile | `smoke` (CI, tiny), `cpu` (two cores, the committed results), `paper` (the papers' sizes, a GPU) |"""
+| profile | `smoke` (CI, tiny), `cpu` (two cores, the committed results), `paper` (the papers' sizes, a GPU) |
+
+**Glossary.** *AUROC*: the area under the ROC curve, the chance that a random positive scores above a random
+negative (0.5 = guessing). *Exposure* (Carlini et al. 2019): how much likelier a model finds a planted secret
+than random candidates, in bits: $\log_2$(candidates) $-\ \log_2$(the secret's rank). *LiSSA* (Agarwal et al. 2017):
+an inverse Hessian-vector product estimated by the recursion $u \leftarrow g + (1 - d)\,u - Hu/s$ on mini-batches
+(damping $d$, scale $s$), for Hessians too large to invert. *CG*: conjugate gradients, the same solve by exact
+Hessian-vector products. *Sinkhorn*: the iterative solver of entropy-regularised optimal transport (DLFD's distance
+between two batches' outputs). *SISA* (Bourtoule et al. 2021): sharded training, so unlearning retrains only the
+shards that held the forgotten samples. *Bootstrap interval*: the spread of a statistic over resamples of the data
+(and, here, of the seeds), its 2.5 and 97.5 percentiles."""
 
 CAPTIONS = {  # figure-cell marker (a string in the cell's source) -> what to see in it
     "00_tour": {

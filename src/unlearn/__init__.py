@@ -6,8 +6,10 @@
 
 Sub-modules: ``data`` (loaders), ``splits`` (forget/retain sets), ``models``,
 ``train`` (one training loop, prediction), ``cache`` (checkpoint cache),
-``metrics``, ``methods`` (every unlearning method behind one call shape),
-``profiles`` (smoke / cpu / paper sizes), ``plotting``.
+``metrics``, ``stats`` (resampling, intervals, tests), ``methods`` (every unlearning method behind one call
+shape, returning ``Unlearned(model, record)``), ``evaluate``, ``tasks`` (the registry of problems every experiment
+uses), ``claims`` (the papers' claims as data), ``profiles`` (smoke / cpu / paper sizes), ``plotting``, ``paths``
+(where files go: nowhere unless told).
 """
 
 __version__ = "0.1.0"
