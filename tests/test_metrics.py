@@ -146,3 +146,37 @@ def test_forgetting_quality_identical_vs_shifted_vs_separated_distributions():
     # a point mass against a spread sample is told apart (the competition's 1 % rule); equal constants are not
     assert metrics.example_epsilon(np.full(64, 2.0), retrained[:, 0]) == metrics.FQ_EPSILON_CAP
     assert metrics.example_epsilon(np.full(64, 1.0), np.full(64, 1.0)) == 0.0
+
+
+@pytest.mark.slow
+def test_forgetting_quality_on_real_models_bounds_itself_with_its_controls():
+    """The test's two controls on trained networks (digits, K = 6 of each): the original, trained on 10 % of the images
+    with flipped labels, is told apart from models retrained without them on the median example (epsilon at the cap);
+    independently seeded retrains are not (the median epsilon stays within what 6 models can resolve). On a random
+    10 % of clean digits the original was not told apart either at K = 6 (retrained models predict those images as
+    surely: nothing memorised to detect), which is why this control needs a forget set the original had to memorise."""
+    import dataclasses
+
+    from unlearn import methods, tasks
+    from unlearn.data import targets_of
+    from unlearn.train import TrainConfig, predict
+
+    t = tasks.get("cifar10-poisoning", dataset="digits", model="small_cnn",
+                  model_kw=dict(in_channels=1, num_classes=10, width=8, hidden=32),
+                  train=TrainConfig(epochs=20, batch_size=64, lr=0.05), fraction=0.1, tag="test-forgetting-quality",
+                  subsets=tasks.RandomSubsets(train=1000, val=100))
+    k = 6
+    confs = {"original": [], "retrain": [], "retrain again": []}
+    for seed in range(k):
+        run = t.build(seed=seed, split_seed=0)  # one forget set, every model its own seed
+        y = targets_of(run.forget).numpy()  # the labels the original was trained with (flipped)
+        conf = lambda m: metrics.logit_scaled_confidence(predict(m, run.forget).logits.numpy(), y)
+        again = methods.get("retrain")(run.original, run.forget, run.retain, config=dataclasses.asdict(t.train),
+                                       seed=100 + seed)
+        for name, model in (("original", run.original), ("retrain", run.gold), ("retrain again", again.model)):
+            confs[name].append(conf(model))
+    ref = np.stack(confs["retrain"])
+    ceiling, eps_ceiling = metrics.forgetting_quality(np.stack(confs["original"]), ref)
+    floor, eps_floor = metrics.forgetting_quality(np.stack(confs["retrain again"]), ref)
+    assert np.nanmedian(eps_ceiling) == metrics.FQ_EPSILON_CAP and np.nanmedian(eps_floor) < np.ceil(np.log(k - 1))
+    assert floor > ceiling
