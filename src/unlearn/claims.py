@@ -54,7 +54,8 @@ class Claim:
     """One claim of a paper, as data. ``decide`` and ``evidence`` are pure functions of the results named in
     ``needs`` (DataFrames, dicts and numbers an experiment computed): the verdict, and the numbers printed and
     recorded beside it. ``source`` says where the threshold comes from: ``paper: ...``, ``release: ...`` or
-    ``ours: ...`` (a bar this companion set, and why)."""
+    ``ours: ...`` (a bar this companion set, and why), or two of them joined by "and" (``paper and ours: ...``: the
+    paper makes the comparison, this companion sets the number)."""
 
     key: str  # short name, unique within its paper (what a notebook selects with ``only=``)
     paper: str

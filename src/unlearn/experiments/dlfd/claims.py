@@ -52,7 +52,7 @@ CLAIMS = (
                                        0.03, "below"), _accuracy_evidence,
           bar="drop interval below 0.03", deciding=("drop", "drop_lo", "drop_hi")),
     Claim("fs", PAPER, "DLFD's forgetting score is at most 0.10",
-          "release: DLFD keeps a checkpoint only when its FS is <= 0.09 on the monitor (MUFAC notebook); 0.10 on "
+          "release and ours: DLFD keeps a checkpoint only when its FS is <= 0.09 on the monitor (MUFAC notebook); 0.10 on "
           "evaluation is ours", ("over", "scores"),
           lambda r: verdict(r["over"].loc["fs", "lo"], r["over"].loc["fs", "hi"], 0.10, "below"), _fs_evidence,
           bar="FS interval below 0.10", deciding=("fs_dlfd", "fs_lo", "fs_hi")),

@@ -69,17 +69,17 @@ CLAIMS = (
           bar="Enron speed-up above 1", deciding=("speedup_enron",)),
     # a fall worth the name: at least 1 bit (the canary's rank among random candidates at least halves)
     Claim("canary", PAPER, "canary exposure falls by >= 1 bit after first- and second-order unlearning",
-          "paper: the canary's exposure falls after unlearning (release notebook: log-perplexity 12.9 -> 157); "
+          "paper and ours: the canary's exposure falls after unlearning (release notebook: log-perplexity 12.9 -> 157); "
           "1 bit is ours", ("canary",), _canary_falls,
           lambda r: {f"exposure_{m}": float(v) for m, v in r["canary"].set_index("method")["exposure"].items()},
           bar="falls of at least 1 bit from none"),
     Claim("repair", PAPER,
           "label repair: second order restores >= 25 %, first order >= 15 %, second above first, intervals above 0",
-          "release: the stored poisoning run restores 31.91 % (second order) and 21.65 % (first order); the bars are "
+          "release and ours: the stored poisoning run restores 31.91 % (second order) and 21.65 % (first order); the bars are "
           "ours, a few points below", ("poison_summary", "poison_differences"), _repair_decide, _repair_evidence,
           bar="second's interval above 0.25, first's above 0.15, their difference's above 0"),
     Claim("repair_speed", PAPER, "label repair: both orders >= 20x faster than training the poisoned model (same run)",
-          "release: 37.5 s (first) and 85.2 s (second) against 1,237 s of training; 20x is ours",
+          "release and ours: 37.5 s (first) and 85.2 s (second) against 1,237 s of training; 20x is ours",
           ("poison_summary",), _repair_speed,
           lambda r: {f"speedup_{m}": float(r["poison_summary"].set_index("method").loc[m, "speedup"])
                      for m in ("first", "second", "first_one_step", "second_one_step")},

@@ -65,7 +65,7 @@ def _predictor_evidence(r) -> dict:
 CLAIMS = (
     Claim("delta", PAPER,
           "TMU's mean Delta <= 0.05 and below NegGrad's, random label's and Bad Teacher's (paired intervals)",
-          "paper: Table 1 compares TMU's Delta with NegGrad's, random label's and Bad Teacher's; the 0.05 bar is ours "
+          "paper and ours: Table 1 compares TMU's Delta with NegGrad's, random label's and Bad Teacher's; the 0.05 bar is ours "
           "(Table 1's TMU rows are within a few points of the gold model)",
           ("delta_intervals", "seeds"), _delta_decide, _delta_evidence,
           bar="interval below 0.05, and below each paper baseline's (paired)", deciding=("delta_tmu", "delta_tmu_lo", "delta_tmu_hi")),
