@@ -57,6 +57,21 @@ def test_mia_separable_and_indistinguishable():
     assert metrics.mia_score(members, non, seed=3) == metrics.mia_score(members, non, seed=3)
 
 
+def test_mia_equals_scikit_learns_cross_validated_accuracy():
+    """The folds are fitted in a loop for speed; the score must stay the one cross_val_score gives."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedShuffleSplit, cross_val_score
+
+    rng = np.random.default_rng(1)
+    members, non = rng.exponential(1.0, 300), rng.exponential(1.4, 250)
+    for seed in range(3):
+        keep = np.random.default_rng(seed).choice(members, 250, replace=False)  # mia_score's own subsampling
+        x, y = np.r_[keep, non].reshape(-1, 1), np.r_[np.ones(250), np.zeros(250)]
+        cv = StratifiedShuffleSplit(n_splits=10, random_state=seed)
+        expected = cross_val_score(LogisticRegression(), x, y, cv=cv, scoring="accuracy").mean()
+        assert metrics.mia_score(members, non, seed=seed) == expected
+
+
 def test_mia_bad_inputs():
     with pytest.raises(ValueError, match="at least 10"):
         metrics.mia_score([0.1] * 5, [1.0] * 50)
