@@ -12,7 +12,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 SMOKE_REF := tests/smoke_reference
 SITE_NOTEBOOKS ?= executed/cpu
 
-.PHONY: help setup lint test unit notebooks notebooks-kernels refresh-smoke reproduce reproduce-kernels probes bench baselines site site-check lab clean
+.PHONY: help setup lint test unit notebooks dry-run notebooks-kernels refresh-smoke reproduce reproduce-kernels probes bench baselines site site-check lab clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml constraints.txt
 lint: $(STAMP) ## ruff (pyflakes, pycodestyle errors, import order, return annotations) on src, tests, tools, benchmarks
 	$(BIN)/ruff check src tests tools benchmarks
 
-test: lint unit notebooks ## lint, unit tests, then every notebook at the smoke profile, its numbers checked with written tolerances
+test: lint unit notebooks dry-run ## lint, unit tests, every notebook at the smoke profile (its numbers checked with written tolerances), then the paper dry run
 
 unit: $(STAMP) ## unit tests only
 	$(BIN)/pytest tests -q
@@ -48,6 +48,15 @@ notebooks: $(STAMP) ## every notebook at PROFILE=smoke, each from its own empty 
 	rm -rf results/smoke
 	$(SMOKE_RUN) --cache-per-notebook build/cache-a --fresh --out build/smoke $(NOTEBOOKS)
 	$(BIN)/pytest -q -p no:cacheprovider tests/smoke_results.py
+
+# The paper profile's models and image sizes with one epoch and a few hundred samples (unlearn.profiles.dry_run), so
+# that a shape error, device mismatch or missing file shows on a CPU in minutes, not on a GPU after an hour. Nothing
+# is written outside build/paper-dry; its timings go to build/paper-dry/results/paper-dry/notebook_times.csv.
+DRY := build/paper-dry
+dry-run: $(STAMP) ## every notebook at PROFILE=paper-dry (the paper's networks and shapes, a handful of steps), two at a time, each from its own empty model cache
+	rm -rf $(DRY)/results $(DRY)/figures
+	OMP_NUM_THREADS=1 UNLEARN_RESULTS=$(abspath $(DRY)/results) UNLEARN_SMOKE_FIGURES=$(abspath $(DRY)/figures) \
+	  $(BIN)/python tools/run_notebooks.py --profile paper-dry --jobs 2 --cache-per-notebook $(DRY)/cache --fresh --out $(DRY)/executed $(NOTEBOOKS)
 
 notebooks-kernels: $(STAMP) ## nbval re-runs the smoke references with the machine's own (native) kernels; their numbers against the references (a report)
 	rm -rf results/smoke build/cache-b

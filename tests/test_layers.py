@@ -10,7 +10,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "unlearn"
 
 # lowest first; a module may import only from its own layer's modules or from lower layers
 LAYERS = [
-    {"numerics", "paths", "seed", "progress", "stats"},
+    {"numerics", "paths", "seed", "progress", "stats", "dispatch"},
     {"data"},
     {"splits", "models"},
     {"metrics"},

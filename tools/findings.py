@@ -142,10 +142,10 @@ def headline_figure(root: Path = ROOT) -> Path | None:
     if not all(p.exists() for p in paths):
         return None
     fig, axes = plt.subplots(1, 3, figsize=(21, 5.2), gridspec_kw={"width_ratios": [1.2, 1.2, 1]})
-    for ax, p, title in zip(axes, paths, ("TMU (01): Delta to gold per seed", "Influence updates (02): label repair",
-                                          "DLFD (03): utility vs forgetting")):
+    # each panel keeps its own figure's title; above it only which notebook and paper it comes from
+    for ax, p, title in zip(axes, paths, ("notebook 01, TMU", "notebook 02, influence updates", "notebook 03, DLFD")):
         ax.imshow(plt.imread(p))
-        ax.set_title(title, fontsize=13)
+        ax.set_title(title, fontsize=13, fontweight="bold")
         ax.axis("off")
     fig.tight_layout()
     out = root / "figures" / "headline.png"

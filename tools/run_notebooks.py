@@ -67,7 +67,7 @@ class PeakRSS:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--profile", choices=["smoke", "cpu", "paper"], required=True)
+    ap.add_argument("--profile", choices=["smoke", "cpu", "paper", "paper-dry"], required=True)
     ap.add_argument("--out", required=True, help="folder for the executed copies")
     ap.add_argument("--seed", type=int, default=None, help="override each notebook's SEED")
     ap.add_argument("--keep", default=None, help="also write copies without volatile metadata here (for git)")

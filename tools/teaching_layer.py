@@ -66,7 +66,8 @@ shards that held the forgotten samples. *Bootstrap interval*: the spread of a st
 CAPTIONS = {  # figure-cell marker (a string in the cell's source) -> what to see in it
     "00_tour": {
         'tour.figure(': "*What to see.* Left: the original model's losses on the forgotten digits lie left of (lower "
-        "than) those on unseen digits: that gap is all a loss-based membership attack uses. Right: NegGrad's forget "
+        "than) those on unseen digits: that gap, small on a random tenth of digits, is all a loss-based membership "
+        "attack uses. Right: NegGrad's forget "
         "and test accuracy against its step size, with the gold model's forget accuracy dashed. Look for a step at "
         "which forget accuracy reaches the gold level while test accuracy holds; where both fall together, "
         "gradient ascent is not forgetting selectively.",
@@ -102,27 +103,31 @@ CAPTIONS = {  # figure-cell marker (a string in the cell's source) -> what to se
     },
     "03_distribution_level_feature_distancing": {
         '"03_loss_histograms"': "*What to see.* Per-sample losses of forget (members) and unseen (non-members) "
-        "faces. The retrained model is the target: its two histograms should overlap. Forget losses left of the "
+        "faces on one shared log-scaled axis (memorised faces sit at 1e-4 and below, which a linear axis folds "
+        "into its first bin). The retrained model is the target: its two histograms should overlap. Forget losses left of the "
         "unseen ones mean the model still remembers; pushed far *right* (as error-maximising methods do), they are "
         "just as visible to an attacker.",
-        '"03_tsne_features"': "*What to see.* A t-SNE of penultimate features before and after DLFD, forget and "
-        "retain samples coloured apart. DLFD is meant to move the retain distribution away from the forget one; "
+        '"03_tsne_features"': "*What to see.* A t-SNE of penultimate features before and after DLFD: colour is "
+        "the age group, crosses are forget faces and dots retain faces. DLFD is meant to move the retain distribution away from the forget one; "
         "if it works as the paper argues, forget samples drift apart from retain samples of the same age group without "
         "the age groups themselves dissolving.",
         '"03_accuracy_vs_fs"': "*What to see.* Every method as one point: test accuracy (up is better) against FS "
         "(left is better), with NoMUS contours. The retrained model marks the target corner; the paper's claim is "
         "that DLFD sits closest to it among the approximate methods.",
         '"03_dlfd_monitor"': "*What to see.* DLFD's epoch batch by batch: the forgetting score measured on the "
-        "monitoring sample, the accuracy on $\\mathcal{D}_{test}$, and where it perturbed. The returned checkpoint "
-        "is the best-accuracy one with FS ≤ 0.09 on that sample.",
+        "monitoring sample, the accuracy on $\\mathcal{D}_{test}$, and the batches it perturbed (filled markers). The "
+        "vertical line is the checkpoint it returned: the best-accuracy one with FS ≤ 0.09 on that sample, or the "
+        "last model when none qualified.",
     },
     "04_benchmark": {
         "benchmark.heatmap_figure(": "*What to see.* One row per method, one column per metric, the mean over seeds "
-        "in each cell. Colour ranks methods within a column (green = better: forget accuracy closest to the gold "
-        "row, MIA closest to 0.5); grey rows changed fewer than 0.5 % of the predictions and win nothing. Compare a "
+        "in each cell. Colour ranks methods within a column (yellow = better, dark blue = worse, a scale readable "
+        "with any common colour-vision deficiency: forget accuracy closest to the gold row, MIA closest to 0.5); "
+        "empty rows changed fewer than 0.5 % of the predictions and win nothing. Compare a "
         "method's colour across columns: each paper's yardstick can favour a different method.",
         "benchmark.tradeoff_figure(": "*What to see.* Utility (test accuracy, up) against forgetting (FS, left) per "
-        "task; a marker's area is the method's wall time. The retrained model is the reference point; a method "
+        "task; colour is the kind of model (original and retrained, the three papers' methods, the baselines), a "
+        "marker's area its wall time (key beside the panels). The retrained model is the reference point; a method "
         "worth its cost sits near it with a small marker.",
         "benchmark.speedup_figure(": "*What to see.* How many times faster than retraining each method is (log "
         "scale; the line marks 1, as slow as retraining). Read it with the heat map: a fast method that changed "
@@ -130,45 +135,98 @@ CAPTIONS = {  # figure-cell marker (a string in the cell's source) -> what to se
     },
 }
 
+def _solution(code: str) -> str:
+    """A collapsed solution (HTML details: folded in JupyterLab and in the book until the reader opens it)."""
+    return f"\n  <details><summary>Solution</summary>\n\n  ```python\n{code}\n  ```\n  </details>\n"
+
+
+# Each exercise: what to change (its imports), its cost at cpu, what to expect, and a collapsed solution. None is a
+# parameter whose outcome a table above already prints; one that ends at an assertion says so.
 TRY_NEXT = {
-    "00_tour": """* Set `P = dataclasses.replace(P, forget_fraction=0.3)` after the imports cell and re-run: the gold
-  model's forget accuracy should stay close to its test accuracy (random forget samples are generalised, not
-  memorised), so the distance between "forget to zero" and "forget to the gold level" does not shrink.
-* Make NegGrad gentler, `P = dataclasses.replace(P, neggrad_lr=0.01)`: its forget accuracy should stay near the
-  original's and the membership attack should still separate forget from unseen losses.
-* Change `SEED` in the parameters cell and compare the checked metrics table: which numbers move by more than a
-  few samples?""",
-    "01_twin_machine_unlearning": """* Run TMU with the base-rate threshold: `tmu.tmu_config(P, calibration="base_rate")` passed as
-  `config=` to `methods.get("tmu")` with `holdout=ctx.holdout`. The predicted-easy share of $D_f$ should move
-  towards $D_h$'s easy share, and $\\Delta$ with it (the calibration table predicts by how much).
-* Go back to the release's unlearning step, `P = dataclasses.replace(P, unlearn_lr=0.01, unlearn_epochs=5)`:
-  the oracle control should stay far above the gold level (see `results/cpu/tmu_budget.csv`), and every
-  $\\Delta$ then measures the step's weakness rather than the predictor.
-* Forget an easier class, `P = dataclasses.replace(P, forget_class=1)` (trouser): the gold level should rise
-  towards 1, the regime check's upper bound should fail, and $\\Delta$ can no longer tell aligned forgetting from
-  doing nothing.""",
-    "02_unlearning_features_and_labels": """* Flip fewer labels, `P = dataclasses.replace(P, flip_budget=0.1)`: the poisoned model should lose less
-  accuracy and the regime check's gap shrinks; restoration fractions get wider intervals (less damage to undo).
-* Search the first-order rate on validation instead of the authors' value,
-  `P = dataclasses.replace(P, poison_tau_grid=(1e-5, 3e-5, 1e-4))`: compare the chosen rate and its restoration
-  with the authors' (and, if you can, with another machine's choice).
-* Insert the canary fewer times, `P = dataclasses.replace(P, canary_copies=2)`: the original's exposure should
-  fall, leaving less for unlearning to remove.""",
-    "03_distribution_level_feature_distancing": """* Perturb on every batch, `P = dataclasses.replace(P, dlfd=P.dlfd | {"fs_threshold": 0.0})`: FS should
-  fall further and test accuracy with it (notebook 05 measures this over five splits).
-* Turn the distancing term off, `P = dataclasses.replace(P, dlfd=P.dlfd | {"forget_weight": 0.0})`: if OT drives the
-  forgetting, FS should stay near the original's; notebook 05 reports whether it does.
-* Train the original with augmentation, `P = dataclasses.replace(P, augment=True)`: it memorises less, the regime
-  check's gap shrinks, and there is less for any method to forget.""",
-    "04_benchmark": """* Run fewer seeds for a quick look, `P = dataclasses.replace(P, seeds=P.seeds[:1])`: the table loses its
-  ± columns, and rankings that rest on a difference smaller than the sd may flip.
-* Restrict to one task, `P = dataclasses.replace(P, tasks=("digits",))`, and compare with notebook 00.
-* Move the influence updates to the whole network, `P = dataclasses.replace(P, influence_scope="whole")`: the
-  convexity that certifies them is lost and their rows should move away from the retrained row.""",
-    "05_dlfd_ablation": """* More splits, `P = dataclasses.replace(P, ablation_splits=8)`: the intervals should narrow roughly as
-  $1/\\sqrt{n}$; a verdict that flips is one the five-split run could not support.
-* Ablate a different ingredient: add a variant to `dlfd.ABLATIONS` (for example a smaller perturbation step)
-  and re-run section 2.""",
+    "00_tour": """* **A forget set that is memorised.** Forget a third of the data instead of a tenth,
+  `P = dataclasses.replace(P, forget_fraction=0.3)` (about 15 s at cpu: two trainings). Expect the gold model's
+  forget accuracy to stay near its test accuracy: random digits are generalised, not memorised, so the gap the
+  membership attack reads stays small whatever the fraction.""" + _solution("""  import dataclasses
+  P = dataclasses.replace(P, forget_fraction=0.3)
+  ctx = tour.setup(P, SEED)
+  print(tour.table(ctx, tour.unlearn_all(P, ctx, SEED), SEED)[["forget_acc", "test_acc", "mia", "fs"]].round(3))""") + """
+* **NegGrad's knife edge.** Search between the sweep's first two steps, `sweep_lrs=(0.015, 0.02, 0.025)` (seconds).
+  Look for a step at which forget accuracy nears the gold model's while test accuracy holds; where the two always
+  fall together, gradient ascent is not forgetting selectively.""" + _solution("""  import dataclasses
+  P = dataclasses.replace(P, sweep_lrs=(0.015, 0.02, 0.025))
+  print(tour.neggrad_sweep(P, ctx, SEED).round(3))""") + """
+* **How much is one seed?** Change `SEED` in the parameters cell and re-run everything (about 15 s): compare the
+  checked metrics table; a difference of one digit in the forget set is 1/|D_f| of forget accuracy.""",
+    "01_twin_machine_unlearning": """* **The base-rate threshold.** Run TMU with the threshold set so that the predicted-easy share equals
+  $D_h$'s easy share (`from unlearn import methods` first; about a minute at cpu). Expect the predicted-easy share
+  of $D_f$ to move towards the true share, and $\\Delta$ with it, by about what the calibration table predicts.""" + _solution("""  from unlearn import methods
+  u = methods.get("tmu")(ctx.original, ctx.forget, ctx.retain, holdout=ctx.holdout,
+                         config=tmu.tmu_config(P, calibration="base_rate"), seed=SEED)
+  print(u.record.info)""") + """
+* **The release's unlearning step** (5 epochs of SGD 0.01): `P = dataclasses.replace(P, unlearn_lr=0.01,
+  unlearn_epochs=5)` and re-run sections 2-3 (about 9 minutes at cpu). Expect the oracle control far above the
+  gold level, so that every $\\Delta$ measures the step rather than the predictor; `results/cpu/tmu_budget.csv`
+  holds the three validation requests that chose the step.""" + _solution("""  import dataclasses
+  P = dataclasses.replace(P, unlearn_lr=0.01, unlearn_epochs=5)
+  runs = tmu.run_seeds(P, SEED)  # then re-run the cells of sections 2 and 3""") + """
+* **Outside the regime.** Forget an easy class, `forget_class=1` (trouser). The gold level rises towards 1 and the
+  notebook **stops at section 2's regime assertion** after its runs (about 9 minutes at cpu): the stop is the
+  lesson, since $\\Delta$ can then no longer tell aligned forgetting from doing nothing.""" + _solution("""  import dataclasses
+  P = dataclasses.replace(P, forget_class=1)
+  runs = tmu.run_seeds(P, SEED)
+  print(runs["regime"])  # then the regime cell: its assertion fails""") + """
+""",
+    "02_unlearning_features_and_labels": """* **Less poison.** Flip 10 % of the labels instead of 20 %, `flip_budget=0.1` (about 5 minutes at
+  cpu: part 3 again). Expect the poisoned model to lose less accuracy; if it loses under 5 points, part 3's regime
+  assertion stops the notebook, since there is then too little damage to measure a repair against.""" + _solution("""  import dataclasses
+  P = dataclasses.replace(P, flip_budget=0.1)  # then re-run part 3 from its first cell""") + """
+* **Choose τ on validation.** `poison_tau_grid=(1e-5, 3e-5, 1e-4)` instead of the authors' 2e-5 (part 3 again).
+  Expect a choice between values a few validation images apart, and a restoration that moves with it.""" + _solution("""  import dataclasses
+  P = dataclasses.replace(P, poison_tau_grid=(1e-5, 3e-5, 1e-4))  # then re-run part 3""") + """
+* **A fainter canary.** Insert it twice instead of eight times, `canary_copies=2` (about 2 minutes: part 2
+  again). Expect a lower exposure before unlearning, and less for either update to remove.""" + _solution("""  import dataclasses
+  P = dataclasses.replace(P, canary_copies=2)  # then re-run part 2""") + """
+""",
+    "03_distribution_level_feature_distancing": """* **Perturb on every batch** (`fs_threshold=0`, about a minute for one DLFD run at cpu). Expect a lower
+  FS and a lower test accuracy than the paper's schedule; notebook 05 measures the same over five splits.""" + _solution("""  from unlearn import methods
+  u = methods.get("dlfd")(original, data.forget, data.retain, monitor=data.val,
+                          config=dlfd.dlfd_config(P, fs_threshold=0.0), seed=SEED)
+  print(dlfd.score(u.model, data, SEED))""") + """
+* **No distancing term** (`forget_weight=0`, under a minute). If the OT term drives the forgetting, FS should
+  stay near the original's; compare with notebook 05's `no OT term` row.""" + _solution("""  from unlearn import methods
+  u = methods.get("dlfd")(original, data.forget, data.retain, monitor=data.val,
+                          config=dlfd.dlfd_config(P, forget_weight=0.0), seed=SEED)
+  print(dlfd.score(u.model, data, SEED))""") + """
+* **An original that memorises less.** Train with augmentation, `augment=True` (about 4 minutes). The notebook
+  then **stops at its regime assertion**: the stored check (`tools/dlfd_profile_check.py`) shows the
+  augmented original's gap and FS below the thresholds, so there is too little memorised for any method to
+  forget.""" + _solution("""  import dataclasses
+  P = dataclasses.replace(P, augment=True)
+  original, original_meta = dlfd.train_original(P, data, SEED)  # then the methods and the regime cell""") + """
+""",
+    "04_benchmark": """* **One seed for a quick look** (`seeds=P.seeds[:1]`, a third of the time). Expect the ± columns to
+  vanish and rankings that rest on differences smaller than the sd to change.""" + _solution("""  import dataclasses
+  P = dataclasses.replace(P, seeds=P.seeds[:1])
+  df = benchmark.run(P, PROFILE, base_seed=SEED, scheduler=SCHEDULER)""") + """
+* **DLFD's task here too** (`tasks=("digits", "cifar10", "utkface")`, about 7 more minutes at cpu). Expect
+  the first-order influence update to score a good NoMUS on UTKFace by damaging accuracy; read it with
+  `test_acc`.""" + _solution("""  import dataclasses
+  P = dataclasses.replace(P, tasks=("digits", "cifar10", "utkface"))
+  df = benchmark.run(P, PROFILE, base_seed=SEED, scheduler=SCHEDULER)""") + """
+* **Influence on the whole network** (`influence_scope="whole"`, a few minutes). The convexity that certifies
+  the updates is lost; expect their rows to move away from the retrained row.""" + _solution("""  import dataclasses
+  P = dataclasses.replace(P, influence_scope="whole")
+  df = benchmark.run(P, PROFILE, base_seed=SEED, scheduler=SCHEDULER)""") + """
+""",
+    "05_dlfd_ablation": """* **More splits** (`ablation_splits=8`, about 60 % longer). Expect the intervals to narrow roughly as
+  $t_{n-1}/\\sqrt{n}$ (by about a third from five splits); a verdict that flips is one five splits could not
+  support.""" + _solution("""  import dataclasses
+  P = dataclasses.replace(P, ablation_splits=8)
+  per_split = dlfd.run_ablation(original, P, data, SEED, scheduler=SCHEDULER)""") + """
+* **Another ingredient.** Add a variant with half the perturbation step (about 2 minutes for five splits) and
+  compare its row with the paper's.""" + _solution("""  dlfd.ABLATIONS["half step"] = {"perturb_step_size": 0.045}
+  per_split = dlfd.run_ablation(original, P, data, SEED, scheduler=SCHEDULER)""") + """
+""",
 }
 
 ORDER = list(TITLES)

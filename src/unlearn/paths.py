@@ -65,6 +65,12 @@ def configure(**locations: str | Path | None) -> None:
         _configured[name] = Path(value).expanduser() if value is not None else None
 
 
+def locations() -> dict[str, Path | None]:
+    """Every location now in force (environment or configured), by name: what :func:`configure` takes, for a worker
+    process (:mod:`unlearn.dispatch`) to read and write where this one does."""
+    return {name: _location(name) for name in _LOCATIONS}
+
+
 def _location(name: str) -> Path | None:
     value = os.environ.get(_ENV[name])
     return Path(value).expanduser() if value else _configured[name]
@@ -107,8 +113,9 @@ def model_cache_dir() -> Path | None:
 
 
 def figures_dir(profile: str = "cpu") -> Path:
-    """``figures/`` for the cpu and paper profiles; smoke runs (CI) write beside their notebooks."""
-    if profile == "smoke":
+    """``figures/`` for the cpu and paper profiles; smoke runs and the paper dry run (CI) write beside their notebooks,
+    never into ``figures/``."""
+    if profile in ("smoke", "paper-dry"):
         return _required("smoke_figures", f"the {profile} profile's figures")
     return _required("figures", f"the {profile} profile's figures")
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 
 import pandas as pd
 
-from .. import methods, tasks
+from .. import methods, profiles, tasks
 from ..evaluate import evaluate
 from ..methods import Unlearned
 from ..train import TrainConfig, predict
@@ -36,6 +36,7 @@ PROFILES = {
     "cpu": TourProfile(epochs=20, width=16, forget_fraction=0.1, finetune_epochs=3, neggrad_epochs=5, neggrad_lr=0.03),
     "paper": TourProfile(epochs=40, width=32, forget_fraction=0.1, finetune_epochs=5, neggrad_epochs=5, neggrad_lr=0.03),
 }
+PROFILES["paper-dry"] = profiles.dry_run(PROFILES["paper"])  # digits is small already: one epoch of everything
 
 
 def task(P: TourProfile) -> tasks.Task:

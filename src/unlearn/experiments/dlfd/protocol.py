@@ -10,7 +10,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ... import methods, metrics, models, tasks
+from ... import methods, metrics, models, profiles, tasks
 from ...cache import train_or_load
 from ...data import targets_of
 from ...evaluate import scores
@@ -79,6 +79,10 @@ PROFILES = {
     "paper": DLFDProfile(resolution=128, width=64, n_train=None, n_test=None, n_unseen=None, forget_fraction=0.15,
                          epochs=100, lr=0.01, batch_size=32, augment=True, dlfd={}, bootstrap=1000, tsne_points=1000),
 }
+# The paper profile's network at 128 px, one epoch, 200 training faces (30 forgotten), two splits, one perturbation
+# step per batch (profiles.dry_run)
+PROFILES["paper-dry"] = profiles.dry_run(PROFILES["paper"], n_train=200, n_test=60, n_unseen=60, bootstrap=20,
+                                         tsne_points=30, claim_splits=2, ablation_splits=2, dlfd={"perturb_steps": 1})
 
 
 def task(P: DLFDProfile) -> tasks.Task:
@@ -168,30 +172,38 @@ def run_methods(original, P: DLFDProfile, data: TaskSets, seed: int = 0) -> dict
     return {name: unlearn(name, original, P, data, seed) for name in tqdm(names, desc="methods", leave=False)}
 
 
-def run_splits(original, P: DLFDProfile, data: TaskSets, seed: int = 0, first: dict | None = None) -> pd.DataFrame:
+def _split_job(k: int, name: str, *, original, P: DLFDProfile, data: TaskSets, seed: int, done=None) -> dict:
+    """One (split, method) row of :func:`run_splits` (a job for :mod:`unlearn.dispatch`); ``done``: a model the
+    caller already has for it."""
+    d = data if k == 0 else with_forget_split(data, P, seed + k)
+    if name == "original":
+        m = original
+    elif done is not None:
+        m = done
+    else:
+        try:
+            m = unlearn(name, original, P, d, seed + k).model
+        except Diverged:  # its loss turned non-finite on this split: a row of NaN, the other runs go on
+            return {"split": seed + k, "method": name}
+    return {"split": seed + k, "method": name, **score(m, d, seed + k, original)}
+
+
+def run_splits(original, P: DLFDProfile, data: TaskSets, seed: int = 0, first: dict | None = None,
+               scheduler: str | None = None) -> pd.DataFrame:
     """Every approximate method (the baselines and DLFD; retraining is the target, not a competitor) on
     ``P.claim_splits`` forget splits (seeds ``seed``, ``seed + 1``, ...), all from the one original: one row per
     (split, method) of :func:`score`, the original's own scores included. ``first`` (name -> Unlearned) reuses the
-    first split's runs of :func:`run_methods`."""
+    first split's runs of :func:`run_methods`. The (split, method) runs are independent jobs, run where
+    ``scheduler`` says (:mod:`unlearn.dispatch`); the rows keep their order either way."""
+    from ... import dispatch
+
     names = ["original", *P.baselines, "dlfd"]
-    jobs = [(k, name) for k in range(P.claim_splits) for name in names]
-    rows, refs = [], {}
-    for k, name in tqdm(jobs, desc="methods x splits", leave=False):
-        d = data if k == 0 else with_forget_split(data, P, seed + k)
-        if name == "original":
-            m = original
-        elif k == 0 and first is not None and name in first:
-            m = first[name].model
-        else:
-            try:
-                m = unlearn(name, original, P, d, seed + k).model
-            except Diverged:  # its loss turned non-finite on this split: a row of NaN, the other runs go on
-                rows.append({"split": seed + k, "method": name})
-                continue
-        if k not in refs:
-            refs = {k: reference_labels(original, d)}  # one split at a time
-        rows.append({"split": seed + k, "method": name, **score(m, d, seed + k, original, refs[k])})
-    return pd.DataFrame(rows)
+    reused = {name: u.model for name, u in (first or {}).items() if name in names}
+    fresh = [(k, name) for k in range(P.claim_splits) for name in names if not (k == 0 and name in reused)]
+    rows = dict(zip(fresh, dispatch.run(_split_job, fresh, shared=dict(original=original, P=P, data=data, seed=seed),
+                                        scheduler=scheduler, desc="methods x splits")))
+    rows |= {(0, name): _split_job(0, name, original=original, P=P, data=data, seed=seed, done=m) for name, m in reused.items()}
+    return pd.DataFrame([rows[(k, name)] for k in range(P.claim_splits) for name in names])
 
 
 def score(model, data: TaskSets, seed: int = 0, original=None, reference: torch.Tensor | None = None) -> dict:
@@ -232,31 +244,42 @@ def table1(original, original_meta, unlearned: dict, P: DLFDProfile, data: TaskS
     return pd.DataFrame(rows).T, pd.DataFrame(costs).T
 
 
-def run_ablation(original, P: DLFDProfile, data: TaskSets, seed: int = 0, full=None) -> pd.DataFrame:
+def _ablation_job(k: int, name: str, *, original, P: DLFDProfile, data: TaskSets, seed: int, done=None) -> dict:
+    """One (split, variant) row of :func:`run_ablation` (a job for :mod:`unlearn.dispatch`); ``done``: a run the
+    caller already has for it."""
+    d = data if k == 0 else with_forget_split(data, P, seed + k)
+    if done is not None:
+        m, rec = done
+    else:
+        try:
+            m, rec = methods.get("dlfd")(original, d.forget, d.retain, monitor=d.val,
+                                         config=dlfd_config(P, **ABLATIONS[name]), seed=seed + k)
+        except Diverged:  # non-finite losses before any checkpoint: recorded, not scored; the other runs go on
+            return {"split": seed + k, "variant": name, "selected": "diverged"}
+    info = rec.info
+    return {"split": seed + k, "variant": name, **score(m, d, seed + k),
+            "perturbed_batches": info.perturbed_batches, "batches": info.batches,
+            "selected": info.selected, "seconds": rec.seconds, "grad_evals": rec.grad_evals}
+
+
+def run_ablation(original, P: DLFDProfile, data: TaskSets, seed: int = 0, full=None,
+                 scheduler: str | None = None) -> pd.DataFrame:
     """DLFD and its variants (``ABLATIONS``) on ``P.ablation_splits`` forget splits (seeds ``seed``,
     ``seed + 1``, ...), all from the one original: one row per (split, variant). ``full`` reuses an
-    already-computed default DLFD run (an Unlearned) on the first split (``data``'s own). A variant that diverges on a split gets a
-    row with ``selected = "diverged"`` and no scores."""
-    rows = []
+    already-computed default DLFD run (an Unlearned) on the first split (``data``'s own). A variant that diverges on a
+    split gets a row with ``selected = "diverged"`` and no scores. The runs are independent jobs, run where
+    ``scheduler`` says (:mod:`unlearn.dispatch`); the rows keep their order either way."""
+    from ... import dispatch
+
     jobs = [(k, name) for k in range(P.ablation_splits) for name in ABLATIONS]
-    for k, name in tqdm(jobs, desc="ablation runs", leave=False):
-        d = data if k == 0 else with_forget_split(data, P, seed + k)
-        if k == 0 and name == "DLFD (paper)" and full is not None:
-            m, rec = full
-        else:
-            try:
-                m, rec = methods.get("dlfd")(original, d.forget, d.retain, monitor=d.val,
-                                             config=dlfd_config(P, **ABLATIONS[name]), seed=seed + k)
-            except Diverged:  # non-finite losses before any checkpoint: recorded, not scored; the other runs go on
-                rows.append({"split": seed + k, "variant": name, "selected": "diverged"})
-                continue
-        info = rec.info
-        rows.append({"split": seed + k, "variant": name, **score(m, d, seed + k),
-                     "perturbed_batches": info.perturbed_batches, "batches": info.batches,
-                     "selected": info.selected, "seconds": rec.seconds, "grad_evals": rec.grad_evals})
-    return pd.DataFrame(rows)
+    shared = dict(original=original, P=P, data=data, seed=seed)
+    fresh = [j for j in jobs if not (full is not None and j == (0, "DLFD (paper)"))]
+    rows = dict(zip(fresh, dispatch.run(_ablation_job, fresh, shared=shared, scheduler=scheduler, desc="ablation runs")))
+    if full is not None:
+        rows[(0, "DLFD (paper)")] = _ablation_job(0, "DLFD (paper)", **shared, done=full)
+    return pd.DataFrame([rows[j] for j in jobs])
 
 
 def profile_table() -> pd.DataFrame:
     return pd.DataFrame({k: {f: (str(v) if isinstance(v, (dict, tuple)) else v) for f, v in asdict(p).items()}
-                         for k, p in PROFILES.items()})
+                         for k, p in PROFILES.items() if k != "paper-dry"})

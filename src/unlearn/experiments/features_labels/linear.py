@@ -247,4 +247,5 @@ def runtime_figure(linear: pd.DataFrame) -> Figure:
     sns.barplot(data=linear[linear.method != "none"], x="dataset", y="seconds", hue="method", ax=ax)
     ax.set_yscale("log")
     ax.set_title("Runtime per unlearning request (same process, same threads)")
+    sns.move_legend(ax, "upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)  # beside the bars, not over them
     return fig

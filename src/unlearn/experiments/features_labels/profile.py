@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ... import profiles
+
 PAPER = "Warnecke et al. 2023 (NDSS)"
 
 
@@ -104,6 +106,12 @@ PROFILES = {
         poison_shards=(5, 10, 20), poison_bootstrap=1000,
     ),
 }
+# The paper profile's models (5,000-word Enron, the 2 x 512 LSTM, the authors' 128-filter VGG), one epoch, a few
+# hundred samples each, two repeats and the smallest SISA (profiles.dry_run)
+PROFILES["paper-dry"] = profiles.dry_run(
+    PROFILES["paper"], reps=2, adult_rows=2000, adult_replacements=100, alice_chars=5000, canary_copies=4,
+    n_candidates=200, canary_lissa_depth=3, cifar_train=500, cifar_val=100, cifar_test=200, poison_steps=2,
+    poison_points=50, poison_shards=(5,), poison_bootstrap=20)
 
 
 def corrected_data(points) -> dict:

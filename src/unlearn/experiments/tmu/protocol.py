@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.utils.data import ConcatDataset
 
-from ... import methods, metrics, tasks
+from ... import methods, metrics, profiles, tasks
 from ...data import load_dataset
 from ...evaluate import changed_share, evaluate
 from ...methods import Unlearned
@@ -93,6 +93,9 @@ PROFILES = {
                         unlearn_epochs=5, noise_sigma=0.1, neggrad_epochs=5, bad_teacher_epochs=1, scrub_epochs=5,
                         scrub_msteps=3, seeds=(0, 1, 2)),
 }
+# ResNet-18 on CIFAR-10 as in the paper, one epoch, 100 training images per class (10 forgotten) (profiles.dry_run)
+PROFILES["paper-dry"] = profiles.dry_run(PROFILES["paper"], train_per_class=100, test_per_class=20, holdout=20,
+                                         class_test=20)
 
 
 
