@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml constraints.txt
 lint: $(STAMP) ## ruff (pyflakes, pycodestyle errors, import order, return annotations) on src, tests, tools, benchmarks
 	$(BIN)/ruff check src tests tools benchmarks
 
-test: lint unit notebooks dry-run ## lint, unit tests, every notebook at the smoke profile (its numbers checked with written tolerances), then the paper dry run
+test: lint unit notebooks ## lint, unit tests, then every notebook at the smoke profile, its numbers checked with written tolerances
 
 unit: $(STAMP) ## unit tests only
 	$(BIN)/pytest tests -q

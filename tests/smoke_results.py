@@ -69,6 +69,14 @@ RULES = [
          "share of the poison's damage undone (1 = all of it), and its bootstrap bounds: restored images over the "
          "images the poison cost, which at smoke size is 13-39 test images (02_poisoning_regime.gap_images); the "
          "images rule's 10 images over the smaller gap of 13"),
+    Rule(r"_best$", 0, 0.0, "the method a yardstick ranks first: a name, compared exactly"),
+    Rule(r"^quality|at_cap", 0.1, 0.0,
+         "forgetting quality (notebook 06): a mean over the forget examples (30 at smoke) of per-example scores in "
+         "{1, 1/2, 1/4, ...}, and the share of examples at the epsilon cap; one example moving by a bucket or more "
+         "changes it by up to 1/30, so three examples: 0.1"),
+    Rule(r"epsilon", 0.5, 0.0, "a median per-example epsilon: one bucket of the competition's score (0.5)"),
+    Rule(r"spearman", 0.4, 0.0,
+         "a rank correlation over four methods (smoke): one swap of two neighbours moves it by 0.2; two swaps"),
     Rule(r"acc|delta|changed|agreement|mia|fs|nomus|restored|gap|easy|auroc|balanced|fit|share|rate|drop|_lo$|_hi$|"
          r"^d_|diff|lo|hi|score|prob|frac|^mean$", SE_100, 0.0,
          "accuracies, shares of samples and the scores built from them (Delta, MIA, FS, NoMUS, AUROC, restoration, "

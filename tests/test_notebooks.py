@@ -18,7 +18,7 @@ def test_there_are_notebooks():
 # the file-name prefix of the result CSVs each notebook writes
 RESULT_PREFIX = {"00_tour": "tour_", "01_twin_machine_unlearning": "tmu_", "02_unlearning_features_and_labels": "02_",
                  "03_distribution_level_feature_distancing": "dlfd_table1", "04_benchmark": "benchmark_",
-                 "05_dlfd_ablation": "dlfd_ablation"}
+                 "05_dlfd_ablation": "dlfd_ablation", "06_forgetting_like_retraining": "forgetting_"}
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_notebook_policy(path):

@@ -19,10 +19,19 @@ Exit status 1 when a verdict differs (the claim lacks power: its protocol needs 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
+import platform
 import sys
 from pathlib import Path
 
+
+def machine() -> str:
+    """The CPU this ran on (its model name), for the saved comparison."""
+    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
 
 def load(results: Path, profile: str) -> dict[tuple[str, str], dict]:
     path = results / profile / "claims.json"
@@ -140,7 +149,8 @@ def main(argv=None) -> int:
     names = tuple(args.names.split(","))
     a, b = load(args.a, args.profile), load(args.b, args.profile)
     text, differ = table(a, b, names)
-    saved = {"setting": names[1], "claims": list(b.values())}
+    saved = {"setting": names[1], "claims": list(b.values()), "machine": machine(),
+             "compared_with": hashlib.sha256((args.a / args.profile / "claims.json").read_bytes()).hexdigest()[:16]}
     abl_a, abl_b = load_ablation(args.a, args.profile), load_ablation(args.b, args.profile)
     if abl_a and abl_b:
         abl_text, abl_differ, _ = ablation_table(abl_a, abl_b, names)

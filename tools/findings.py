@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -94,8 +95,12 @@ def settings_table(root: Path = ROOT) -> str:
     names = ("native kernels", "second setting")
     text, differ = compare_settings.table(a, b, names)
     same = len(set(a) & set(b)) - differ
+    current = other.get("compared_with") == hashlib.sha256(main.read_bytes()).hexdigest()[:16]
+    when = (f"on {other['machine']}" if current else
+            "made against an earlier cpu run than this one, so the two columns differ in machine and code as well as "
+            "in kernel setting")
     out = [f"**Under a second kernel setting** (`{other['setting']}`, `make reproduce-kernels`, the notebooks that "
-           f"record claims run again from an empty model cache): {same} of {len(a)} verdicts are the same, "
+           f"record claims run again from an empty model cache; {when}): {same} of {len(a)} verdicts are the same, "
            f"{differ} differ. The two runs train different models (their numbers differ beyond the last "
            "digits); a verdict that survives both does not depend on the machine.", "", text]
     abl_a = compare_settings.load_ablation(root / "results", "cpu")

@@ -28,6 +28,7 @@ TITLES = {
     "03_distribution_level_feature_distancing": "03 · DLFD on facial age",
     "04_benchmark": "04 · One benchmark for all three papers",
     "05_dlfd_ablation": "05 · DLFD ablation",
+    "06_forgetting_like_retraining": "06 · Which methods forget like retraining?",
 }
 
 HEADLINE = {  # the figure shown under each title: the one that carries the notebook's main result
@@ -37,6 +38,7 @@ HEADLINE = {  # the figure shown under each title: the one that carries the note
     "03_distribution_level_feature_distancing": ("03_accuracy_vs_fs", "test accuracy against forgetting score, NoMUS contours"),
     "04_benchmark": ("04_heatmap", "every method under every metric"),
     "05_dlfd_ablation": ("05_dlfd_ablation", "DLFD and four variants, split by split"),
+    "06_forgetting_like_retraining": ("06_forgetting_quality", "forgetting quality per method against K retrained models"),
 }
 
 NOTATION = r"""**Notation** (the same in every notebook)
@@ -118,6 +120,12 @@ CAPTIONS = {  # figure-cell marker (a string in the cell's source) -> what to se
         "monitoring sample, the accuracy on $\\mathcal{D}_{test}$, and the batches it perturbed (filled markers). The "
         "vertical line is the checkpoint it returned: the best-accuracy one with FS ≤ 0.09 on that sample, or the "
         "last model when none qualified.",
+    },
+    "06_forgetting_like_retraining": {
+        "forgetting.quality_figure(": "*What to see.* Left: each method's forgetting quality with its interval over "
+        "forget examples, coloured by kind (the three papers' methods, the baselines); the dashed line is the floor "
+        "(an independent retraining: what K models can resolve), the dotted one the ceiling (the original). Right: "
+        "each model's score recomputed with the first K seeds; lines that cross are methods this K cannot order.",
     },
     "04_benchmark": {
         "benchmark.heatmap_figure(": "*What to see.* One row per method, one column per metric, the mean over seeds "
@@ -226,6 +234,21 @@ TRY_NEXT = {
 * **Another ingredient.** Add a variant with half the perturbation step (about 2 minutes for five splits) and
   compare its row with the paper's.""" + _solution("""  dlfd.ABLATIONS["half step"] = {"perturb_step_size": 0.045}
   per_split = dlfd.run_ablation(original, P, data, SEED, scheduler=SCHEDULER)""") + """
+""",
+    "06_forgetting_like_retraining": """* **More models.** `P = dataclasses.replace(P, models=24, k_grid=(4, 8, 16, 24))` (the 16 seeds already
+  trained come from the model cache; about half the notebook's time again). Expect the floor to stay where it is
+  and a real difference to grow, as in the unit test's synthetic case; a ranking that changes was not settled.""" + _solution("""  import dataclasses
+  P = dataclasses.replace(P, models=24, k_grid=(4, 8, 16, 24))
+  runs = forgetting.run(P, SEED, scheduler=SCHEDULER)  # then sections 3 and 4""") + """
+* **Nothing to forget.** Forget a random tenth of *clean* digits instead (a few minutes): build the task with
+  `split="random"` and expect the original itself near the floor: the test has nothing to find when nothing was
+  memorised, which is why this notebook forgets relabelled points.""" + _solution("""  import dataclasses
+  from unlearn.experiments import forgetting as fq
+  base = fq.task
+  fq.task = lambda P: dataclasses.replace(base(P), split="random", tag="forgetting-quality-clean")
+  runs = fq.run(P, SEED, scheduler=SCHEDULER)
+  print(fq.quality(runs, list(fq.CONTROLS), n_boot=0))
+  fq.task = base""") + """
 """,
 }
 

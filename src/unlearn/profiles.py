@@ -40,14 +40,14 @@ def regime_checked(profile: str) -> bool:
 
 
 def _one_epoch(value, name: str = ""):
-    """``value`` with every epoch count set to 1 and every seed tuple cut to its first seed, in dataclasses and
-    dicts at any depth."""
+    """``value`` with every epoch count (and SCRUB's ``msteps``, epochs too) set to 1 and every seed tuple cut to its
+    first seed, in dataclasses and dicts at any depth."""
     if is_dataclass(value) and not isinstance(value, type):
         return replace(value, **{f.name: _one_epoch(getattr(value, f.name), f.name) for f in fields(value) if f.init})
     if isinstance(value, dict):
         return {k: _one_epoch(v, k) for k, v in value.items()}
-    if name.endswith("epochs") and isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return 1
+    if name.endswith(("epochs", "msteps")) and isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        return 1  # msteps: SCRUB's epochs with a max step, at most its epochs
     if name.endswith("epochs") and isinstance(value, tuple):
         return (1,)
     if name.endswith("seeds") and isinstance(value, tuple) and value:
