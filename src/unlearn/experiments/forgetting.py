@@ -39,7 +39,7 @@ if TYPE_CHECKING:  # names for annotations only
 METHODS = ("finetune", "neggrad", "neggrad_plus", "random_label", "bad_teacher", "scrub", "cf_k", "eu_k", "unsir",
            "salun", "dlfd", "influence_first_order", "influence_second_order")
 CONTROLS = ("original", "retrain again")
-# each method's budget on this task: notebook 04's digits budgets (two epochs where a method has epochs), the influence
+# each method's budget on this task: notebook 04's digits epochs (two where a method has epochs; DLFD monitors 100 images, not 200), the influence
 # updates on the head at their defaults
 BUDGETS = {"finetune": {"epochs": 2}, "neggrad": {"epochs": 2}, "neggrad_plus": {"epochs": 2},
            "random_label": {"epochs": 2}, "bad_teacher": {"epochs": 1}, "scrub": {"epochs": 2, "msteps": 1},
