@@ -14,7 +14,14 @@ if TYPE_CHECKING:  # names for annotations only
 
 
 def style() -> None:
+    """The notebooks' look: seaborn's colour-blind palette for figures; tables (a DataFrame a cell ends with) shown
+    whole, every column and up to 200 rows, rather than cut with "..." in the middle."""
+    import pandas as pd
+
     sns.set_theme(context="notebook", style="whitegrid", palette="colorblind")
+    pd.set_option("display.max_columns", None)
+    pd.set_option("display.max_rows", 200)
+    pd.set_option("display.width", 160)
 
 
 def save(fig, name: str, profile: str = "cpu") -> Path:
