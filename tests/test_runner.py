@@ -34,6 +34,8 @@ def test_a_failure_keeps_earlier_times_and_names_what_did_not_run(tmp_path, monk
     assert "FAILED: 02_bad.ipynb" in err and "not run: 03_never.ipynb" in err
     rows = list(csv.DictReader(open(tmp_path / "results" / "smoke" / "notebook_times.csv")))
     assert [r["notebook"] for r in rows] == ["01_good.ipynb"]
+    # which machine ran it and how fast it was (tools/machine_probe.py), so that two runs' times can be compared
+    assert rows[0]["cpu"].endswith("cores") and float(rows[0]["probe_s"]) > 0 and rows[0]["jobs"] == "1"
     assert (out / "01_good.ipynb").exists() and (out / "02_bad.ipynb").exists()
     # a parameter a notebook does not declare stops the run before any notebook executes
     noseed = _notebook(tmp_path / "04_noseed.ipynb", "x = 1", params='PROFILE = "cpu"  # profile')

@@ -133,6 +133,10 @@ def runtime_table(root: Path = ROOT) -> str:
         budget = BUDGET_S.get(name[:2], 900)
         flag = "" if s <= budget else " (**over**)"
         out.append(f"| `{name}` | {s / 60:.1f} min{flag} | {budget / 60:.0f} min | {float(r['peak_rss_mb']) / 1024:.1f} GiB |")
+    machines = {(r.get("cpu"), r.get("probe_s")) for r in rows.values() if r.get("cpu")}
+    if machines:  # runs since tools/machine_probe.py: which machine, and how fast it was
+        out += ["", "Machine: " + "; ".join(f"{c}, speed probe {p} s (`tools/machine_probe.py`; larger is slower)"
+                                          for c, p in sorted(machines)) + "."]
     return "\n".join(out)
 
 

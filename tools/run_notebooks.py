@@ -29,6 +29,7 @@ import nbformat
 import papermill as pm
 import psutil
 
+import machine_probe  # tools/machine_probe.py: how fast this machine is
 import pipeline  # tools/pipeline.py: which notebook runs after which
 from unlearn import numerics, paths
 from unlearn.paths import results_dir
@@ -92,6 +93,8 @@ def main(argv=None) -> int:
             print(f"{nb.name}: parameters cell lacks {sorted(unknown)}", file=sys.stderr)
             return 2
     times = results_dir(args.profile) / "notebook_times.csv"  # results/<profile>/, or under $UNLEARN_RESULTS
+    machine = machine_probe.measure()  # this machine's speed, in every row: runs on two machines compare
+    print(f"machine: {machine['cpu']}; speed probe {machine['probe_s']} s (tools/machine_probe.py)", flush=True)
     total, failed = 0.0, None
     waiting = list(notebooks)  # submitted only as workers free up, so that a failure leaves the rest unrun
     with concurrent.futures.ProcessPoolExecutor(max_workers=args.jobs) as pool:
@@ -123,7 +126,7 @@ def main(argv=None) -> int:
                 continue
             total += seconds
             record_time(times, {"notebook": nb.name, "profile": args.profile, "seconds": round(seconds, 1),
-                                "peak_rss_mb": round(peak)})  # at once: a later failure keeps this time
+                                "peak_rss_mb": round(peak), "jobs": args.jobs, **machine})  # at once: a later failure keeps this time
             print(f"    {nb.name}: {seconds:.1f} s, kernel peak RSS {peak:.0f} MB", flush=True)
     if failed:
         return 1
@@ -217,7 +220,8 @@ def record_time(times: Path, row: dict) -> None:
     kept = {r["notebook"]: r for r in csv.DictReader(open(times))} if times.exists() else {}
     kept[row["notebook"]] = row
     with open(times, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=["notebook", "profile", "seconds", "peak_rss_mb"], restval="")
+        writer = csv.DictWriter(fh, fieldnames=["notebook", "profile", "seconds", "peak_rss_mb", "jobs", "cpu", "probe_s"],
+                                restval="")
         writer.writeheader()
         writer.writerows(sorted(kept.values(), key=lambda r: r["notebook"]))
 

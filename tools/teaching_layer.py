@@ -226,12 +226,12 @@ TRY_NEXT = {
   P = dataclasses.replace(P, influence_scope="whole")
   df = benchmark.run(P, PROFILE, base_seed=SEED, scheduler=SCHEDULER)""") + """
 """,
-    "05_dlfd_ablation": """* **More splits** (`ablation_splits=8`, about twice as long). Expect the intervals to narrow roughly as
-  $t_{n-1}/\\sqrt{n}$ (to about half their width with four splits); a verdict that flips is one four splits could not
+    "05_dlfd_ablation": """* **More splits** (`ablation_splits=8`, about 60 % longer). Expect the intervals to narrow roughly as
+  $t_{n-1}/\\sqrt{n}$ (by about a third from five splits); a verdict that flips is one five splits could not
   support.""" + _solution("""  import dataclasses
   P = dataclasses.replace(P, ablation_splits=8)
   per_split = dlfd.run_ablation(original, P, data, SEED, scheduler=SCHEDULER)""") + """
-* **Another ingredient.** Add a variant with half the perturbation step (about 2 minutes for four splits) and
+* **Another ingredient.** Add a variant with half the perturbation step (about 2 minutes for five splits) and
   compare its row with the paper's.""" + _solution("""  dlfd.ABLATIONS["half step"] = {"perturb_step_size": 0.045}
   per_split = dlfd.run_ablation(original, P, data, SEED, scheduler=SCHEDULER)""") + """
 """,

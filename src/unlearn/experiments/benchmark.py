@@ -108,7 +108,7 @@ PROFILES = {
 PROFILES["paper-dry"] = profiles.dry_run(
     PROFILES["paper"],
     cifar10=profiles.dry_run(PROFILES["paper"]).cifar10 | dict(per_class=100, class_test=tasks.ClassTest(20, 20, 20)),
-    utkface=profiles.dry_run(PROFILES["paper"]).utkface | dict(subset=200, halved_test=tasks.HalvedTest(60, 60)),
+    utkface=profiles.dry_run(PROFILES["paper"]).utkface | dict(subset=120, halved_test=tasks.HalvedTest(40, 40)),
     utkface_dlfd={"perturb_steps": 1})
 
 DIGITS_BUDGETS = {"finetune": {"epochs": 2}, "neggrad": {"epochs": 2}, "neggrad_plus": {"epochs": 2},

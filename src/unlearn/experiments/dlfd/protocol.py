@@ -75,16 +75,13 @@ PROFILES = {
     "cpu": DLFDProfile(resolution=32, width=8, n_train=None, n_test=None, n_unseen=None, forget_fraction=0.15,
                        epochs=30, lr=0.05, batch_size=64, augment=False,
                        dlfd={"monitor_every": 10, "monitor_samples": 400, "val_samples": None},
-                       # four ablation splits, not five: notebook 05 took 1,064 s with five (its 25 DLFD runs 893 s,
-                       # "no dynamic stop" 82 s each), over its 15 minutes; a paired t-interval over four splits is
-                       # (t_3 / 2) / (t_4 / sqrt 5) = 1.28 times as wide. The claims keep five (claim_splits).
-                       ablation_splits=4, tsne_points=200),
+                       ablation_splits=5, tsne_points=200),
     "paper": DLFDProfile(resolution=128, width=64, n_train=None, n_test=None, n_unseen=None, forget_fraction=0.15,
                          epochs=100, lr=0.01, batch_size=32, augment=True, dlfd={}, bootstrap=1000, tsne_points=1000),
 }
-# The paper profile's network at 128 px, one epoch, 200 training faces (30 forgotten), two splits, one perturbation
-# step per batch (profiles.dry_run)
-PROFILES["paper-dry"] = profiles.dry_run(PROFILES["paper"], n_train=200, n_test=60, n_unseen=60, bootstrap=20,
+# The paper profile's network at 128 px, one epoch, 120 training faces (18 forgotten: enough for the MIA's ten
+# stratified folds), two splits, one perturbation step per batch (profiles.dry_run)
+PROFILES["paper-dry"] = profiles.dry_run(PROFILES["paper"], n_train=120, n_test=40, n_unseen=40, bootstrap=20,
                                          tsne_points=30, claim_splits=2, ablation_splits=2, dlfd={"perturb_steps": 1})
 
 
