@@ -127,6 +127,29 @@ def test_release_arm_units_and_its_zero_first_delta():
 
 
 # --- the classification-weight schedule ---------------------------------------------------------
+def test_the_paper_profiles_network_is_the_releases_resnet18():
+    """The DLFD release builds torchvision's resnet18(pretrained=False) with its fc replaced by an MLP head
+    (model.py): at the paper profile the backbone has torchvision's stem and its weights' shapes, and 128-pixel faces
+    reach the last stage at 4 x 4. The cpu profile keeps the 3x3 stem for its 32-pixel faces."""
+    import torchvision
+
+    from unlearn.experiments import dlfd as dlfd_exp
+
+    P = dlfd_exp.PROFILES["paper"]
+    net = models.build("dlfd", **P.model_kw)
+    ref = torchvision.models.resnet18(weights=None)
+    ref.fc = torch.nn.Identity()
+    assert {k: v.shape for k, v in net.body.state_dict().items()} == {k: v.shape for k, v in ref.state_dict().items()}
+    x = torch.rand(2, 3, 128, 128)
+    assert net.body.layer4(net.body.layer3(net.body.layer2(net.body.layer1(net.body.maxpool(
+        net.body.relu(net.body.bn1(net.body.conv1(x)))))))).shape == (2, 512, 4, 4)
+    assert net(x).shape == (2, 8)
+    assert "stem" not in dlfd_exp.PROFILES["cpu"].model_kw  # unchanged cache keys for the stored cpu models
+    assert isinstance(models.build("dlfd", **dlfd_exp.PROFILES["cpu"].model_kw).body.maxpool, torch.nn.Identity)
+    with pytest.raises(ValueError, match="stem must be one of"):
+        models.build("dlfd", num_classes=8, width=4, stem="vgg")
+
+
 def test_retain_weight_schedule():
     assert retain_weight(0, 5, 0.0, 1.0) == 0.0
     assert retain_weight(4, 5, 0.0, 1.0) == 1.0

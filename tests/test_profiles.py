@@ -5,14 +5,15 @@ from dataclasses import dataclass, field, fields, is_dataclass
 import pytest
 
 from unlearn import profiles
-from unlearn.experiments import benchmark, dlfd, features_labels, tmu, tour
+from unlearn.experiments import benchmark, dlfd, features_labels, forgetting, tmu, tour
 
 TABLES = {"tour": tour.PROFILES, "tmu": tmu.PROFILES, "features_labels": features_labels.PROFILES,
-          "dlfd": dlfd.PROFILES, "benchmark": benchmark.PROFILES}
+          "dlfd": dlfd.PROFILES, "benchmark": benchmark.PROFILES, "forgetting": forgetting.PROFILES}
 # what makes a run "the paper's": its networks, their widths and the input sizes
 SHAPES = {"tour": ("width",), "tmu": ("model", "width", "dataset", "batch_size"),
           "features_labels": ("enron_features", "lstm_hidden", "lstm_layers", "seq_len", "cnn_width", "cnn_hidden"),
-          "dlfd": ("resolution", "width", "batch_size", "augment"), "benchmark": ("tasks",)}
+          "dlfd": ("resolution", "width", "batch_size", "augment", "stem"), "benchmark": ("tasks",),
+          "forgetting": ("train", "width", "fraction")}
 
 
 def _walk(value, name=""):
@@ -42,6 +43,8 @@ def test_the_dry_run_keeps_the_papers_shapes_with_one_epoch_and_one_seed(name):
     epochs = [(k, v) for k, v in walked if k.endswith("epochs")]
     assert epochs and all(v in (1, (1,)) for _, v in epochs), epochs
     assert all(len(v) == 1 for k, v in walked if k.endswith("seeds") and isinstance(v, tuple))
+    # one epoch fits nothing: "train until fitted" rules are off (notebook 06's dry run stopped at one)
+    assert all(v == 0 for k, v in walked if k in profiles.FIT_TARGETS and isinstance(v, float)), walked
 
 
 def test_the_benchmark_dry_run_keeps_its_tasks_networks():
@@ -56,6 +59,7 @@ def test_dry_run_replaces_named_sizes_and_reaches_nested_epochs():
     @dataclass(frozen=True)
     class Inner:
         epochs: int = 30
+        until_train_acc: float = 1.0
 
     @dataclass(frozen=True)
     class P:
@@ -68,7 +72,8 @@ def test_dry_run_replaces_named_sizes_and_reaches_nested_epochs():
         verbose: bool = True
 
     d = profiles.dry_run(P(), n=10)
-    assert d == P(n=10, twin_epochs=1, ft_epochs=(1,), seeds=(3,), train=Inner(1), budgets={"tmu": {"epochs": 1, "lr": 0.1}})
+    assert d == P(n=10, twin_epochs=1, ft_epochs=(1,), seeds=(3,), train=Inner(1, 0.0),
+                  budgets={"tmu": {"epochs": 1, "lr": 0.1}})
 
 
 def test_regime_checks_run_at_cpu_and_paper_only():

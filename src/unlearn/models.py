@@ -63,13 +63,24 @@ class VGGNet(Classifier):
         self.head = nn.Sequential(nn.Linear(16 * w, hidden), nn.ReLU(), nn.Linear(hidden, num_classes))
 
 
-def _cifar_resnet18(width: int) -> ResNet:
-    """torchvision's ResNet-18 with a 3x3 stride-1 stem, no max-pool, and stage widths w, 2w, 4w, 8w."""
+STEMS = ("cifar", "imagenet")
+
+
+def _resnet18(width: int, stem: str = "cifar") -> ResNet:
+    """torchvision's ResNet-18 with stage widths w, 2w, 4w, 8w. ``stem="cifar"``: a 3x3 stride-1 stem and no max-pool,
+    for 32-pixel images; ``"imagenet"``: torchvision's own stem (7x7 stride-2 convolution, then a 3x3 stride-2
+    max-pool, so the body sees a quarter of the image's side), which is the DLFD release's network for its 128-pixel
+    faces (``model.py``: ``resnet18(pretrained=False)``); at 128 pixels the CIFAR stem costs 16 times as much."""
+    if stem not in STEMS:
+        raise ValueError(f"stem must be one of {STEMS}, got {stem!r}")
     net = ResNet(BasicBlock, [2, 2, 2, 2])
     net.inplanes = width
-    net.conv1 = nn.Conv2d(3, width, 3, 1, 1, bias=False)
+    if stem == "cifar":
+        net.conv1 = nn.Conv2d(3, width, 3, 1, 1, bias=False)
+        net.maxpool = nn.Identity()
+    else:
+        net.conv1 = nn.Conv2d(3, width, 7, 2, 3, bias=False)  # torchvision's max-pool stays
     net.bn1 = nn.BatchNorm2d(width)
-    net.maxpool = nn.Identity()
     net.layer1 = net._make_layer(BasicBlock, width, 2)
     net.layer2 = net._make_layer(BasicBlock, 2 * width, 2, stride=2)
     net.layer3 = net._make_layer(BasicBlock, 4 * width, 2, stride=2)
@@ -89,7 +100,7 @@ class ResNet18(Classifier):
         if in_channels != 3:
             raise ValueError("ResNet18 expects RGB inputs")
         self.num_classes = num_classes
-        self.body = _cifar_resnet18(width)
+        self.body = _resnet18(width)
         self.head = nn.Linear(8 * width, num_classes)
 
 
@@ -97,10 +108,10 @@ class DLFDNet(Classifier):
     """The DLFD release's network: ResNet-18 backbone, MLP head 512 -> 256 -> 128 -> C, dropout 0.5,
     trained from scratch as the release's ``model.py`` does (``resnet18(pretrained=False)``)."""
 
-    def __init__(self, num_classes: int = 8, width: int = 64):
+    def __init__(self, num_classes: int = 8, width: int = 64, stem: str = "cifar"):
         super().__init__()
         self.num_classes = num_classes
-        self.body = _cifar_resnet18(width)
+        self.body = _resnet18(width, stem)  # "imagenet" at the paper profile's 128 px, as released
         d = 8 * width
         self.head = nn.Sequential(
             nn.Linear(d, 256), nn.ReLU(), nn.Dropout(0.5),

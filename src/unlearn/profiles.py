@@ -5,7 +5,8 @@
 - ``paper``: the paper's settings, meant for a GPU.
 - ``paper-dry``: the paper profile's models, image sizes and code paths with a handful of steps (:func:`dry_run`:
   every epoch count 1, one seed, data sets cut to a few hundred samples), so that a CPU finds in minutes the shape
-  error, device mismatch or missing file a GPU run would otherwise hit after an hour (``make dry-run``; CI runs it).
+  error, device mismatch or missing file a GPU run would otherwise hit after an hour (``make dry-run``; too long for
+  CI at one thread per notebook, see the README).
 
 Each experiment keeps its own table (a dict profile -> dataclass instance) in
 ``unlearn.experiments.<name>``; :func:`pick` validates the profile name in one place.
@@ -40,8 +41,8 @@ def regime_checked(profile: str) -> bool:
 
 
 def _one_epoch(value, name: str = ""):
-    """``value`` with every epoch count (and SCRUB's ``msteps``, epochs too) set to 1 and every seed tuple cut to its
-    first seed, in dataclasses and dicts at any depth."""
+    """``value`` with every epoch count (and SCRUB's ``msteps``, epochs too) set to 1, every seed tuple cut to its
+    first seed and every fit target (:data:`FIT_TARGETS`) off, in dataclasses and dicts at any depth."""
     if is_dataclass(value) and not isinstance(value, type):
         return replace(value, **{f.name: _one_epoch(getattr(value, f.name), f.name) for f in fields(value) if f.init})
     if isinstance(value, dict):
@@ -52,7 +53,13 @@ def _one_epoch(value, name: str = ""):
         return (1,)
     if name.endswith("seeds") and isinstance(value, tuple) and value:
         return value[:1]
+    if name in FIT_TARGETS and isinstance(value, float):
+        return 0.0  # one epoch fits nothing: a "train until it fits" rule would stop the dry run (a regime check)
     return value
+
+
+# Training rules that are regime conditions ("train until every training point is fitted"): 0 turns them off
+FIT_TARGETS = ("fit", "fit_target", "until_train_acc")
 
 
 def dry_run(paper: T, **sizes) -> T:

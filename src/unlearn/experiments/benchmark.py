@@ -99,7 +99,7 @@ PROFILES = {
                                                    schedule="constant"),
                                  fraction=0.1, per_class=0, class_test=tasks.ClassTest(0, 0, 0)),
         cifar10_budgets=_tmu_budgets(5, 5, 5, 3, twin=10, twin_lr=1e-4, curriculum=2),
-        utkface=dict(model_kw={"num_classes": 8, "width": 64},
+        utkface=dict(model_kw={"num_classes": 8, "width": 64, "stem": "imagenet"},
                      train=TrainConfig(epochs=100, batch_size=32, lr=0.01, augment=True, **_SGD),
                      halved_test=tasks.HalvedTest(), dataset_kw={"resolution": 128}),
         utkface_dlfd={}),

@@ -58,6 +58,13 @@ class DLFDProfile:
     claim_splits: int = 5  # forget splits the claims are judged over (every approximate method on each)
     bootstrap: int = 100  # replicates of Table 1's paired bootstrap over forget and unseen samples
     tsne_points: int = 300  # forget and retain samples each in the t-SNE figure
+    stem: str = "cifar"  # the backbone's stem (models.STEMS): "imagenet" is the release's, for 128-pixel faces
+
+    @property
+    def model_kw(self) -> dict:
+        """The network's settings (the stem named only where it is not the default, so that the cpu and smoke
+        models keep their cache keys)."""
+        return {"num_classes": 8, "width": self.width} | ({"stem": self.stem} if self.stem != "cifar" else {})
 
     @property
     def train_config(self) -> TrainConfig:
@@ -77,7 +84,8 @@ PROFILES = {
                        dlfd={"monitor_every": 10, "monitor_samples": 400, "val_samples": None},
                        ablation_splits=5, tsne_points=200),
     "paper": DLFDProfile(resolution=128, width=64, n_train=None, n_test=None, n_unseen=None, forget_fraction=0.15,
-                         epochs=100, lr=0.01, batch_size=32, augment=True, dlfd={}, bootstrap=1000, tsne_points=1000),
+                         epochs=100, lr=0.01, batch_size=32, augment=True, dlfd={}, bootstrap=1000, tsne_points=1000,
+                         stem="imagenet"),
 }
 # The paper profile's network at 128 px, one epoch, 120 training faces (18 forgotten: enough for the MIA's ten
 # stratified folds), two splits, one perturbation step per batch (profiles.dry_run)
@@ -87,7 +95,7 @@ PROFILES["paper-dry"] = profiles.dry_run(PROFILES["paper"], n_train=120, n_test=
 
 def task(P: DLFDProfile) -> tasks.Task:
     """The registry's UTKFace task (MUFAC's protocol) at this profile's sizes."""
-    return tasks.get("utkface", dataset_kw={"resolution": P.resolution}, model_kw={"num_classes": 8, "width": P.width},
+    return tasks.get("utkface", dataset_kw={"resolution": P.resolution}, model_kw=P.model_kw,
                      train=P.train_config, fraction=P.forget_fraction, subset=P.n_train,
                      halved_test=tasks.HalvedTest(val=P.n_test, test=P.n_unseen))
 
@@ -143,7 +151,7 @@ def describe_data(data: TaskSets) -> pd.DataFrame:
 
 
 def build_model(P: DLFDProfile, data: TaskSets) -> nn.Module:
-    return models.build("dlfd", num_classes=len(data.classes), width=P.width)
+    return models.build("dlfd", **(P.model_kw | {"num_classes": len(data.classes)}))
 
 
 def train_original(P: DLFDProfile, data: TaskSets, seed: int = 0) -> tuple[nn.Module, dict]:
