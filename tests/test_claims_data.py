@@ -4,6 +4,7 @@ and the edge (an interval touching its threshold is inconclusive; a bar met exac
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -141,6 +142,15 @@ def test_canary_and_repair_claims():
     assert _verdict(features_labels, "repair", rep((0.1, 0.26), (0.3, 0.4))) == INCONCLUSIVE  # first's contains 0.15
     assert _verdict(features_labels, "repair_speed", rep((0.2, 0.3), (0.3, 0.4), speed=20.0)) == HOLDS
     assert _verdict(features_labels, "repair_speed", rep((0.2, 0.3), (0.3, 0.4), speed=19.0)) == FAILS
+    # the caveat names the part whose interval contains its bar, and sets the authors' fine-tuning beside second order
+    assert _caveat(features_labels, "repair", rep((0.1, 0.26), (0.3, 0.4))) == "first order's interval [10, 26] % contains the 15 % bar"
+    assert _caveat(features_labels, "repair", rep((0.2, 0.3), (0.3, 0.4))) == "every part's interval is above its bar"
+    with_ft = rep((0.2, 0.3), (0.3, 0.4))
+    with_ft["poison_summary"] = pd.concat([with_ft["poison_summary"], pd.DataFrame(
+        {"method": ["finetune"], "restored": [0.38], "restored_lo": [0.3], "restored_hi": [0.45], "speedup": [100.0]})])
+    with_ft["poison_differences"].loc["second - finetune"] = [-0.03, -0.08, 0.02]
+    assert _caveat(features_labels, "repair", with_ft) == (
+        "one pass of fine-tuning restores as much as second order (38%; second minus it [-8.0, +2.0] %) at 2.0x its speed")
 
 
 # --- evaluation and recording ---------------------------------------------------------------------------------------
@@ -175,9 +185,57 @@ def test_verdict_box_shows_the_deciding_interval_the_bar_and_its_source():
              "numbers": {"closest": "bad_teacher", "diff": -0.0512, "diff_lo": -0.0931, "diff_hi": -0.0093, "splits": 5}},
             {"paper": "DLFD", "claim": _claim(dlfd, "cost").text, "holds": True, "verdict": HOLDS,
              "numbers": {"seconds_ratio": 0.121, "grad_evals_ratio": 0.0495}}]
+    rows[0]["numbers"] |= {"fs_original": 0.25, "fs_retrain_split0": 0.01}
     box = claims.verdict_box(rows, dlfd.CLAIMS).splitlines()
+    assert box[0].count("|") == 7 and "measured reason or caveat" in box[0]
     assert box[2] == (f"| {_claim(dlfd, 'fs').text} | 0.128 [0.0985, 0.158] | FS interval below 0.10 | inconclusive | "
-                      "release and ours |")
+                      "over 5 splits the FS interval [0.0985, 0.158] contains the 0.1 bar; the original's FS is 0.25, "
+                      "retraining's 0.010 (split 0) | release and ours |")
     assert "| -0.0512 [-0.0931, -0.0093] (bad_teacher) |" in box[3] and "**does not hold**" in box[3]
+    assert "bad_teacher scores higher than DLFD: DLFD minus it -0.051 [-0.093, -0.009] over 5 forget splits" in box[3]
     # a claim without one deciding number shows every number of its evidence
-    assert "| seconds_ratio = 0.121, grad_evals_ratio = 0.0495 | both ratios at most 0.2 | holds | ours |" in box[4]
+    assert "| seconds_ratio = 0.121, grad_evals_ratio = 0.0495 | both ratios at most 0.2 | holds |" in box[4]
+
+
+def test_against_says_where_an_interval_lies_against_its_bar():
+    assert claims.against("the drop's interval", 0.0035, 0.0393, 0.03, 100, " points") == (
+        "the drop's interval [0.35, 3.93] points contains the 3 points bar")
+    assert claims.against("FS interval", 0.11, 0.14, 0.10).endswith("[0.11, 0.14] lies above the 0.1 bar")
+    assert claims.against("FS interval", 0.05, 0.09, 0.10).endswith("lies below the 0.1 bar")
+    assert claims.against("x", 0.0, 0.10, 0.10).endswith("contains the 0.1 bar")  # touching is containing
+
+
+def _caveat(module, key, results) -> str:
+    c = _claim(module, key)
+    return claims.caveat_text(c, c.evaluate(results)[1])
+
+
+def test_every_claim_has_a_one_line_caveat_read_from_its_recorded_numbers():
+    for module in (tmu, dlfd, features_labels):
+        assert all(c.caveat is not None for c in module.CLAIMS), module.__name__
+    recorded = json.loads((Path(__file__).parents[1] / "results" / "cpu" / "claims.json").read_text())
+    defined = {c.text: c for m in (tmu, dlfd, features_labels) for c in m.CLAIMS}
+    for r in recorded:  # the committed record renders: every key a caveat reads is recorded
+        text = claims.caveat_text(defined[r["claim"]], r["numbers"])
+        assert text and "\n" not in text and "|" not in text
+
+
+def test_caveats_say_what_decided_the_verdict():
+    # TMU: the paper baseline whose paired interval contains 0 is named, with its numbers
+    text = _caveat(tmu, "delta", {"delta_intervals": _dint(0.01, 0.04, -0.01, 0.1), "seeds": 3})
+    assert text.startswith("over 3 seeds TMU's Delta interval [0.01, 0.04] lies below the 0.05 bar; NegGrad is as "
+                           "close to the gold model (its Delta minus TMU's +0.100 [-0.010, +0.100])")
+    assert "; " not in _caveat(tmu, "delta", {"delta_intervals": _dint(0.01, 0.04), "seeds": 3})
+    # DLFD: the accuracy drop's interval against its 3-point bar
+    r = {"over": _over(drop=(0.01, 0.03)), "scores": SCORES}
+    assert _caveat(dlfd, "accuracy", r) == "over 5 forget splits the drop's interval [1, 3] points contains the 3 points bar"
+    # Warnecke: exposure falls computed from the record (33 - 32 = 1 bit; 33 - 2 = 31 bits for retraining)
+    canary = {"canary": pd.DataFrame({"method": ["none", "finetune", "first", "second", "retrain"],
+                                      "exposure": [33.0, 33.5, 31.0, 32.0, 2.0]})}
+    assert _caveat(features_labels, "canary", canary) == (
+        "second order removes 1.00 and first order 2.00 of the 31.0 bits retraining removes; fine-tuning adds 0.50")
+    idx = pd.MultiIndex.from_tuples([("enron", "second"), ("adult", "second")], names=["dataset", "method"])
+    speed = {"speed": pd.DataFrame({"speedup": [1.9, 25.0], "x_at_equal_residual": [0.95, np.nan]}, index=idx)}
+    assert _caveat(features_labels, "speed", speed) == (
+        "0.95x on Enron when retraining stops as soon as it reaches the update's residual "
+        "(adult n/a (retraining never got as close))")

@@ -66,6 +66,9 @@ class Claim:
     evidence: Callable[[Mapping], dict]
     bar: str = ""  # the threshold in a few words, as a verdict box shows it ("interval below 0.10")
     deciding: tuple[str, ...] = ()  # evidence keys of the deciding number: (point, lo, hi), (lo, hi) or (point,)
+    # the measured reason or caveat in one line, a pure function of the recorded evidence (so that a verdict box
+    # rebuilt from claims.json says it, and it cannot go stale): what decided the verdict, or what a "holds" hides
+    caveat: Callable[[Mapping], str] | None = None
 
     def evaluate(self, results: Mapping) -> tuple[str, dict]:
         """(verdict, numbers) on ``results``; a missing result is one error naming it."""
@@ -92,17 +95,33 @@ def deciding_text(claim: Claim | None, numbers: dict) -> str:
     return ", ".join(f"{k} = {f(v)}" for k, v in numbers.items())
 
 
+def against(label: str, lo: float, hi: float, bar: float, scale: float = 1.0, unit: str = "") -> str:
+    """Where the interval [lo, hi] lies against ``bar``, in words, for a caveat: ``against("first order's interval",
+    0.104, 0.258, 0.15, 100, " %")`` is "first order's interval [10.4, 25.8] % contains the 15 % bar". ``scale``
+    multiplies every number shown (100 for percentages)."""
+    f = lambda v: f"{v * scale:.3g}"
+    where = "contains" if lo <= bar <= hi else "lies above" if lo > bar else "lies below"
+    return f"{label} [{f(lo)}, {f(hi)}]{unit} {where} the {f(bar)}{unit} bar"
+
+
+def caveat_text(claim: Claim | None, numbers: Mapping) -> str:
+    """A recorded claim's one-line reason or caveat (empty for a claim without one, or no longer defined)."""
+    return claim.caveat(numbers).replace("|", "/") if claim is not None and claim.caveat is not None else ""
+
+
 def verdict_box(rows: list[dict], defined: Iterable[Claim]) -> str:
     """A markdown table of recorded verdicts (``rows`` from :func:`load`, one paper's or all): claim, deciding
-    number with its interval, the bar it is judged against, the verdict, and where the bar comes from."""
+    number with its interval, the bar it is judged against, the verdict, the measured reason or caveat in one line
+    (from the recorded numbers) and where the bar comes from."""
     by_text = {(c.paper, c.text): c for c in defined}
     label = {HOLDS: "holds", FAILS: "**does not hold**", INCONCLUSIVE: "inconclusive"}
-    out = ["| claim | number [95 % interval] | bar | verdict | bar from |", "|---|---|---|---|---|"]
+    out = ["| claim | number [95 % interval] | bar | verdict | measured reason or caveat | bar from |",
+           "|---|---|---|---|---|---|"]
     for r in rows:
         c = by_text.get((r["paper"], r["claim"]))
         verdict = r.get("verdict", HOLDS if r["holds"] else FAILS)
         out.append(f"| {r['claim'].replace('|', '/')} | {deciding_text(c, r['numbers'])} | {c.bar if c else ''} | "
-                   f"{label[verdict]} | {c.source.split(':')[0] if c else ''} |")
+                   f"{label[verdict]} | {caveat_text(c, r['numbers'])} | {c.source.split(':')[0] if c else ''} |")
     return "\n".join(out)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...claims import INCONCLUSIVE, Claim, combine, verdict
+from ...claims import INCONCLUSIVE, Claim, against, combine, verdict
 from .protocol import BASELINES, PAPER_BASELINES
 
 PAPER = "TMU"
@@ -62,29 +62,56 @@ def _predictor_evidence(r) -> dict:
             for k in ("auroc", "auroc_lo", "auroc_hi", "balanced_acc", "accuracy", "majority_acc")}
 
 
+def _delta_caveat(n) -> str:
+    parts = [against(f"over {n['seeds']} seeds TMU's Delta interval", n["delta_tmu_lo"], n["delta_tmu_hi"], 0.05)]
+    for m in PAPER_BASELINES:  # the paper's baselines that come as close to the gold model as TMU
+        lo, hi = n[f"{m}_minus_tmu_lo"], n[f"{m}_minus_tmu_hi"]
+        if lo <= 0:
+            parts.append(f"{m} is {'as close to' if hi >= 0 else 'closer to'} the gold model (its Delta minus "
+                         f"TMU's {n[f'delta_{m}_minus_tmu']:+.3f} [{lo:+.3f}, {hi:+.3f}])")
+    return "; ".join(parts)
+
+
+def _cost_caveat(n) -> str:
+    lo, hi = n["pipeline_speedup_min"], n["pipeline_speedup_max"]
+    where = "straddles" if lo <= 1 <= hi else "is above" if lo > 1 else "is below"
+    return (f"the pipeline's speed-up {lo:.2f}x to {hi:.2f}x over seeds {where} 1 (wall time, which varies from run "
+            f"to run); one request with the twin reused {n['request_speedup_min']:.1f}x at least")
+
+
+def _predictor_caveat(n) -> str:
+    if isinstance(n["auroc"], str):
+        return "undefined: on some seed every forget sample was easy, or every one hard"
+    return (f"it ranks well, but as a classifier it is right on {n['accuracy']:.0%} of D_f against {n['majority_acc']:.0%} "
+            f"for always guessing the commoner label (balanced accuracy {n['balanced_acc']:.2f})")
+
+
 CLAIMS = (
     Claim("delta", PAPER,
           "TMU's mean Delta <= 0.05 and below NegGrad's, random label's and Bad Teacher's (paired intervals)",
           "paper and ours: Table 1 compares TMU's Delta with NegGrad's, random label's and Bad Teacher's; the 0.05 bar is ours "
           "(Table 1's TMU rows are within a few points of the gold model)",
           ("delta_intervals", "seeds"), _delta_decide, _delta_evidence,
-          bar="interval below 0.05, and below each paper baseline's (paired)", deciding=("delta_tmu", "delta_tmu_lo", "delta_tmu_hi")),
+          bar="interval below 0.05, and below each paper baseline's (paired)", deciding=("delta_tmu", "delta_tmu_lo", "delta_tmu_hi"),
+          caveat=_delta_caveat),
     Claim("agreement", PAPER,
           "TMU agrees with the gold model per sample more than rate-only TMU (paired interval above 0)",
           "ours: the paper's point that predicting *which* forget samples stay right matters, tested against a "
           "control that keeps the right number of samples at random",
           ("agreement",), lambda r: verdict(r["agreement"]["lo"], r["agreement"]["hi"], 0.0, "above"),
           _agreement_evidence,
-          bar="paired interval above 0", deciding=("agreement_tmu_minus_rate_only", "lo", "hi")),
+          bar="paired interval above 0", deciding=("agreement_tmu_minus_rate_only", "lo", "hi"),
+          caveat=lambda n: f"decided by the {n['discordant_samples']} of {n['samples']} forget samples (over seeds) on "
+          "which exactly one of the two agrees with the gold model"),
     Claim("cost", PAPER,
           "TMU's pipeline is no slower than retraining, and >= 3x faster per request (twin reused)",
           "ours: this companion's reading of the paper's cost argument (the paper states no number)",
           ("costs",), _cost_decide, _cost_evidence,
-          bar="pipeline above 1x and request above 3x, every seed"),
+          bar="pipeline above 1x and request above 3x, every seed", caveat=_cost_caveat),
     Claim("predictor", PAPER,
           "the predictor ranks D_f better than chance: AUROC interval above 0.5 (pooled over seeds)",
           "ours: the paper's premise, that the generalization-label predictor tells easy from hard forget samples "
           "(its Table 3 ablates the predictor's features); the bar is chance, AUROC 0.5",
           ("calibration",), _predictor_decide, _predictor_evidence,
-          bar="AUROC interval above 0.5", deciding=("auroc", "auroc_lo", "auroc_hi")),
+          bar="AUROC interval above 0.5", deciding=("auroc", "auroc_lo", "auroc_hi"), caveat=_predictor_caveat),
 )
