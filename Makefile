@@ -12,7 +12,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK := 1
 SMOKE_REF := tests/smoke_reference
 SITE_NOTEBOOKS ?= executed/cpu
 
-.PHONY: help setup lint test unit notebooks dry-run notebooks-kernels refresh-smoke reproduce reproduce-kernels probes bench baselines site site-check lab clean
+.PHONY: help setup lint test unit notebooks dry-run paper-estimate notebooks-kernels refresh-smoke reproduce reproduce-kernels probes bench baselines site site-check lab clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -57,6 +57,9 @@ dry-run: $(STAMP) ## every notebook at PROFILE=paper-dry (the paper's networks a
 	rm -rf $(DRY)/results $(DRY)/figures
 	OMP_NUM_THREADS=1 UNLEARN_RESULTS=$(abspath $(DRY)/results) UNLEARN_SMOKE_FIGURES=$(abspath $(DRY)/figures) \
 	  $(BIN)/python tools/run_notebooks.py --profile paper-dry --jobs 2 --cache-per-notebook $(DRY)/cache --fresh --out $(DRY)/executed $(NOTEBOOKS)
+
+paper-estimate: $(STAMP) ## what the paper profile would cost on one GPU: FLOPs per network, its training passes, a rate from the releases' one GPU timing (a minute)
+	$(BIN)/python tools/paper_estimate.py
 
 notebooks-kernels: $(STAMP) ## nbval re-runs the smoke references with the machine's own (native) kernels; their numbers against the references (a report)
 	rm -rf results/smoke build/cache-b

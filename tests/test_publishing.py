@@ -66,6 +66,19 @@ def test_runtime_text_from_the_timing_record():
         "`cpu` 45 s from an empty cache (peak memory 1.0 GiB)"  # MiB / 1024
     assert findings.runtime_text({"seconds": "600", "peak_rss_mb": "2048"}).startswith("`cpu` 10 min")
     assert findings.runtime_text(None) is None
+    assert findings.runtime_text({"seconds": "45.2", "peak_rss_mb": "1024", "cpu": "AMD EPYC, avx2, 2 cores",
+                                  "probe_s": "0.69"}).endswith("(peak memory 1.0 GiB, AMD EPYC, avx2, 2 cores, speed probe 0.69 s)")
+
+
+def test_runtime_table_says_which_machine_ran_each_notebook(tmp_path):
+    (tmp_path / "results" / "cpu").mkdir(parents=True)
+    (tmp_path / "results" / "cpu" / "notebook_times.csv").write_text(
+        "notebook,profile,seconds,peak_rss_mb,jobs,cpu,probe_s\n"
+        "01_a.ipynb,cpu,1200,2048,1,\"AMD EPYC, avx2, 2 cores\",0.69\n"
+        "02_b.ipynb,cpu,60,1024,,,\n")  # a row from before the probe
+    table = findings.runtime_table(tmp_path).splitlines()
+    assert table[2] == "| `01_a.ipynb` | 20.0 min (**over**) | 15 min | 2.0 GiB | AMD EPYC, avx2, 2 cores (0.69 s) |"
+    assert table[3] == "| `02_b.ipynb` | 1.0 min | 15 min | 1.0 GiB | not probed (an earlier machine) |"
 
 
 def test_site_layout_turns_the_readme_into_the_index_and_links_notebook_pages(tmp_path):

@@ -122,21 +122,26 @@ def runtime_text(row: dict | None) -> str | None:
         return None
     s = float(row["seconds"])
     t = f"{s:.0f} s" if s < 90 else f"{s / 60:.0f} min"
-    return f"`cpu` {t} from an empty cache (peak memory {float(row['peak_rss_mb']) / 1024:.1f} GiB)"
+    where = f", {row['cpu']}, speed probe {row['probe_s']} s" if row.get("cpu") else ""  # which machine, how fast
+    return f"`cpu` {t} from an empty cache (peak memory {float(row['peak_rss_mb']) / 1024:.1f} GiB{where})"
 
 
 def runtime_table(root: Path = ROOT) -> str:
     rows = times(root)
-    out = ["| notebook | cpu wall time, empty cache | budget | peak memory |", "|---|---|---|---|"]
+    probed = any(r.get("cpu") for r in rows.values())
+    out = ["| notebook | cpu wall time, empty cache | budget | peak memory |" + (" machine (speed probe) |" if probed else ""),
+           "|---|---|---|---|" + ("---|" if probed else "")]
     for name, r in sorted(rows.items()):
         s = float(r["seconds"])
         budget = BUDGET_S.get(name[:2], 900)
         flag = "" if s <= budget else " (**over**)"
-        out.append(f"| `{name}` | {s / 60:.1f} min{flag} | {budget / 60:.0f} min | {float(r['peak_rss_mb']) / 1024:.1f} GiB |")
-    machines = {(r.get("cpu"), r.get("probe_s")) for r in rows.values() if r.get("cpu")}
-    if machines:  # runs since tools/machine_probe.py: which machine, and how fast it was
-        out += ["", "Machine: " + "; ".join(f"{c}, speed probe {p} s (`tools/machine_probe.py`; larger is slower)"
-                                          for c, p in sorted(machines)) + "."]
+        # runs since tools/machine_probe.py say which machine and how fast it was (a larger probe is slower)
+        machine = (f" {r['cpu']} ({r['probe_s']} s) |" if r.get("cpu") else " not probed (an earlier machine) |") if probed else ""
+        out.append(f"| `{name}` | {s / 60:.1f} min{flag} | {budget / 60:.0f} min | {float(r['peak_rss_mb']) / 1024:.1f} GiB |"
+                   + machine)
+    if probed:
+        out += ["", "Speed probe: `tools/machine_probe.py`, a fixed small-CNN training run at the notebook's threads; "
+                "times from machines with different probes do not compare."]
     return "\n".join(out)
 
 
