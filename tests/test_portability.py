@@ -156,3 +156,21 @@ def test_compare_settings_judges_notebook_05s_ablation_under_both_settings(tmp_p
     fs = compare_settings.ablation_verdicts(pd.read_csv(a / "cpu" / "dlfd_ablation_splits.csv"))[("no OT term", "fs")]
     assert fs["verdict"] == "not distinguishable" and fs["d_fs"] == 0.0
     assert len(json.loads(saved.read_text())["ablation_splits"]) == 10
+
+
+def test_the_readme_sets_each_saved_comparison_beside_this_run(tmp_path):
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tools"))
+    import findings
+
+    root = tmp_path / "repo"
+    a = _claims(root / "results", [_row("x", "holds", fs_dlfd=0.05, fs_lo=0.02, fs_hi=0.08),
+                                   _row("y", "holds", fs_dlfd=0.05, fs_lo=0.02, fs_hi=0.08)])
+    other = _claims(tmp_path / "other", [_row("x", "holds", fs_dlfd=0.06, fs_lo=0.03, fs_hi=0.09),
+                                         _row("y", "inconclusive", fs_dlfd=0.09, fs_lo=0.04, fs_hi=0.14)])
+    assert findings.settings_table(root) == ""  # nothing saved yet
+    saved = a / "cpu" / "claims_previous_machine.json"
+    compare_settings.main([str(a), str(other), "--names", "this,previous", "--machine", "Some CPU", "--save", str(saved)])
+    text = findings.settings_table(root)
+    assert text.startswith("**On another machine** (previous; on Some CPU)")
+    assert "on Some CPU): 1 of 2 verdicts are the same, 1 differ." in text
+    assert "Under a second kernel setting" not in text

@@ -143,13 +143,14 @@ def main(argv=None) -> int:
     ap.add_argument("--profile", default="cpu")
     ap.add_argument("--names", default="A,B", help="the two settings' names for the table's header")
     ap.add_argument("--out", type=Path, help="also write the table here")
+    ap.add_argument("--machine", help="the CPU setting B ran on, when not this one (default: this machine's model name)")
     ap.add_argument("--save", type=Path, help="also keep setting B's claims here, with its name (for the README: "
                     "results/cpu/claims_kernels_b.json, which tools/findings.py reads)")
     args = ap.parse_args(argv)
     names = tuple(args.names.split(","))
     a, b = load(args.a, args.profile), load(args.b, args.profile)
     text, differ = table(a, b, names)
-    saved = {"setting": names[1], "claims": list(b.values()), "machine": machine(),
+    saved = {"setting": names[1], "claims": list(b.values()), "machine": args.machine or machine(),
              "compared_with": hashlib.sha256((args.a / args.profile / "claims.json").read_bytes()).hexdigest()[:16]}
     abl_a, abl_b = load_ablation(args.a, args.profile), load_ablation(args.b, args.profile)
     if abl_a and abl_b:

@@ -79,37 +79,52 @@ def notebook_box(stem: str, root: Path = ROOT) -> str | None:
             "of these on this run; `results/cpu/claims.json` holds the last cpu run's.*\n\n")
 
 
+# the comparisons the README shows beside the cpu run's verdicts: (file under results/cpu/, the other run's name, how it
+# was made); each is written by ``tools/compare_settings.py --save``
+COMPARISONS = (
+    ("claims_kernels_b.json", "second setting", "**Under a second kernel setting** (`{setting}`, `make reproduce-kernels`, "
+     "the notebooks that record claims run again from an empty model cache; {when})"),
+    ("claims_previous_machine.json", "previous machine", "**On another machine** ({setting}; {when})"),
+)
+
+
 def settings_table(root: Path = ROOT) -> str:
-    """Every claim's verdict under the machine's own kernels and under a second kernel setting, from
-    ``results/cpu/claims_kernels_b.json`` (written by ``make reproduce-kernels``); empty when that run is missing."""
-    path = root / "results" / "cpu" / "claims_kernels_b.json"
+    """Every claim's verdict in this cpu run and in each other run of :data:`COMPARISONS` that exists (a second kernel
+    setting, ``make reproduce-kernels``; the previous machine's run); empty when none does."""
     main = root / "results" / "cpu" / "claims.json"
-    if not path.exists() or not main.exists():
+    if not main.exists():
         return ""
     sys.path.insert(0, str(Path(__file__).parent))
     import compare_settings
 
-    other = json.loads(path.read_text())
     a = {(r["paper"], r["claim"]): r for r in json.loads(main.read_text())}
-    b = {(r["paper"], r["claim"]): r for r in other["claims"]}
-    names = ("native kernels", "second setting")
-    text, differ = compare_settings.table(a, b, names)
-    same = len(set(a) & set(b)) - differ
-    current = other.get("compared_with") == hashlib.sha256(main.read_bytes()).hexdigest()[:16]
-    when = (f"on {other['machine']}" if current else
-            "made against an earlier cpu run than this one, so the two columns differ in machine and code as well as "
-            "in kernel setting")
-    out = [f"**Under a second kernel setting** (`{other['setting']}`, `make reproduce-kernels`, the notebooks that "
-           f"record claims run again from an empty model cache; {when}): {same} of {len(a)} verdicts are the same, "
-           f"{differ} differ. The two runs train different models (their numbers differ beyond the last "
-           "digits); a verdict that survives both does not depend on the machine.", "", text]
-    abl_a = compare_settings.load_ablation(root / "results", "cpu")
-    if abl_a and other.get("ablation_splits"):
-        abl_text, abl_differ, n = compare_settings.ablation_table(abl_a, other["ablation_splits"], names)
-        out += ["", f"Notebook 05's ablation (no claim of the paper; each variant against DLFD on "
-                f"{', '.join(compare_settings.ABLATION_METRICS)}, paired over the forget splits) under both settings: "
-                f"{n - abl_differ} of {n} verdicts the same.", "", abl_text]
-    return "\n".join(out)
+    out = []
+    for file, name, head in COMPARISONS:
+        path = root / "results" / "cpu" / file
+        if not path.exists():
+            continue
+        other = json.loads(path.read_text())
+        b = {(r["paper"], r["claim"]): r for r in other["claims"]}
+        names = ("this run", name)
+        text, _ = compare_settings.table({k: a[k] for k in b if k in a}, b, names)
+        verdict = lambda r: r.get("verdict", "holds" if r["holds"] else "does not hold")
+        both = set(a) & set(b)  # a run of some notebooks only compares their claims
+        same = sum(verdict(a[k]) == verdict(b[k]) for k in both)
+        current = other.get("compared_with") == hashlib.sha256(main.read_bytes()).hexdigest()[:16]
+        when = (f"on {other['machine']}" if current else
+                "made against an earlier cpu run than this one, so the two columns differ in machine and code as well as "
+                "in the setting")
+        out += ["" if out else None, head.format(setting=other["setting"], when=when)
+                + f": {same} of {len(both)} verdicts are the same, {len(both) - same} differ. The two runs train different models "
+                "(their numbers differ beyond the last digits); a verdict that survives both does not depend on the "
+                "machine.", "", text]
+        abl_a = compare_settings.load_ablation(root / "results", "cpu")
+        if abl_a and other.get("ablation_splits"):
+            abl_text, abl_differ, n = compare_settings.ablation_table(abl_a, other["ablation_splits"], names)
+            out += ["", f"Notebook 05's ablation (no claim of the paper; each variant against DLFD on "
+                    f"{', '.join(compare_settings.ABLATION_METRICS)}, paired over the forget splits) in both runs: "
+                    f"{n - abl_differ} of {n} verdicts the same.", "", abl_text]
+    return "\n".join(x for x in out if x is not None)
 
 
 def times(root: Path = ROOT) -> dict[str, dict]:
