@@ -63,8 +63,8 @@ def browser() -> webdriver.Chrome:
     return webdriver.Chrome(service=Service(driver_path), options=opts)  # an explicit driver: nothing is downloaded
 
 
-# the verdict box is the table whose header names where each bar comes from; the paper notebooks must show one
-VERDICT_BOX_JS = """return [...document.querySelectorAll('table')].find(t => t.innerText.includes('bar from')) || null"""
+# the verdict box is the table whose header names each claim's measured reason or caveat; the paper notebooks must show one
+VERDICT_BOX_JS = """return [...document.querySelectorAll('table')].find(t => t.innerText.includes('measured reason or caveat')) || null"""
 PAPER_PAGES = ("01_twin_machine_unlearning", "02_unlearning_features_and_labels", "03_distribution_level_feature_distancing")
 
 

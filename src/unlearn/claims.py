@@ -111,17 +111,18 @@ def caveat_text(claim: Claim | None, numbers: Mapping) -> str:
 
 def verdict_box(rows: list[dict], defined: Iterable[Claim]) -> str:
     """A markdown table of recorded verdicts (``rows`` from :func:`load`, one paper's or all): claim, deciding
-    number with its interval, the bar it is judged against, the verdict, the measured reason or caveat in one line
-    (from the recorded numbers) and where the bar comes from."""
+    number with its interval, the bar it is judged against and where the bar comes from, the verdict, and the measured
+    reason or caveat in one line (from the recorded numbers)."""
     by_text = {(c.paper, c.text): c for c in defined}
     label = {HOLDS: "holds", FAILS: "**does not hold**", INCONCLUSIVE: "inconclusive"}
-    out = ["| claim | number [95 % interval] | bar | verdict | measured reason or caveat | bar from |",
-           "|---|---|---|---|---|---|"]
+    # five columns, so that the box fits a book page: the bar's source (paper, release, ours) goes with the bar
+    out = ["| claim | number [95 % interval] | bar (set by) | verdict | measured reason or caveat |", "|---|---|---|---|---|"]
     for r in rows:
         c = by_text.get((r["paper"], r["claim"]))
         verdict = r.get("verdict", HOLDS if r["holds"] else FAILS)
-        out.append(f"| {r['claim'].replace('|', '/')} | {deciding_text(c, r['numbers'])} | {c.bar if c else ''} | "
-                   f"{label[verdict]} | {caveat_text(c, r['numbers'])} | {c.source.split(':')[0] if c else ''} |")
+        bar = f"{c.bar} ({c.source.split(':')[0]})" if c else ""
+        out.append(f"| {r['claim'].replace('|', '/')} | {deciding_text(c, r['numbers'])} | {bar} | "
+                   f"{label[verdict]} | {caveat_text(c, r['numbers'])} |")
     return "\n".join(out)
 
 
