@@ -174,3 +174,12 @@ def test_the_readme_sets_each_saved_comparison_beside_this_run(tmp_path):
     assert text.startswith("**On another machine** (previous; on Some CPU)")
     assert "on Some CPU): 1 of 2 verdicts are the same, 1 differ." in text
     assert "Under a second kernel setting" not in text
+
+
+def test_compare_settings_keeps_only_the_papers_both_runs_ran(tmp_path):
+    a = _claims(tmp_path / "a", [_row("x", "holds"), {**_row("t", "holds"), "paper": "T"}])
+    b = _claims(tmp_path / "b", [_row("x", "holds"), {**_row("t", "does not hold"), "paper": "T"}])
+    saved = tmp_path / "saved.json"
+    assert compare_settings.main([str(a), str(b), "--save", str(saved)]) == 1  # paper T's verdict differs
+    assert compare_settings.main([str(a), str(b), "--papers", "P", "--save", str(saved)]) == 0
+    assert [r["paper"] for r in json.loads(saved.read_text())["claims"]] == ["P"]

@@ -9,6 +9,13 @@ different model. A verdict that flips between two kernel settings on one machine
     python tools/compare_settings.py results build/kernels-b/results [--out build/kernels-b/verdicts.md]
         [--save results/cpu/claims_kernels_b.json]
 
+The same comparison against the committed cpu run a later partial rerun replaced (here notebooks 02 and 03 on a second
+machine) keeps only the papers both runs computed and names the other run's machine:
+
+    git show 637c713:results/cpu/claims.json > /tmp/prev/cpu/claims.json   # the run before the rerun
+    python tools/compare_settings.py results /tmp/prev --papers "Warnecke et al. 2023 (NDSS)" DLFD \
+        --names "this run,<what the other run was>" --machine "<its CPU>" --save results/cpu/claims_previous_machine.json
+
 Notebook 05 (the DLFD ablation) records no claim; its verdicts (each variant against DLFD on NoMUS, FS and test
 accuracy, paired over the forget splits) are compared the same way when both runs hold ``dlfd_ablation_splits.csv``,
 and kept in the saved file beside the claims.
@@ -143,12 +150,15 @@ def main(argv=None) -> int:
     ap.add_argument("--profile", default="cpu")
     ap.add_argument("--names", default="A,B", help="the two settings' names for the table's header")
     ap.add_argument("--out", type=Path, help="also write the table here")
+    ap.add_argument("--papers", nargs="+", help="compare only these papers' claims (the notebooks both runs ran)")
     ap.add_argument("--machine", help="the CPU setting B ran on, when not this one (default: this machine's model name)")
     ap.add_argument("--save", type=Path, help="also keep setting B's claims here, with its name (for the README: "
                     "results/cpu/claims_kernels_b.json, which tools/findings.py reads)")
     args = ap.parse_args(argv)
     names = tuple(args.names.split(","))
     a, b = load(args.a, args.profile), load(args.b, args.profile)
+    if args.papers:
+        a, b = ({k: v for k, v in run.items() if k[0] in args.papers} for run in (a, b))
     text, differ = table(a, b, names)
     saved = {"setting": names[1], "claims": list(b.values()), "machine": args.machine or machine(),
              "compared_with": hashlib.sha256((args.a / args.profile / "claims.json").read_bytes()).hexdigest()[:16]}
