@@ -25,7 +25,6 @@ measured here too (two threads), which is what the dry run pays per step.
 from __future__ import annotations
 
 import functools
-import math
 import statistics
 import sys
 import time
@@ -152,7 +151,7 @@ def workloads() -> dict[str, list[tuple[str, str, float]]]:
 
     W = features_labels.PROFILES["paper"]
     seeds = len(W.poison_seeds)
-    alice = math.ceil(148_574 / W.seq_len)  # windows of the whole book (alice_chars = 0)
+    alice = len(load_dataset("alice", seq_len=W.seq_len).train)  # training windows of the whole book (alice_chars = 0)
     out["02"] = [("a poisoned VGG per poisoning seed and one clean (gold) VGG", "VGG (width 128), 32 px",
                   (seeds + 1) * W.cnn_epochs * W.cifar_train),
                  ("SISA ensembles (each shard set covers the data once per epoch)", "VGG (width 128), 32 px",
