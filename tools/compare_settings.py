@@ -9,12 +9,14 @@ different model. A verdict that flips between two kernel settings on one machine
     python tools/compare_settings.py results build/kernels-b/results [--out build/kernels-b/verdicts.md]
         [--save results/cpu/claims_kernels_b.json]
 
-The same comparison against the committed cpu run a later partial rerun replaced (here notebooks 02 and 03 on a second
-machine) keeps only the papers both runs computed and names the other run's machine:
+The same comparison against the committed cpu run that later reruns on other machines replaced (``--papers`` keeps
+only the papers both runs computed, when a rerun covered some notebooks only) names the other run's machine;
+``results/cpu/claims_previous_machine.json`` was written so, against 637c713 (01-03, 05 and 06 since rerun):
 
-    git show 637c713:results/cpu/claims.json > /tmp/prev/cpu/claims.json   # the run before the rerun
-    python tools/compare_settings.py results /tmp/prev --papers "Warnecke et al. 2023 (NDSS)" DLFD \
-        --names "this run,<what the other run was>" --machine "<its CPU>" --save results/cpu/claims_previous_machine.json
+    git show 637c713:results/cpu/claims.json > /tmp/prev/cpu/claims.json   # the run before the reruns
+    git show 637c713:results/cpu/dlfd_ablation_splits.csv > /tmp/prev/cpu/dlfd_ablation_splits.csv
+    python tools/compare_settings.py results /tmp/prev --names "this run,<what the other run was>" \
+        --machine "<its CPU>" --save results/cpu/claims_previous_machine.json
 
 Notebook 05 (the DLFD ablation) records no claim; its verdicts (each variant against DLFD on NoMUS, FS and test
 accuracy, paired over the forget splits) are compared the same way when both runs hold ``dlfd_ablation_splits.csv``,
