@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from unlearn import claims
+from unlearn import claims, stats
 from unlearn.experiments import tmu
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -87,9 +87,13 @@ def test_agreement_difference_paired():
 
 
 # --- the smoke checks' tolerances -----------------------------------------------------------------------
-def test_every_rule_has_a_reason_and_timings_are_the_only_uncompared_quantity():
+def test_every_rule_has_a_reason_and_only_timings_and_derived_quantities_go_uncompared():
     assert all(len(r.why) > 30 for r in smoke_results.RULES)
-    assert [r.pattern for r in smoke_results.RULES if r.abs_tol is None] == [smoke_results.RULES[0].pattern]
+    uncompared = [r.pattern for r in smoke_results.RULES if r.abs_tol is None]
+    assert uncompared == [smoke_results.RULES[0].pattern, r"^restored_(lo|hi)$", r"_best$"]
+    # what those two are derived from is compared: the restoration's point estimate and the yardsticks' values
+    assert smoke_results.rule_for("restored").abs_tol == 0.75 and smoke_results.rule_for("restored_min_seed").abs_tol
+    assert all(smoke_results.rule_for(c).abs_tol for c in ("delta", "fs", "nomus", "quality"))
     assert smoke_results.rule_for("train_seconds").abs_tol is None
     assert smoke_results.rule_for("seed").abs_tol == 0 and smoke_results.rule_for("samples").abs_tol == 0
     assert smoke_results.rule_for("forget_acc").abs_tol == smoke_results.SE_100
@@ -143,3 +147,24 @@ def test_delta_interval_covers_the_spread_between_seeds():
     d = tmu.delta_intervals(per, n_boot=2000, seed=0)
     assert d.loc["TMU", "delta"] == pytest.approx(0.15, abs=1e-9)
     assert d.loc["TMU", "lo"] < 0.09 and d.loc["TMU", "hi"] > 0.21
+
+
+def test_t_interval_bounds_get_what_one_standard_error_per_value_can_move_them_by():
+    # n = 2: t(0.975, 1) = 12.71, so 0.05 x 13.71 = 0.686; n = 5: 0.05 x (1 + 2.776 / 2) = 0.119
+    ref = pd.DataFrame({"mean": [0.0, 0.0], "lo": [-0.5, -0.1], "hi": [0.5, 0.1], "n": [2, 5]})
+    assert smoke_results.compare(ref.assign(lo=[-1.15, -0.21]), ref) == []
+    assert any("[0, lo]" in p for p in smoke_results.compare(ref.assign(lo=[-1.2, -0.1]), ref))
+    assert any("[1, hi]" in p for p in smoke_results.compare(ref.assign(hi=[0.5, 0.23]), ref))
+    # two values moving 0.05 towards each other (the interval narrows) stay within the bound
+    x = np.array([0.1, 0.3])
+    lo = lambda v: stats.t_interval(v)["lo"]
+    assert abs(lo(x + [0.05, -0.05]) - lo(x)) <= smoke_results.t_bound_tolerance(0.05, 2) + 1e-12
+    # a file without n (bootstrap bounds of a paired difference) keeps the accuracies' rule
+    boot = pd.DataFrame({"diff": [0.0], "lo": [-0.1], "hi": [0.1]})
+    assert any("lo" in p for p in smoke_results.compare(boot.assign(lo=[-0.2]), boot))
+
+
+def test_a_name_picked_as_best_is_not_compared_but_other_text_is():
+    ref = pd.DataFrame({"its_best": ["neggrad"], "method": ["tmu"]})
+    assert smoke_results.compare(ref.assign(its_best=["influence_first_order"]), ref) == []
+    assert smoke_results.compare(ref.assign(method=["scrub"]), ref)

@@ -50,6 +50,76 @@ def test_portable_numerics_do_not_depend_on_the_kernels_a_cpu_offers():
     # and with one core or two available (the pins fix the thread count, not the machine)
     one_core = _train(numerics.PINS | {"ONEDNN_MAX_CPU_ISA": "AVX"}, cores="0")
     assert one_core == pinned["AVX"]
+    # and whatever instruction set MKL is allowed (its COMPATIBLE branch ignores the cap)
+    assert _train(numerics.PINS | {"MKL_ENABLE_INSTRUCTIONS": "AVX2"}) == pinned["SSE41"]
+
+
+# double exp and log through PyTorch's scalar kernels and numpy's baseline loops, both of which call glibc's libm
+LIBM = """
+import hashlib, numpy as np, torch
+x = torch.linspace(-30, 30, 100001, dtype=torch.float64)
+h = hashlib.sha1(x.exp().numpy().tobytes() + x.abs().add(1e-3).log().numpy().tobytes())
+h.update(np.exp(x.numpy()).tobytes() + np.log1p(np.abs(x.numpy())).tobytes() + np.cos(x.numpy()).tobytes())
+print(h.hexdigest())
+"""
+
+
+def _run(code: str, env: dict) -> str:
+    clean = {k: v for k, v in os.environ.items() if k not in numerics.PINS and k != "GLIBC_TUNABLES"}
+    out = subprocess.run([sys.executable, "-c", code], env=clean | env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout.strip().splitlines()[-1]
+
+
+def test_libm_versions_do_not_depend_on_the_features_a_cpu_offers():
+    # glibc hides a feature from its own dispatch when told to (glibc.cpu.hwcaps): that is how a CPU, or a virtual
+    # machine's CPU model, without FMA looks to it. With the machine's own features exp/log/cos round otherwise in the
+    # last bit; under the pins they are the SSE2 versions whatever the CPU offers.
+    older = "glibc.cpu.hwcaps=-AVX2,-FMA,-FMA4,-AVX,-AVX512F,-SSE4_2,-SSE4_1"
+    native, without_fma = _run(LIBM, {}), _run(LIBM, {"GLIBC_TUNABLES": older})
+    if native == without_fma:
+        pytest.skip("this CPU offers no FMA: glibc's FMA versions cannot be compared here")
+    pinned = _run(LIBM, numerics.PINS)
+    assert pinned == _run(LIBM, numerics.PINS | {"GLIBC_TUNABLES": older})
+    # the glibc pin is what does it: the other pins alone leave the FMA versions in place
+    assert pinned != _run(LIBM, {k: v for k, v in numerics.PINS.items() if k != "GLIBC_TUNABLES"})
+
+
+# a convolution's forward pass at a batch of 32, the size at which PyTorch hands it to NNPACK once oneDNN is off
+CONV = """
+import hashlib, sys, torch
+import unlearn  # applies the in-process pins when the environment asks for them
+torch.backends.mkldnn.enabled = False
+if sys.argv[1:] == ["nnpack-off"]:
+    torch.backends.nnpack.set_flags(False)
+g = torch.Generator().manual_seed(0)
+x, w = torch.randn(32, 16, 16, 16, generator=g), torch.randn(32, 16, 3, 3, generator=g)
+print(torch._C._get_nnpack_enabled(), hashlib.sha1(torch.nn.functional.conv2d(x, w, padding=1).numpy().tobytes()).hexdigest())
+"""
+
+
+def test_convolutions_do_not_reach_nnpack_under_the_pins():
+    # NNPACK chooses its kernels and its cache blocking from the CPU (cpuinfo's cache sizes), which no environment
+    # variable reaches: under the pins it is off and the convolution takes the im2col + MKL path
+    def conv(env, *args):
+        clean = {k: v for k, v in os.environ.items() if k not in numerics.PINS and k != "GLIBC_TUNABLES"}
+        out = subprocess.run([sys.executable, "-c", CONV, *args], env=clean | env, capture_output=True, text=True,
+                             timeout=300)
+        assert out.returncode == 0, out.stderr[-2000:]
+        return out.stdout.split()
+    on, off = conv({}), conv({}, "nnpack-off")
+    if not torch_nnpack_available():
+        pytest.skip("this PyTorch build has no NNPACK")
+    assert on[0] == "True" and on[1] != off[1], "NNPACK no longer changes this convolution: the test proves nothing"
+    pinned = conv(numerics.PINS)
+    assert pinned[0] == "False"
+    assert pinned[1] == conv(numerics.PINS, "nnpack-off")[1]
+
+
+def torch_nnpack_available() -> bool:
+    import torch
+
+    return torch.backends.nnpack.is_available()
 
 
 # decodes and resizes a few photographs the way the UTKFace and MUFAC loaders fill their data caches; prints a hash
