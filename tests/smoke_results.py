@@ -36,7 +36,14 @@ class Rule:
     abs_tol: float | None  # |run - reference| allowed; 0 = exact; None = not compared
     rel_tol: float  # ... or this share of |reference|, whichever is larger
     why: str
-    t_bounds: bool = False  # bounds of a Student-t interval over the row's ``n`` values: abs_tol widened (see below)
+    needs: str | None = None  # the rule applies only in files with this column: a Student-t interval's ``n``, whose
+    #                           bounds get abs_tol widened by t_bound_tolerance (see below)
+
+    def tolerance(self, reference: float, n: int | None = None) -> float:
+        """|run - reference| allowed for one value (``n``: the row's count, for a rule that ``needs`` it)."""
+        if self.needs:
+            return t_bound_tolerance(self.abs_tol, n)
+        return max(self.abs_tol, self.rel_tol * abs(reference))
 
 
 # The smoke sets are small: forget sets of 12-36 samples, evaluation sets of 60-600. One standard error of an
@@ -92,7 +99,7 @@ RULES = [
          "bounds of a Student-t interval over n splits or seeds (the row's n): when each of the n values may move by "
          "one standard error (0.05), the mean moves by at most 0.05 and the half-width by at most "
          "t(0.975, n-1) x 0.05 / sqrt(n-1), so 0.05 x (1 + t/sqrt(n-1)): 0.69 at n = 2, 0.12 at n = 5",
-         t_bounds=True),
+         needs="n"),
     Rule(r"acc|delta|changed|agreement|mia|fs|nomus|restored|gap|easy|auroc|balanced|fit|share|rate|drop|_lo$|_hi$|"
          r"^d_|diff|lo|hi|score|prob|frac|^mean$", SE_100, 0.0,
          "accuracies, shares of samples and the scores built from them (Delta, MIA, FS, NoMUS, AUROC, restoration, "
@@ -106,9 +113,11 @@ NOT_COMPARED = {"notebook_times.csv", "claims_table.csv"}
 BOOL_RULE = "booleans (a claim's verdict, no-op flags, diverged flags): compared exactly"
 
 
-def rule_for(column: str, skip: Rule | None = None) -> Rule | None:
+def rule_for(column: str, columns=()) -> Rule | None:
+    """The first rule matching ``column`` in a file with these ``columns`` (a rule that ``needs`` a column the file
+    lacks is passed over)."""
     for rule in RULES:
-        if rule is not skip and re.search(rule.pattern, column):
+        if re.search(rule.pattern, column) and (rule.needs is None or rule.needs in columns):
             return rule
     return None
 
@@ -137,27 +146,23 @@ def compare(run: pd.DataFrame, ref: pd.DataFrame, where: str = "") -> list[str]:
             continue
         num_a, num_b = pd.to_numeric(a, errors="coerce"), pd.to_numeric(b, errors="coerce")
         if num_b.isna().sum() > b.isna().sum():  # text column: exact, unless a rule says it is not compared
-            if (rule := rule_for(col)) is not None and rule.abs_tol is None:
+            if (rule := rule_for(col, ref.columns)) is not None and rule.abs_tol is None:
                 continue
             bad = [i for i in range(len(b)) if str(a.iloc[i]) != str(b.iloc[i])]
             problems += [f"{where}[{i}, {col}]: {a.iloc[i]!r} vs {b.iloc[i]!r} (text: exact)" for i in bad]
             continue
-        rule = rule_for(col)
+        rule = rule_for(col, ref.columns)
         if rule is None:
             problems.append(f"{where}: column {col!r} matches no tolerance rule in tests/smoke_results.py; add one")
             continue
         if rule.abs_tol is None:
             continue
-        if rule.t_bounds and "n" not in ref.columns:
-            rule = rule_for(col, skip=rule)
         for i, (x, y) in enumerate(zip(num_a.to_numpy(float), num_b.to_numpy(float))):
             if math.isnan(y) or math.isnan(x):
                 if math.isnan(x) != math.isnan(y):
                     problems.append(f"{where}[{i}, {col}]: {x} vs {y} (one is NaN)")
                 continue
-            tol = max(rule.abs_tol, rule.rel_tol * abs(y))
-            if rule.t_bounds:
-                tol = t_bound_tolerance(rule.abs_tol, int(ref["n"].iloc[i]))
+            tol = rule.tolerance(y, int(ref[rule.needs].iloc[i]) if rule.needs else None)
             if abs(x - y) > tol + 1e-12:
                 problems.append(f"{where}[{i}, {col}]: {x:.6g} vs reference {y:.6g}, |diff| {abs(x - y):.3g} > {tol:.3g} "
                                 f"({rule.why.split(':')[0]})")
@@ -187,6 +192,8 @@ def describe(rule: Rule) -> str:
     """A rule's tolerance in words."""
     if rule.abs_tol is None:
         return "not compared"
+    if rule.needs:
+        return f"{rule.abs_tol:g} x (1 + t(0.975, {rule.needs}-1) / sqrt({rule.needs}-1))"
     parts = ([f"{rule.abs_tol:g}"] if rule.abs_tol else []) + ([f"{rule.rel_tol:.0%} of the value"] if rule.rel_tol else [])
     return " or ".join(parts) + (" (the larger)" if len(parts) == 2 else "") if parts else "exact"
 
@@ -197,18 +204,47 @@ def markdown_table() -> str:
     return "\n".join(["| columns (regular expression) | tolerance | why |", "|---|---|---|", *rows])
 
 
-def report() -> str:
-    """Every difference of the last smoke run from the references, file by file (``make notebooks-kernels``)."""
-    lines = []
-    for ref in reference_files():
-        run = RUN / ref.name
-        problems = compare(pd.read_csv(run), pd.read_csv(ref), ref.name) if run.exists() else [f"{ref.name}: not written"]
+def same_bytes(run: pd.DataFrame, ref: pd.DataFrame) -> tuple[int, int]:
+    """How many of the compared values (wall times left out) are exactly the reference's, and how many there are:
+    whether two runs made the same numbers, not only numbers within tolerance."""
+    same = total = 0
+    for col in ref.columns:
+        rule = rule_for(col, ref.columns)
+        if rule is RULES[0] or col not in run.columns or len(run) != len(ref):
+            continue
+        a, b = run[col], ref[col]
+        same, total = same + int(((a == b) | (a.isna() & b.isna())).sum()), total + len(b)
+    return same, total
+
+
+def report(run_dir: Path = RUN, reference_dir: Path = REFERENCE) -> str:
+    """Every difference of a smoke run from the references, file by file (``make notebooks-kernels``), and how many
+    values are the same bytes."""
+    lines, bad, same, total = [], 0, 0, 0
+    refs = sorted(reference_dir.glob("*.csv"))
+    for ref in refs:
+        run = run_dir / ref.name
+        if not run.exists():
+            problems = [f"{ref.name}: not written"]
+        else:
+            a, b = pd.read_csv(run), pd.read_csv(ref)
+            problems = compare(a, b, ref.name)
+            k, n = same_bytes(a, b)
+            same, total = same + k, total + n
+        bad += bool(problems)
         lines.append(f"{ref.name}: {'within tolerance' if not problems else f'{len(problems)} values beyond tolerance'}")
         lines += ["    " + p for p in problems]
+    lines.append(f"{bad} of {len(refs)} files beyond tolerance; {same} of {total} compared values the same bytes "
+                 "(wall times left out)")
     return "\n".join(lines)
 
 
 if __name__ == "__main__":
-    import sys
+    import argparse
 
-    print(report() if "--report" in sys.argv else markdown_table())
+    ap = argparse.ArgumentParser(description="the tolerance table (default), or a smoke run against references")
+    ap.add_argument("--report", action="store_true", help="every value beyond tolerance, and how many are the same bytes")
+    ap.add_argument("--run", type=Path, default=RUN, help="the run's CSVs (default: results/smoke)")
+    ap.add_argument("--reference", type=Path, default=REFERENCE, help="the references (default: tests/smoke_reference/results)")
+    args = ap.parse_args()
+    print(report(args.run, args.reference) if args.report else markdown_table())

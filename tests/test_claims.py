@@ -162,6 +162,13 @@ def test_t_interval_bounds_get_what_one_standard_error_per_value_can_move_them_b
     # a file without n (bootstrap bounds of a paired difference) keeps the accuracies' rule
     boot = pd.DataFrame({"diff": [0.0], "lo": [-0.1], "hi": [0.1]})
     assert any("lo" in p for p in smoke_results.compare(boot.assign(lo=[-0.2]), boot))
+    assert smoke_results.rule_for("lo", boot.columns).abs_tol == smoke_results.SE_100
+
+
+def test_same_bytes_counts_exact_values_and_leaves_wall_times_out():
+    ref = pd.DataFrame({"method": ["a", "b"], "forget_acc": [0.5, 0.9], "mia": [np.nan, 0.6], "seconds": [1.0, 2.0]})
+    run = ref.assign(forget_acc=[0.5, 0.9000001], mia=[np.nan, np.nan], seconds=[3.0, 4.0])
+    assert smoke_results.same_bytes(run, ref) == (4, 6)  # NaN where the reference has NaN counts as the same
 
 
 def test_a_name_picked_as_best_is_not_compared_but_other_text_is():
