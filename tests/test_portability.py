@@ -30,12 +30,17 @@ print(hashlib.sha1(torch.cat([p.detach().flatten() for p in m.parameters()]).num
 """
 
 
-def _train(env: dict, cores: str | None = None) -> str:
+def _run(code: str, env: dict, *args: str, cores: str | None = None) -> str:
+    """The last line ``code`` prints in a fresh Python with this environment and none of the pins but ``env``'s."""
     clean = {k: v for k, v in os.environ.items() if k not in numerics.PINS}
-    cmd = (["taskset", "-c", cores] if cores else []) + [sys.executable, "-c", TRAIN]
+    cmd = (["taskset", "-c", cores] if cores else []) + [sys.executable, "-c", code, *args]
     out = subprocess.run(cmd, env=clean | env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     return out.stdout.strip().splitlines()[-1]
+
+
+def _train(env: dict, cores: str | None = None) -> str:
+    return _run(TRAIN, env, cores=cores)
 
 
 @pytest.mark.slow
@@ -62,13 +67,6 @@ h = hashlib.sha1(x.exp().numpy().tobytes() + x.abs().add(1e-3).log().numpy().tob
 h.update(np.exp(x.numpy()).tobytes() + np.log1p(np.abs(x.numpy())).tobytes() + np.cos(x.numpy()).tobytes())
 print(h.hexdigest())
 """
-
-
-def _run(code: str, env: dict) -> str:
-    clean = {k: v for k, v in os.environ.items() if k not in numerics.PINS and k != "GLIBC_TUNABLES"}
-    out = subprocess.run([sys.executable, "-c", code], env=clean | env, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    return out.stdout.strip().splitlines()[-1]
 
 
 def test_libm_versions_do_not_depend_on_the_features_a_cpu_offers():
@@ -101,25 +99,16 @@ print(torch._C._get_nnpack_enabled(), hashlib.sha1(torch.nn.functional.conv2d(x,
 def test_convolutions_do_not_reach_nnpack_under_the_pins():
     # NNPACK chooses its kernels and its cache blocking from the CPU (cpuinfo's cache sizes), which no environment
     # variable reaches: under the pins it is off and the convolution takes the im2col + MKL path
-    def conv(env, *args):
-        clean = {k: v for k, v in os.environ.items() if k not in numerics.PINS and k != "GLIBC_TUNABLES"}
-        out = subprocess.run([sys.executable, "-c", CONV, *args], env=clean | env, capture_output=True, text=True,
-                             timeout=300)
-        assert out.returncode == 0, out.stderr[-2000:]
-        return out.stdout.split()
-    on, off = conv({}), conv({}, "nnpack-off")
-    if not torch_nnpack_available():
+    import torch
+
+    if not torch.backends.nnpack.is_available():
         pytest.skip("this PyTorch build has no NNPACK")
+    conv = lambda env, *args: _run(CONV, env, *args).split()
+    on, off = conv({}), conv({}, "nnpack-off")
     assert on[0] == "True" and on[1] != off[1], "NNPACK no longer changes this convolution: the test proves nothing"
     pinned = conv(numerics.PINS)
     assert pinned[0] == "False"
     assert pinned[1] == conv(numerics.PINS, "nnpack-off")[1]
-
-
-def torch_nnpack_available() -> bool:
-    import torch
-
-    return torch.backends.nnpack.is_available()
 
 
 # decodes and resizes a few photographs the way the UTKFace and MUFAC loaders fill their data caches; prints a hash
@@ -147,15 +136,8 @@ def test_data_caches_do_not_depend_on_the_kernels_a_cpu_offers(tmp_path):
         img = ramp[:, None, None] * rng.uniform(0.3, 1, 3) + ramp[None, :, None] * rng.uniform(0, 0.2, 3)
         img = np.clip(img + rng.normal(0, 20, (200, 200, 3)), 0, 255).astype(np.uint8)
         Image.fromarray(img).save(tmp_path / f"{i}.jpg", quality=90)
-    clean = {k: v for k, v in os.environ.items() if k not in numerics.PINS}
-    digests = {}
-    for level in ("default", None):  # ATen's generic kernels, then the machine's own (AVX2 or AVX-512)
-        env = clean | ({"ATEN_CPU_CAPABILITY": level} if level else {})
-        out = subprocess.run([sys.executable, "-c", RESIZE, str(tmp_path)], env=env, capture_output=True, text=True,
-                             timeout=120)
-        assert out.returncode == 0, out.stderr[-2000:]
-        digests[level] = out.stdout.strip()
-    assert digests["default"] == digests[None]
+    # ATen's generic kernels, then the machine's own (AVX2 or AVX-512)
+    assert _run(RESIZE, {"ATEN_CPU_CAPABILITY": "default"}, str(tmp_path)) == _run(RESIZE, {}, str(tmp_path))
 
 
 def test_numpy_runs_its_baseline_loops_under_the_pins():
@@ -163,10 +145,7 @@ def test_numpy_runs_its_baseline_loops_under_the_pins():
     # the pins every dispatch target above its x86-64-v2 baseline is off, whatever the CPU offers
     probe = ("from numpy._core._multiarray_umath import __cpu_dispatch__ as d, __cpu_features__ as f; "
              "print(sorted(t for t in d if f[t]))")
-    clean = {k: v for k, v in os.environ.items() if k not in numerics.PINS}
-    out = subprocess.run([sys.executable, "-c", probe], env=clean | numerics.PINS, capture_output=True, text=True)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert out.stdout.strip() == "[]"
+    assert _run(probe, numerics.PINS) == "[]"
 
 
 def test_apply_refuses_a_process_started_without_the_environment(monkeypatch):

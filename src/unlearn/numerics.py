@@ -23,8 +23,8 @@ Three more settings live inside the process (:func:`apply`): oneDNN convolutions
 (``torch.backends.mkldnn.enabled = False``; oneDNN sizes its blocks by the CPU's caches, so its sums are ordered by
 the machine); so is NNPACK, which PyTorch takes instead for a convolution's forward pass at a batch of 16 or more once
 oneDNN is off, and which also picks its kernels (AVX2 or scalar) and its cache blocking (L1/L2/L3 sizes, 48 KiB and
-2 MiB per core on the Sapphire Rapids Xeon that found this, other sizes on other models) from the CPU; both fall back to PyTorch's im2col + MKL
-path. PyTorch's thread pool is set to one thread.
+2 MiB per core on the Sapphire Rapids Xeon that found this, other sizes on other models) from the CPU; both fall back
+to PyTorch's im2col + MKL path. PyTorch's thread pool is set to one thread.
 
 What is proven, and what is not: ``tests/test_portability.py`` shows, on one machine, that each switch above changes
 results when the CPU-dependent path is taken and that the pinned results do not move when the kernels a CPU offers are
@@ -66,8 +66,8 @@ def requested() -> bool:
 
 
 def apply() -> None:
-    """The in-process half of the pins (oneDNN and NNPACK convolutions off, one PyTorch thread). Refuses to run in a process
-    whose libraries were loaded without the environment half, which would give neither speed nor portability."""
+    """The in-process half of the pins (oneDNN and NNPACK convolutions off, one PyTorch thread). Refuses to run in a
+    process whose libraries were loaded without the environment half, which would give neither speed nor portability."""
     import torch
 
     # the oneDNN cap is a second line only (apply() keeps convolutions away from oneDNN), so it is not required
