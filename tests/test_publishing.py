@@ -81,6 +81,18 @@ def test_runtime_table_says_which_machine_ran_each_notebook(tmp_path):
     assert table[3] == "| `02_b.ipynb` | 1.0 min | 15 min | 1.0 GiB | not probed (an earlier machine) |"
 
 
+def test_runtime_table_gives_the_kernels_cpu_time_and_the_stolen_share_where_measured(tmp_path):
+    (tmp_path / "results" / "cpu").mkdir(parents=True)
+    (tmp_path / "results" / "cpu" / "notebook_times.csv").write_text(
+        "notebook,profile,seconds,peak_rss_mb,cpu_s,steal_pct,jobs,cpu,probe_s\n"
+        "01_a.ipynb,cpu,600,2048,1150.5,0.4,1,\"Xeon, avx512, 2 cores\",0.5\n"
+        "02_b.ipynb,cpu,60,1024,,,1,\"Xeon, avx512, 2 cores\",0.5\n")  # a row from before the runner read CPU time
+    table = findings.runtime_table(tmp_path).splitlines()
+    assert "kernel CPU time (host's time stolen)" in table[0]
+    assert table[2] == "| `01_a.ipynb` | 10.0 min | 15 min | 2.0 GiB | 19.2 min (0.4 % stolen) | Xeon, avx512, 2 cores (0.5 s) |"
+    assert table[3] == "| `02_b.ipynb` | 1.0 min | 15 min | 1.0 GiB | not measured (an earlier run) | Xeon, avx512, 2 cores (0.5 s) |"
+
+
 def test_site_layout_turns_the_readme_into_the_index_and_links_notebook_pages(tmp_path):
     executed = tmp_path / "executed"
     executed.mkdir()

@@ -36,11 +36,31 @@ def test_a_failure_keeps_earlier_times_and_names_what_did_not_run(tmp_path, monk
     assert [r["notebook"] for r in rows] == ["01_good.ipynb"]
     # which machine ran it and how fast it was (tools/machine_probe.py), so that two runs' times can be compared
     assert rows[0]["cpu"].endswith("cores") and float(rows[0]["probe_s"]) > 0 and rows[0]["jobs"] == "1"
+    # what its kernel used: a kernel that starts Python and prints spends some CPU time, and no more than two cores'
+    # worth of its wall time; the stolen share is a percentage (or empty where /proc/stat is missing)
+    assert 0 < float(rows[0]["cpu_s"]) <= 2 * float(rows[0]["seconds"]) and float(rows[0]["peak_rss_mb"]) > 0
+    assert rows[0]["steal_pct"] == "" or 0 <= float(rows[0]["steal_pct"]) <= 100
     assert (out / "01_good.ipynb").exists() and (out / "02_bad.ipynb").exists()
     # a parameter a notebook does not declare stops the run before any notebook executes
     noseed = _notebook(tmp_path / "04_noseed.ipynb", "x = 1", params='PROFILE = "cpu"  # profile')
     assert run_notebooks.main(["--profile", "smoke", "--seed", "1", "--out", str(out), str(good), str(noseed)]) == 2
     assert "04_noseed.ipynb: parameters cell lacks ['SEED']" in capsys.readouterr().err
+
+
+def test_stolen_share_is_the_steal_ticks_over_all_ticks_between_two_readings(tmp_path, monkeypatch):
+    import machine_probe
+
+    stat = tmp_path / "stat"
+    # user nice system idle iowait irq softirq steal guest guest_nice (guest counts inside user, so it is not added)
+    stat.write_text("cpu  100 0 20 870 0 0 0 10 50 0\ncpu0 50 0 10 435 0 0 0 5 25 0\n")
+    real_path = machine_probe.Path
+    monkeypatch.setattr(machine_probe, "Path", lambda p: stat if p == "/proc/stat" else real_path(p))
+    before = machine_probe.host_ticks()
+    assert before == (10, 1000)
+    stat.write_text("cpu  250 0 30 1010 0 0 0 110 50 0\n")
+    assert machine_probe.host_ticks() == (110, 1400)
+    assert machine_probe.stolen_share(before, machine_probe.host_ticks()) == pytest.approx(100 / 400)
+    assert machine_probe.stolen_share(before, before) is None  # no time passed: no share
 
 
 @pytest.mark.slow

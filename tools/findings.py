@@ -144,19 +144,29 @@ def runtime_text(row: dict | None) -> str | None:
 def runtime_table(root: Path = ROOT) -> str:
     rows = times(root)
     probed = any(r.get("cpu") for r in rows.values())
-    out = ["| notebook | cpu wall time, empty cache | budget | peak memory |" + (" machine (speed probe) |" if probed else ""),
-           "|---|---|---|---|" + ("---|" if probed else "")]
+    used = any(r.get("cpu_s") for r in rows.values())  # runs since the runner read the kernel's CPU time
+    out = ["| notebook | cpu wall time, empty cache | budget | peak memory |" + (" kernel CPU time (host's time stolen) |" if used else "")
+           + (" machine (speed probe) |" if probed else ""),
+           "|---|---|---|---|" + ("---|" if used else "") + ("---|" if probed else "")]
     for name, r in sorted(rows.items()):
         s = float(r["seconds"])
         budget = BUDGET_S.get(name[:2], 900)
         flag = "" if s <= budget else " (**over**)"
+        cpu = ""
+        if used:  # CPU time near 2x the wall time: both cores busy; a large stolen share: a busy host, not slow code
+            stolen = f" ({float(r['steal_pct']):.1f} % stolen)" if r.get("steal_pct") else ""
+            cpu = f" {float(r['cpu_s']) / 60:.1f} min{stolen} |" if r.get("cpu_s") else " not measured (an earlier run) |"
         # runs since tools/machine_probe.py say which machine and how fast it was (a larger probe is slower)
         machine = (f" {r['cpu']} ({r['probe_s']} s) |" if r.get("cpu") else " not probed (an earlier machine) |") if probed else ""
         out.append(f"| `{name}` | {s / 60:.1f} min{flag} | {budget / 60:.0f} min | {float(r['peak_rss_mb']) / 1024:.1f} GiB |"
-                   + machine)
+                   + cpu + machine)
     if probed:
         out += ["", "Speed probe: `tools/machine_probe.py`, a fixed small-CNN training run at the notebook's threads; "
                 "times from machines with different probes do not compare."]
+    if used:
+        out += ["Kernel CPU time: user and system time of the notebook's kernel and its workers, every thread (about twice "
+                "the wall time when both cores are busy); stolen: the share of the host's CPU time the hypervisor gave "
+                "to other guests during the notebook (`/proc/stat`), so a shared host's slow run shows as such."]
     return "\n".join(out)
 
 

@@ -49,6 +49,24 @@ def probe(steps: int = 5, tries: int = 3) -> float:
     return best
 
 
+def host_ticks() -> tuple[int, int]:
+    """(stolen, all) clock ticks of every CPU since boot, from /proc/stat's first line: "steal" is time the hypervisor
+    ran another guest while this one wanted the CPU. Two readings around a run give the share of it that was stolen,
+    which a busy shared host shows and an idle one does not; (0, 0) where /proc/stat does not exist."""
+    stat = Path("/proc/stat")
+    if not stat.exists():
+        return 0, 0
+    fields = [int(x) for x in stat.read_text().split("\n", 1)[0].split()[1:]]
+    # user nice system idle iowait irq softirq steal guest guest_nice; guest time is already counted in user
+    return (fields[7] if len(fields) > 7 else 0), sum(fields[:8])
+
+
+def stolen_share(before: tuple[int, int], after: tuple[int, int]) -> float | None:
+    """The share of all CPU time between two :func:`host_ticks` readings that the hypervisor gave to other guests."""
+    total = after[1] - before[1]
+    return (after[0] - before[0]) / total if total > 0 else None
+
+
 def measure() -> dict:
     """Run the probe in a child process (this process may fork workers later; no threads started here)."""
     out = subprocess.run([sys.executable, __file__], capture_output=True, text=True, check=True)

@@ -39,16 +39,22 @@ paths.use_repository()  # data, model cache, results and figures: this repositor
 ROOT = Path(__file__).resolve().parents[1]
 
 
-class PeakRSS:
-    """Peak resident memory (MB) of this process's children (the notebook's kernel), polled every
-    0.2 s in a thread. Not getrusage(RUSAGE_CHILDREN): jupyter_client reaps the kernel itself, and
-    that figure is the maximum over every child so far, not this notebook's."""
+class KernelUsage:
+    """Peak resident memory (MB) and CPU time (s, user + system, every thread) of this process's children (the
+    notebook's kernel), polled every 0.2 s in a thread. Not getrusage(RUSAGE_CHILDREN): jupyter_client reaps the
+    kernel itself, and that figure is the maximum over every child so far, not this notebook's. CPU time against wall
+    time says how many cores the kernel kept busy; with the share stolen by the hypervisor
+    (:func:`machine_probe.stolen_share`) it tells a slow notebook from a busy host."""
 
     def __enter__(self):
-        self.peak, self._stop = 0.0, threading.Event()
+        self.peak, self._cpu, self._stop = 0.0, {}, threading.Event()
         self._thread = threading.Thread(target=self._poll, daemon=True)
         self._thread.start()
         return self
+
+    @property
+    def cpu_s(self) -> float:
+        return sum(self._cpu.values())  # the last reading of each child, ended ones included
 
     def _poll(self):
         me = psutil.Process()
@@ -57,6 +63,8 @@ class PeakRSS:
             for child in me.children(recursive=True):
                 try:
                     total += child.memory_info().rss
+                    t = child.cpu_times()
+                    self._cpu[child.pid] = t.user + t.system
                 except psutil.Error:  # a child that ended between listing and reading
                     pass
             self.peak = max(self.peak, total / 2**20)
@@ -115,7 +123,7 @@ def main(argv=None) -> int:
                 break
             done = next(concurrent.futures.as_completed(running))
             nb = running.pop(done)
-            seconds, peak, error = done.result()
+            seconds, usage, error = done.result()
             if error:  # report which notebook failed and which never ran, then stop
                 failed = failed or nb
                 print(f"FAILED: {nb.name} after {seconds:.1f} s ({error}); executed copy with the error: "
@@ -125,34 +133,39 @@ def main(argv=None) -> int:
                     waiting = []
                 continue
             total += seconds
-            record_time(times, {"notebook": nb.name, "profile": args.profile, "seconds": round(seconds, 1),
-                                "peak_rss_mb": round(peak), "jobs": args.jobs, **machine})  # at once: a later failure keeps this time
-            print(f"    {nb.name}: {seconds:.1f} s, kernel peak RSS {peak:.0f} MB", flush=True)
+            record_time(times, {"notebook": nb.name, "profile": args.profile, "seconds": round(seconds, 1), **usage,
+                                "jobs": args.jobs, **machine})  # at once: a later failure keeps this time
+            print(f"    {nb.name}: {seconds:.1f} s, kernel peak RSS {usage['peak_rss_mb']} MB, kernel CPU time "
+                  f"{usage['cpu_s']} s, {usage['steal_pct']} % of the host's CPU time stolen", flush=True)
     if failed:
         return 1
     print(f"total: {total:.1f} s for {len(notebooks)} notebook(s)")
     return 0
 
 
-def run_one(nb: Path, out: Path, params: dict, keep: str | None, cache: Path | None = None) -> tuple[float, float, str | None]:
-    """Execute one notebook (in a worker process, so that its kernel is the only child measured): its wall time,
-    its kernel's peak memory (MB), and the error that stopped it, if any. ``cache``: the model cache its kernel uses
-    (inherited through the environment)."""
+def run_one(nb: Path, out: Path, params: dict, keep: str | None, cache: Path | None = None) -> tuple[float, dict, str | None]:
+    """Execute one notebook (in a worker process, so that its kernel is the only child measured): its wall time, what
+    its kernel used (``peak_rss_mb``, ``cpu_s``: :class:`KernelUsage`; ``steal_pct``: the share of the host's CPU
+    time stolen by the hypervisor meanwhile, empty where the system does not say) and the error that stopped it, if
+    any. ``cache``: the model cache its kernel uses (inherited through the environment)."""
     if cache is not None:
         os.environ["UNLEARN_CACHE"] = str(cache)
-    start = time.perf_counter()
+    start, ticks = time.perf_counter(), machine_probe.host_ticks()
     print(f"==> {nb.name} (PROFILE={params['PROFILE']})", flush=True)
+    error = None
     try:
-        with PeakRSS() as rss:
+        with KernelUsage() as kernel:
             pm.execute_notebook(str(nb), str(out / nb.name), parameters=params, kernel_name="python3",
                                 cwd=str(nb.resolve().parent), progress_bar=False)
     except Exception as exc:
-        return time.perf_counter() - start, rss.peak, type(exc).__name__
-    seconds = time.perf_counter() - start
-    if keep:
+        error = type(exc).__name__
+    seconds, stolen = time.perf_counter() - start, machine_probe.stolen_share(ticks, machine_probe.host_ticks())
+    usage = {"peak_rss_mb": round(kernel.peak), "cpu_s": round(kernel.cpu_s, 1),
+             "steal_pct": "" if stolen is None else round(100 * stolen, 1)}
+    if keep and error is None:
         (ROOT / keep).mkdir(parents=True, exist_ok=True)
         nbformat.write(strip_volatile(nbformat.read(out / nb.name, as_version=4)), ROOT / keep / nb.name)
-    return seconds, rss.peak, None
+    return seconds, usage, error
 
 
 def strip_volatile(nb) -> nbformat.NotebookNode:
@@ -220,7 +233,8 @@ def record_time(times: Path, row: dict) -> None:
     kept = {r["notebook"]: r for r in csv.DictReader(open(times))} if times.exists() else {}
     kept[row["notebook"]] = row
     with open(times, "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=["notebook", "profile", "seconds", "peak_rss_mb", "jobs", "cpu", "probe_s"],
+        writer = csv.DictWriter(fh, fieldnames=["notebook", "profile", "seconds", "peak_rss_mb", "cpu_s", "steal_pct", "jobs", "cpu",
+                                                "probe_s"],
                                 restval="")
         writer.writeheader()
         writer.writerows(sorted(kept.values(), key=lambda r: r["notebook"]))
