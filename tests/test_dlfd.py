@@ -8,6 +8,7 @@ import dataclasses
 
 import numpy as np
 import ot
+import pandas as pd
 import pytest
 import torch
 from torch.utils.data import Subset
@@ -387,6 +388,11 @@ def test_a_diverged_variant_or_method_is_a_row_and_the_runs_go_on(monkeypatch):
     summary = dlfd.ablation_summary(per_split)
     assert summary.loc["release arm", "n_splits"] == 2 and summary.loc["no OT term", "n_splits"] == 3
     assert summary.loc["release arm", "d_nomus"] == pytest.approx(0.0)  # equal on the two scored splits
+    calls.clear()  # one new variant alone (notebook 05's exercise): only its runs, with its own config
+    half = dlfd.run_ablation(None, P, data, seed=0, variants={"half step": {"perturb_step_size": 0.045}})
+    assert half["variant"].unique().tolist() == ["half step"] and len(calls) == 3
+    both = dlfd.ablation_summary(pd.concat([per_split[per_split["variant"] == "DLFD (paper)"], half]))
+    assert both.index.tolist() == ["DLFD (paper)", "half step"] and both.loc["half step", "n_splits"] == 3
     runs = dlfd.run_splits(None, P, data, seed=0)  # notebook 03's five-split section, the same rule
     assert runs[(runs["method"] == "finetune") & (runs["split"] == 1)]["nomus"].isna().all()
     claims = dlfd.split_claims(runs)

@@ -93,6 +93,49 @@ def test_runtime_table_gives_the_kernels_cpu_time_and_the_stolen_share_where_mea
     assert table[3] == "| `02_b.ipynb` | 1.0 min | 15 min | 1.0 GiB | not measured (an earlier run) | Xeon, avx512, 2 cores (0.5 s) |"
 
 
+def test_executed_copies_take_the_sources_prose_only_when_they_ran_its_code():
+    new = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("corrected text"), nbformat.v4.new_code_cell("x = 1")])
+
+    def executed(code: str):
+        injected = nbformat.v4.new_code_cell('PROFILE = "cpu"', metadata={"tags": ["injected-parameters"]})
+        cells = [nbformat.v4.new_markdown_cell("old text"), injected, nbformat.v4.new_code_cell(code)]
+        cells[2].outputs = [nbformat.v4.new_output("stream", text="ran\n")]
+        return nbformat.v4.new_notebook(cells=cells)
+
+    same = executed("x = 1")
+    findings._prose_from_source(same, new)
+    assert same.cells[0].source == "corrected text" and same.cells[2].outputs[0]["text"] == "ran\n"
+    other = executed("x = 2")  # ran other code: only a rerun may change its text
+    findings._prose_from_source(other, new)
+    assert other.cells[0].source == "old text"
+
+
+def test_tmu_outcome_states_what_the_run_shows_from_its_result_files(tmp_path):
+    cpu = tmp_path / "results" / "cpu"
+    cpu.mkdir(parents=True)
+    assert findings.tmu_outcome(tmp_path) is None  # no run yet: the block is left as it is
+
+    def table1(oracle: float) -> None:
+        (cpu / "tmu_table1.csv").write_text("method,delta\nTMU,0.12\nTMU (oracle),%s\nTMU (rate-only),0.25\n"
+                                            "random label,0.06\nBad Teacher,0.25\nNegGrad,0.65\n" % oracle)
+
+    table1(0.135)
+    (cpu / "tmu_calibration.csv").write_text(",predicted_easy,true_easy\nTMU as run,0.59,0.65\n")
+    (cpu / "tmu_table1_seeds.csv").write_text("method,seed,delta,mia_easy\n" + "".join(
+        f"TMU,{k},{d},0.6\nretrain (gold),{k},0,0.66\n" for k, d in enumerate((0.085, 0.165, 0.12))))
+    (cpu / "claims.json").write_text(json.dumps([{"paper": "TMU", "claim": "TMU agrees with the gold model ...",
+        "numbers": {"agreement_tmu_minus_rate_only": 0.07, "lo": 0.002, "hi": 0.145, "samples": 600,
+                    "discordant_samples": 139}}]))
+    text = findings.tmu_outcome(tmp_path)
+    # 600 samples over 3 seeds: 200 forget images a seed, so Delta 0.12 is 24 of them
+    assert "TMU's mean $\\Delta$ is 0.120 (24 of 200 forget images a seed)" in text
+    assert "even the oracle" in text and "is no closer (0.135)" in text  # the oracle at or above TMU: the step limits
+    assert "random label is as close to the gold model as TMU or closer" in text
+    assert "calls 59% of $D_f$ easy against a true 65%" in text and "decided by 139 of 600 samples" in text
+    table1(0.05)  # an oracle 0.07 (14 images) closer: the predictor's share
+    assert "the oracle is closer by 0.070" in findings.tmu_outcome(tmp_path)
+
+
 def test_site_layout_turns_the_readme_into_the_index_and_links_notebook_pages(tmp_path):
     executed = tmp_path / "executed"
     executed.mkdir()

@@ -79,6 +79,70 @@ def notebook_box(stem: str, root: Path = ROOT) -> str | None:
             "of these on this run; `results/cpu/claims.json` holds the last cpu run's.*\n\n")
 
 
+def _csv(root: Path, name: str, index: bool = True):
+    import pandas as pd
+
+    path = root / "results" / "cpu" / name
+    return pd.read_csv(path, index_col=0 if index else None) if path.exists() else None
+
+
+def tmu_outcome(root: Path = ROOT) -> str | None:
+    """Notebook 01's "what this run shows" in plain statements, from the last cpu run's result files (None before
+    one exists): where TMU's Delta stands against its oracle and the baselines, whether the predictor keeps the right
+    number and the right samples, the other classes, and Table 4's noise."""
+    t1, cal, t4 = (_csv(root, f) for f in ("tmu_table1.csv", "tmu_calibration.csv", "tmu_table4.csv"))
+    seeds, other = _csv(root, "tmu_table1_seeds.csv", index=False), _csv(root, "tmu_other_classes.csv", index=False)
+    agree = next((r for r in _recorded(root) if r["paper"] == "TMU" and "agrees" in r["claim"]), None)
+    if t1 is None or cal is None or seeds is None or agree is None:
+        return None
+    d = t1["delta"].astype(float)
+    per_seed = agree["numbers"]["samples"] // seeds["seed"].nunique()  # |D_f| of one seed
+    image = 1 / per_seed
+    tmu, oracle, rate = d["TMU"], d["TMU (oracle)"], d["TMU (rate-only)"]
+    step = ("even the oracle, which keeps exactly the samples the gold model gets right, is no closer"
+            if oracle >= tmu - image else f"the oracle is closer by {tmu - oracle:.3f}, so the predictor costs part of it")
+    base = {m: d[m] for m in ("random label", "Bad Teacher", "NegGrad") if m in d}
+    closer = [m for m, v in base.items() if v <= tmu]
+    lines = [f"* **Table 1.** TMU's mean $\\Delta$ is {tmu:.3f} ({tmu * per_seed:.0f} of {per_seed} forget images a "
+             f"seed) and {step} ({oracle:.3f}): at this size the fine-tuning step, not the prediction, keeps $\\Delta$ "
+             "above 0.05. The paper's baselines: " + ", ".join(f"{m} {v:.3f}" for m, v in base.items()) + "; "
+             + (f"{' and '.join(closer)} {'is' if len(closer) == 1 else 'are'} as close to the gold model as TMU or "
+                "closer (the verdict box gives the paired interval)." if closer else "TMU is closer than each.")]
+    n = agree["numbers"]
+    lines.append(f"* **Per-sample prediction matters.** Rate-only TMU, which keeps as many samples but chosen blind, "
+                 f"ends at $\\Delta$ {rate:.3f} against TMU's {tmu:.3f}, and TMU agrees with the gold model on "
+                 f"{n['agreement_tmu_minus_rate_only']:+.3f} more of $D_f$ [{n['lo']:.3f}, {n['hi']:.3f}], decided by "
+                 f"{n['discordant_samples']} of {n['samples']} samples.")
+    run = cal.iloc[0]
+    lines.append(f"* **The predictor** ({cal.index[0]}) calls {run['predicted_easy']:.0%} of $D_f$ easy against a true "
+                 f"{run['true_easy']:.0%}: a hard sample it calls easy keeps its label and stays fitted, an easy one it "
+                 "calls hard is relabelled and forgotten, and either moves the forget accuracy away from the gold "
+                 "model's.")
+    if other is not None:
+        parts = []
+        for c, g in other.groupby("class"):
+            m = {k: g[f"delta_{k}"].mean() for k in ("TMU", "random label", "Bad Teacher")}
+            below = m["TMU"] < min(m["random label"], m["Bad Teacher"])
+            parts.append(f"class {c}: TMU {m['TMU']:.3f}, random label {m['random label']:.3f}, Bad Teacher "
+                         f"{m['Bad Teacher']:.3f} ({'TMU lowest' if below else 'TMU not below both'}, "
+                         f"{len(g)} seeds)")
+        lines.append("* **Off the class it was sized on** (`tools/tmu_other_classes.py`): " + "; ".join(parts) + ".")
+    if t4 is not None and len(t4) == 2:
+        gold = seeds[seeds["method"] == "retrain (gold)"].iloc[0]  # Table 4 runs the first seed
+        sd = seeds[seeds["method"] == "TMU"]["delta"].std(ddof=1)
+        (a, ra), (b, rb) = t4.iterrows()
+        diff = abs(ra["delta"] - rb["delta"])
+        lines.append(f"* **Table 4** (one seed): $\\Delta$ {ra['delta']:.3f} ({a}) against {rb['delta']:.3f} ({b}), "
+                     f"{diff * per_seed:.0f} images apart, against a seed-to-seed sd of TMU's $\\Delta$ of {sd:.3f}; "
+                     f"`mia_easy` {ra['mia_easy']:.3f} and {rb['mia_easy']:.3f} against the gold model's "
+                     f"{gold['mia_easy']:.3f}. " + ("The noise has no effect this run can measure."
+                                                    if diff < sd else "The difference exceeds the spread between seeds."))
+    return "\n\n" + "\n".join(lines) + "\n\n"
+
+
+OUTCOMES = {"01_twin_machine_unlearning": tmu_outcome}  # notebook -> its "what this run shows" block
+
+
 # the comparisons the README shows beside the cpu run's verdicts: (file under results/cpu/, the other run's name, how it
 # was made); each is written by ``tools/compare_settings.py --save``
 COMPARISONS = (
@@ -215,19 +279,44 @@ def _fill(source: str, name: str, text: str) -> str:
     return head + f"<!-- {name} -->" + text + f"<!-- /{name} -->" + rest.split(f"<!-- /{name} -->", 1)[1]
 
 
+def _authored(nb) -> list:
+    """A notebook's cells as its author wrote them: papermill's injected-parameters cell left out."""
+    return [c for c in nb.cells if "injected-parameters" not in c.metadata.get("tags", [])]
+
+
+def _prose_from_source(executed, source) -> None:
+    """Give an executed copy its source notebook's current text (markdown cells), when its code is the source's: the
+    prose can then be corrected without a rerun, and never on a copy that ran other code (that needs the rerun)."""
+    mine, theirs = _authored(executed), _authored(source)
+    if [(c.cell_type, c.source if c.cell_type == "code" else "") for c in mine] != \
+            [(c.cell_type, c.source if c.cell_type == "code" else "") for c in theirs]:
+        return
+    for cell, src in zip(mine, theirs):
+        if cell.cell_type == "markdown":
+            cell.source = src.source
+
+
 def updated_notebooks(root: Path = ROOT) -> dict[Path, str]:
     """Each notebook's text with its runtime line set from notebook_times.csv and, in the paper notebooks, its
-    verdict box from claims.json (only notebooks that change)."""
+    verdict box from claims.json (only notebooks that change): the clean sources and the cpu executed copies, which
+    were run from the sources as they stood before their own run recorded its time and claims, and which take the
+    sources' current prose (:func:`_prose_from_source`)."""
     rows, out = times(root), {}
-    for path in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+    for path in sorted([*(root / "notebooks").glob("[0-9][0-9]_*.ipynb"), *(root / "executed" / "cpu").glob("[0-9][0-9]_*.ipynb")]):
         text, box = runtime_text(rows.get(path.name)), notebook_box(path.stem, root)
+        outcome = OUTCOMES[path.stem](root) if path.stem in OUTCOMES else None
         nb = nbformat.read(path, as_version=4)
         before = nbformat.writes(nb)
+        source = root / "notebooks" / path.name
+        if path.parent != source.parent and source.exists():
+            _prose_from_source(nb, nbformat.read(source, as_version=4))
         for cell in nb.cells:
             if text is not None and "<!-- runtime -->" in cell.source:
                 cell.source = _fill(cell.source, "runtime", text)
             if box is not None and "<!-- verdicts -->" in cell.source:
                 cell.source = _fill(cell.source, "verdicts", box)
+            if outcome is not None and "<!-- outcome -->" in cell.source:
+                cell.source = _fill(cell.source, "outcome", outcome)
         after = nbformat.writes(nb)
         if after != before:
             out[path] = after
@@ -243,7 +332,7 @@ def main(argv=None) -> int:
     readme = updated_readme()
     stale = ([] if readme == (ROOT / "README.md").read_text() else ["README.md"])
     notebooks = updated_notebooks()
-    stale += [p.name for p in notebooks]
+    stale += [str(p.relative_to(ROOT)) for p in notebooks]
     if args.check:
         print("out of date: " + ", ".join(stale) if stale else "README.md and notebooks are current")
         return 1 if stale else 0

@@ -321,10 +321,17 @@ def heatmap_figure(summ: pd.DataFrame) -> Figure:
     return fig
 
 
+def _accuracy_ticks(acc: pd.Series) -> list[float]:
+    """Accuracy ticks evenly spread on the log of the error between the lowest and highest accuracy shown."""
+    lo, hi = float(np.clip(1 - acc.max(), 1e-4, 1)), float(np.clip(1 - acc.min(), 1e-4, 1))
+    return sorted({round(1 - e, 3) for e in np.geomspace(lo, hi, 6)})
+
+
 def tradeoff_figure(summ: pd.DataFrame) -> Figure:
     """Test accuracy against the forgetting score per method and task; marker area ~ wall time."""
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D
+    from matplotlib.ticker import FormatStrFormatter
 
     task_names = list(dict.fromkeys(summ.index.get_level_values("task")))
     fig, axes = plt.subplots(1, len(task_names), figsize=(6 * len(task_names) + 1.5, 5.2), squeeze=False,
@@ -334,9 +341,22 @@ def tradeoff_figure(summ: pd.DataFrame) -> Figure:
         t = summ.loc[task].reset_index()
         colours = [KIND_COLOURS[method_kind(m)] for m in t.method]
         ax.scatter(t.fs, t.test_acc, s=area(t.seconds.fillna(0)), c=colours, alpha=0.7, edgecolors="white")
+        # good methods crowd near high accuracy and low FS while a damaging one sets the range: both axes are
+        # stretched there (log FS; accuracy on the log of its error, ticks still in accuracy) so the crowd spreads out
+        fwd, inv = (lambda a: -np.log10(np.clip(1 - a, 1e-4, None))), (lambda v: 1 - 10.0 ** (-v))
+        ax.set_xscale("log")
+        ax.xaxis.set_major_locator(plt.FixedLocator([0.01, 0.02, 0.03, 0.05, 0.1, 0.2, 0.3, 0.5]))
+        ax.xaxis.set_major_formatter(FormatStrFormatter("%.2g"))
+        ax.xaxis.set_minor_formatter(plt.NullFormatter())
+        ax.set_yscale("function", functions=(fwd, inv))
+        lo, hi = fwd(t.test_acc.min()), fwd(t.test_acc.max())
+        ax.set_ylim(inv(lo - 0.1 * (hi - lo)), inv(hi + 0.1 * (hi - lo)))
+        ax.yaxis.set_major_locator(plt.FixedLocator(_accuracy_ticks(t.test_acc)))
+        ax.yaxis.set_minor_locator(plt.NullLocator())
         adjust_labels(ax, [ax.text(r.fs, r.test_acc, r.method, fontsize=8) for _, r in t.iterrows()],
                       x=t.fs.to_numpy(), y=t.test_acc.to_numpy())
-        ax.set(title=task, xlabel="forgetting score |MIA - 0.5| (lower is better)", ylabel="test accuracy")
+        ax.set(title=task, xlabel="forgetting score |MIA - 0.5|, log scale (lower is better)",
+               ylabel="test accuracy, stretched towards 1")
     kinds = [Line2D([], [], ls="", marker="o", ms=8, color=c, label=k) for k, c in
              (("original / retrain", KIND_COLOURS["control"]), ("the papers' methods", KIND_COLOURS["paper"]),
               ("baselines", KIND_COLOURS["baseline"]))]

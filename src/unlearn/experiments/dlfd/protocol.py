@@ -252,16 +252,18 @@ def table1(original, original_meta, unlearned: dict, P: DLFDProfile, data: TaskS
     return pd.DataFrame(rows).T, pd.DataFrame(costs).T
 
 
-def _ablation_job(k: int, name: str, *, original, P: DLFDProfile, data: TaskSets, seed: int, done=None) -> dict:
-    """One (split, variant) row of :func:`run_ablation` (a job for :mod:`unlearn.dispatch`); ``done``: a run the
-    caller already has for it."""
+def _ablation_job(k: int, name: str, *, original, P: DLFDProfile, data: TaskSets, seed: int, variants: dict | None = None,
+                  done=None) -> dict:
+    """One (split, variant) row of :func:`run_ablation` (a job for :mod:`unlearn.dispatch`); ``variants``: name ->
+    config overrides (``ABLATIONS`` when None); ``done``: a run the caller already has for it."""
     d = data if k == 0 else with_forget_split(data, P, seed + k)
     if done is not None:
         m, rec = done
     else:
         try:
             m, rec = methods.get("dlfd")(original, d.forget, d.retain, monitor=d.val,
-                                         config=dlfd_config(P, **ABLATIONS[name]), seed=seed + k)
+                                         config=dlfd_config(P, **(ABLATIONS if variants is None else variants)[name]),
+                                         seed=seed + k)
         except Diverged:  # non-finite losses before any checkpoint: recorded, not scored; the other runs go on
             return {"split": seed + k, "variant": name, "selected": "diverged"}
     info = rec.info
@@ -271,19 +273,21 @@ def _ablation_job(k: int, name: str, *, original, P: DLFDProfile, data: TaskSets
 
 
 def run_ablation(original, P: DLFDProfile, data: TaskSets, seed: int = 0, full=None,
-                 scheduler: str | None = None) -> pd.DataFrame:
+                 scheduler: str | None = None, variants: dict | None = None) -> pd.DataFrame:
     """DLFD and its variants (``ABLATIONS``) on ``P.ablation_splits`` forget splits (seeds ``seed``,
     ``seed + 1``, ...), all from the one original: one row per (split, variant). ``full`` reuses an
     already-computed default DLFD run (an Unlearned) on the first split (``data``'s own). A variant that diverges on a
     split gets a row with ``selected = "diverged"`` and no scores. The runs are independent jobs, run where
-    ``scheduler`` says (:mod:`unlearn.dispatch`); the rows keep their order either way."""
+    ``scheduler`` says (:mod:`unlearn.dispatch`); the rows keep their order either way. ``variants`` (name -> config
+    overrides) runs those instead of ``ABLATIONS``, e.g. one new variant to set beside rows already computed."""
     from ... import dispatch
 
-    jobs = [(k, name) for k in range(P.ablation_splits) for name in ABLATIONS]
-    shared = dict(original=original, P=P, data=data, seed=seed)
+    variants = ABLATIONS if variants is None else variants
+    jobs = [(k, name) for k in range(P.ablation_splits) for name in variants]
+    shared = dict(original=original, P=P, data=data, seed=seed, variants=variants)
     fresh = [j for j in jobs if not (full is not None and j == (0, "DLFD (paper)"))]
     rows = dict(zip(fresh, dispatch.run(_ablation_job, fresh, shared=shared, scheduler=scheduler, desc="ablation runs")))
-    if full is not None:
+    if full is not None and "DLFD (paper)" in variants:
         rows[(0, "DLFD (paper)")] = _ablation_job(0, "DLFD (paper)", **shared, done=full)
     return pd.DataFrame([rows[j] for j in jobs])
 
