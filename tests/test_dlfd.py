@@ -397,3 +397,14 @@ def test_a_diverged_variant_or_method_is_a_row_and_the_runs_go_on(monkeypatch):
     assert runs[(runs["method"] == "finetune") & (runs["split"] == 1)]["nomus"].isna().all()
     claims = dlfd.split_claims(runs)
     assert claims.loc["nomus_minus_finetune", "n"] == 2 and claims.loc["fs", "n"] == 3
+
+
+def test_the_stored_memorisation_check_is_a_table_or_names_the_command_that_makes_it(tmp_path, monkeypatch):
+    from unlearn.experiments import dlfd
+
+    monkeypatch.setenv("UNLEARN_RESULTS", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="tools/dlfd_profile_check.py --profile cpu"):
+        dlfd.stored_memorisation_check("cpu")
+    (tmp_path / "cpu" / "dlfd_profile_check.csv").write_text(",train_acc,fs\naugment=True,0.63333,0.05\n")
+    table = dlfd.stored_memorisation_check("cpu")
+    assert table.loc["augment=True", "train_acc"] == 0.6333 and list(table.columns) == ["train_acc", "fs"]

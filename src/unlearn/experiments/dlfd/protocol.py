@@ -130,14 +130,14 @@ def memorisation_check(P: DLFDProfile, data: TaskSets, seed: int = 0) -> pd.Data
     return pd.DataFrame(rows).T
 
 
-def stored_memorisation_check(profile: str = "cpu") -> str:
-    """The table :func:`memorisation_check` stored for ``profile``, as text, or how to produce it."""
+def stored_memorisation_check(profile: str = "cpu") -> pd.DataFrame:
+    """The table :func:`memorisation_check` stored for ``profile``; a missing one says how to produce it."""
     from ... import paths
 
     path = paths.results_dir(profile) / "dlfd_profile_check.csv"
     if not path.exists():
-        return f"no stored check at {profile}: run  python tools/dlfd_profile_check.py --profile {profile}"
-    return pd.read_csv(path, index_col=0).round(4).to_string()
+        raise FileNotFoundError(f"no stored check at {profile}: run  python tools/dlfd_profile_check.py --profile {profile}")
+    return pd.read_csv(path, index_col=0).round(4)
 
 
 def describe_data(data: TaskSets) -> pd.DataFrame:
