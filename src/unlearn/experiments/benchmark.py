@@ -23,7 +23,7 @@ import pandas as pd
 from .. import claims, methods, profiles, tasks
 from ..evaluate import evaluate, predicted_labels
 from ..methods import Unlearned
-from ..plotting import KIND_COLOURS, adjust_labels, method_kind
+from ..plotting import KIND_COLOURS, adjust_labels, method_kind, samples_figure
 from ..train import Diverged, TrainConfig, predict
 
 if TYPE_CHECKING:  # names for annotations only
@@ -289,6 +289,16 @@ def claims_table(profile: str) -> pd.DataFrame:
 
 
 # --- figures -------------------------------------------------------------------------------------------------
+def data_figure(name: str, P: BenchProfile, seed: int = 0) -> Figure:
+    """A picture of task ``name``'s data as the first run draws it: forgotten and kept images, titled with their class
+    (nothing is trained)."""
+    sets = task(name, P).sets(seed)
+    fig = samples_figure({"forgotten": sets.forget, "kept": sets.retain}, classes=sets.data.classes, seed=seed)
+    fig.suptitle(f"{name}: {len(sets.forget):,} forgotten, {len(sets.retain):,} kept training images", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def heatmap_figure(summ: pd.DataFrame) -> Figure:
     """Every metric for every method, one panel per task, annotated with the mean over seeds. Colour: each column
     scaled to [0, 1] with "better" at 1 (forget_acc: closeness to the gold row; mia: closeness to 0.5); a no-op
