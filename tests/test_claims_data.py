@@ -164,9 +164,15 @@ def test_a_missing_result_is_one_error_naming_it():
 def test_record_prints_and_stores_each_selected_claim(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("UNLEARN_RESULTS", str(tmp_path))
     claims.record(dlfd.CLAIMS, {"ratio": {"seconds": 0.1, "grad_evals": 0.05}}, "cpu", only=("cost",))
-    assert capsys.readouterr().out.startswith("[HOLDS] DLFD costs at most 1/5 of retraining")
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["[HOLDS] DLFD costs at most 1/5 of retraining (wall time and gradient evaluations)",
+                   "    seconds_ratio=0.1000, grad_evals_ratio=0.0500"]  # the evidence on its own, indented line
     rows = json.loads((tmp_path / "cpu" / "claims.json").read_text())
     assert [(r["paper"], r["verdict"]) for r in rows] == [("DLFD", HOLDS)]
+    many = {f"number_{k}": 0.123456 for k in range(30)}  # long evidence wraps instead of one 600-character line
+    claims.check("X", "a claim", True, many, "cpu")
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) > 3 and all(len(x) <= 110 and x.startswith("    ") for x in lines[1:])
 
 
 def test_the_record_orders_papers_as_the_notebooks_do_whatever_finishes_first(monkeypatch, tmp_path):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import fcntl
 import json
 import math
+import textwrap
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
@@ -155,7 +156,9 @@ def check(paper: str, claim: str, holds, numbers: dict, profile: str) -> None:
            "profile": profile}
     _update(profile, lambda rows: [r for r in rows if not (r["paper"] == paper and r["claim"] == claim)] + [row])
     label = {HOLDS: "HOLDS", FAILS: "DOES NOT HOLD at this scale", INCONCLUSIVE: "INCONCLUSIVE (the interval contains the threshold)"}
-    print(f"[{label[result]}] {claim}: " + ", ".join(f"{k}={_fmt(v)}" for k, v in numbers.items()))
+    # the verdict and the claim on one line, the evidence wrapped below it (a notebook's output stays readable)
+    print(f"[{label[result]}] {claim}\n" + textwrap.fill(", ".join(f"{k}={_fmt(v)}" for k, v in numbers.items()), width=110,
+                                                          initial_indent="    ", subsequent_indent="    ", break_on_hyphens=False))
 
 
 def reset(paper: str, profile: str) -> None:
