@@ -269,5 +269,6 @@ def restoration_figure(summary: pd.DataFrame, runs: pd.DataFrame) -> Figure:
     ax.set_xticks(x, order, rotation=30, ha="right")
     ax.set_ylabel("restoration fraction")
     ax.set_title("Label repair: mean over seeds, 95 % interval over seeds and test images, dots = seeds (grey: no-op)")
-    ax.legend(loc="upper left")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), frameon=False)  # beside the axes: the line at 1 stays visible
+    fig.tight_layout()
     return fig

@@ -19,17 +19,22 @@ if TYPE_CHECKING:  # names for annotations only
 def seed_figure(table: pd.DataFrame) -> Figure:
     """Delta per method and seed (dots) with the mean (bar); TMU and its controls highlighted."""
     import matplotlib.pyplot as plt
+    from matplotlib.patches import Patch
 
     order = [m for m in dict.fromkeys(table["method"]) if m not in ("original", "retrain (gold)")]
     fig, ax = plt.subplots(figsize=(10, 3.8))
     means = table.groupby("method")["delta"].mean()
-    colours = ["tab:green" if m == "TMU" else "tab:olive" if m in CONTROLS else "tab:blue" for m in order]
-    ax.bar(range(len(order)), [means[m] for m in order], color=colours, alpha=0.7)
+    # colour-blind-safe (seaborn's "colorblind" palette): TMU, its controls, the other methods
+    kinds = {"TMU": "#0173b2", "TMU's controls": "#de8f05", "other methods": "#949494"}
+    kind = ["TMU" if m == "TMU" else "TMU's controls" if m in CONTROLS else "other methods" for m in order]
+    ax.bar(range(len(order)), [means[m] for m in order], color=[kinds[k] for k in kind], alpha=0.8)
     for i, m in enumerate(order):
         d = table.loc[table.method == m, "delta"].astype(float)
         ax.scatter(np.full(len(d), i) + np.linspace(-0.12, 0.12, len(d)), d, color="k", s=14, zorder=3)
     ax.set_xticks(range(len(order)), order, rotation=25, ha="right")
     ax.set(ylabel="Delta = |Acc(D_f) - Acc_gold(D_f)|", title="Distance to the gold level on D_f: mean over seeds, dots = seeds")
+    ax.legend(handles=[Patch(color=c, alpha=0.8, label=k) for k, c in kinds.items()], loc="upper left",
+              bbox_to_anchor=(1.01, 1), frameon=False)
     fig.tight_layout()
     return fig
 
