@@ -57,6 +57,7 @@ from .poisoning import (
     cnn_config,
     influence_configs,
     poison_data,
+    poison_data_figure,
     poison_difference,
     poison_replicates,
     poison_summary,
@@ -74,7 +75,7 @@ __all__ = [
     "certificate_table", "speed_table", "FEATURE_METHODS", "CHANGE_AXIS", "residual_figure",
     "loss_scatter_figure", "runtime_figure", "CANARY_PREFIX", "CANARY_SECRET", "CANARY", "replacement_string",
     "CanarySetup", "canary_setup", "log_perplexity", "random_candidates", "canary_exposure", "lstm_config",
-    "run_canary", "task", "poison_data", "cnn", "cnn_config", "influence_configs", "run_poisoning",
+    "run_canary", "task", "poison_data", "poison_data_figure", "cnn", "cnn_config", "influence_configs", "run_poisoning",
     "sisa_repair", "stored_sisa", "poison_summary", "poison_replicates", "poison_difference",
     "restoration_figure", "enron_names", "first_names",
 ]

@@ -35,6 +35,18 @@ def poison_data(P: Profile, seed: int = 0, poison_seed: int | None = None) -> ta
     return task(P).sets(seed, split_seed=P.poison_seeds[0] if poison_seed is None else poison_seed)
 
 
+def poison_data_figure(P: Profile, seed: int = 0) -> Figure:
+    """A picture of the poisoned training set (:func:`poison_data`, nothing trained): flipped images titled with the
+    label the model is trained on (class c shown as 9 - c), and kept images with their true label."""
+    from ...plotting import samples_figure
+
+    d = poison_data(P, seed)
+    fig = samples_figure({"flipped\n(label as\ntrained)": d.forget, "kept": d.retain}, classes=d.data.classes, seed=seed)
+    fig.suptitle(f"{len(d.forget):,} of {len(d.train):,} training images relabelled c -> 9 - c", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
 def cnn(P: Profile) -> nn.Module:
     return models.build("vgg", in_channels=3, num_classes=10, width=P.cnn_width, hidden=P.cnn_hidden)
 
