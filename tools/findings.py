@@ -228,7 +228,7 @@ def runtime_table(root: Path = ROOT) -> str:
         out += ["", "Speed probe: `tools/machine_probe.py`, a fixed small-CNN training run at the notebook's threads; "
                 "times from machines with different probes do not compare."]
     if used:
-        out += ["Kernel CPU time: user and system time of the notebook's kernel and its workers, every thread (about twice "
+        out += ["", "Kernel CPU time: user and system time of the notebook's kernel and its workers, every thread (about twice "
                 "the wall time when both cores are busy); stolen: the share of the host's CPU time the hypervisor gave "
                 "to other guests during the notebook (`/proc/stat`), so a shared host's slow run shows as such."]
     return "\n".join(out)

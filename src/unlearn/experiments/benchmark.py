@@ -360,7 +360,8 @@ def tradeoff_figure(summ: pd.DataFrame) -> Figure:
         ax.xaxis.set_minor_formatter(plt.NullFormatter())
         ax.set_yscale("function", functions=(fwd, inv))
         lo, hi = fwd(t.test_acc.min()), fwd(t.test_acc.max())
-        ax.set_ylim(inv(lo - 0.1 * (hi - lo)), inv(hi + 0.1 * (hi - lo)))
+        pad = 0.1 * (hi - lo) or 0.05  # a panel whose methods all score the same (tiny runs) still gets a range
+        ax.set_ylim(inv(lo - pad), inv(hi + pad))
         ax.yaxis.set_major_locator(plt.FixedLocator(_accuracy_ticks(t.test_acc)))
         ax.yaxis.set_minor_locator(plt.NullLocator())
         adjust_labels(ax, [ax.text(r.fs, r.test_acc, r.method, fontsize=8) for _, r in t.iterrows()],
