@@ -31,8 +31,11 @@ lint: $(STAMP) ## ruff (pyflakes, pycodestyle errors, import order, return annot
 
 test: lint unit notebooks ## lint, unit tests, then every notebook at the smoke profile, its numbers checked with written tolerances
 
-unit: $(STAMP) ## unit tests only
-	$(BIN)/pytest tests -q
+# Two xdist workers at one thread each (tests/conftest.py), tests of one xdist_group on one worker; then the tests
+# marked `alone`, which compare the checkout before and after and so need no other test writing meanwhile.
+unit: $(STAMP) ## unit tests only: two workers, then the few that must run alone
+	$(BIN)/pytest tests -q -n 2 --dist loadgroup -m "not alone"
+	$(BIN)/pytest -q -m alone $$(grep -l "mark.alone" tests/test_*.py)
 
 # The smoke notebooks run with portable numerics (src/unlearn/numerics.py: every library's kernels pinned to one
 # CPU-independent path, one thread each), two at a time so that both cores work; the references were made the same way.

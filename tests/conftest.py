@@ -8,9 +8,20 @@ ROOT = Path(__file__).resolve().parents[1]
 if "UNLEARN_DATA_MIRROR" not in os.environ and (ROOT.parent / "shared" / "data").exists():
     os.environ["UNLEARN_DATA_MIRROR"] = str(ROOT.parent / "shared" / "data")
 
+# `make unit` runs two xdist workers: each at one thread, since two at two threads each on two cores ran the suite
+# slower than one worker (571 s against 446 s; at one thread each 263 s). Subprocesses (notebooks, clusters) inherit it.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+
 from unlearn import paths  # noqa: E402  (after the mirror is set)
 
 paths.use_repository(ROOT)  # tests are a make target: the data cache is this repository's (model cache: below)
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    import torch
+
+    torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 @pytest.fixture(scope="session", autouse=True)

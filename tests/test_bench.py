@@ -12,6 +12,7 @@ import run as bench  # noqa: E402  (benchmarks/run.py)
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("cifar-child")  # one worker: the second method reuses the first's trained original
 @pytest.mark.parametrize("method", ["tmu", "dlfd"])
 def test_cifar_child_runs_the_methods_with_their_own_inputs(method):
     # the smallest size at which TMU's membership features have their 10 members: 1,000 images, 10 cats forgotten

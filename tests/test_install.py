@@ -11,6 +11,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 USER_SCRIPT = textwrap.dedent("""
@@ -49,6 +51,7 @@ def _files(*roots: Path) -> dict[str, float]:
     return {str(p): p.stat().st_mtime for r in roots for p in r.rglob("*")}
 
 
+@pytest.mark.alone  # compares the checkout before and after: another test writing the data cache meanwhile would fail it
 def test_a_wheel_install_imports_and_unlearns_without_writing_a_file(tmp_path):
     src = tmp_path / "source"  # built from a copy: building in the checkout would write build/ and egg-info there
     src.mkdir()

@@ -103,7 +103,7 @@ def main(argv=None) -> int:
     times = results_dir(args.profile) / "notebook_times.csv"  # results/<profile>/, or under $UNLEARN_RESULTS
     machine = machine_probe.measure()  # this machine's speed, in every row: runs on two machines compare
     print(f"machine: {machine['cpu']}; speed probe {machine['probe_s']} s (tools/machine_probe.py)", flush=True)
-    total, failed = 0.0, None
+    total, failed, start = 0.0, None, time.perf_counter()
     waiting = list(notebooks)  # submitted only as workers free up, so that a failure leaves the rest unrun
     with concurrent.futures.ProcessPoolExecutor(max_workers=args.jobs) as pool:
         running = {}
@@ -139,7 +139,8 @@ def main(argv=None) -> int:
                   f"{usage['cpu_s']} s, {usage['steal_pct']} % of the host's CPU time stolen", flush=True)
     if failed:
         return 1
-    print(f"total: {total:.1f} s for {len(notebooks)} notebook(s)")
+    # the sum is what the notebooks cost; the wall time, what waiting for them costs (less with --jobs 2)
+    print(f"total: {total:.1f} s for {len(notebooks)} notebook(s), {time.perf_counter() - start:.1f} s wall at --jobs {args.jobs}")
     return 0
 
 

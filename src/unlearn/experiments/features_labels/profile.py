@@ -73,7 +73,7 @@ PROFILES = {
         n_candidates=200, canary_tau=3e-4, canary_tau2=1.0, canary_lissa_scale=39000.0, canary_lissa_damping=0.1,
         canary_lissa_batch=8, canary_lissa_depth=3,
         canary_ft_lr=0.05,
-        cifar_train=1000, cifar_val=200, cifar_test=500, flip_budget=0.2, cnn_width=8, cnn_hidden=32, cnn_epochs=8,
+        cifar_train=1000, cifar_val=200, cifar_test=500, flip_budget=0.2, cnn_width=8, cnn_hidden=32, cnn_epochs=4,
         cnn_lr=2e-3, poison_seeds=(0, 1), poison_tau_grid=(1e-4, 1e-3), poison_damping_grid=(1e2, 1e3), poison_steps=3,
         poison_points=100, poison_ft_epochs=(1,), poison_shards=(2,), poison_bootstrap=50,
     ),
