@@ -93,6 +93,21 @@ def test_runtime_table_gives_the_kernels_cpu_time_and_the_stolen_share_where_mea
     assert table[3] == "| `02_b.ipynb` | 1.0 min | 15 min | 1.0 GiB | not measured (an earlier run) | Xeon, avx512, 2 cores (0.5 s) |"
 
 
+def test_time_breakdown_names_the_cells_that_take_the_time_and_the_share_that_fits(tmp_path):
+    (tmp_path / "results" / "cpu").mkdir(parents=True)
+    (tmp_path / "results" / "cpu" / "notebook_times.csv").write_text(
+        "notebook,profile,seconds,peak_rss_mb\n01_a.ipynb,cpu,1800,2048\n02_b.ipynb,cpu,600,1024\n03_c.ipynb,cpu,60,512\n")
+    (tmp_path / "results" / "cpu" / "cell_times.csv").write_text(
+        "notebook,cell,seconds,call\n01_a.ipynb,3,8,imports\n01_a.ipynb,5,1200,tmu.run_seeds\n01_a.ipynb,7,450,\n"
+        "01_a.ipynb,9,89,tmu.figure\n02_b.ipynb,2,590,dlfd.run_splits\n")
+    table = findings.time_breakdown(tmp_path).splitlines()
+    # 1200 s and the unnamed cell's 450 s reach 5 % of 1,800 s, 89 s does not; 900 s of 1,800 s fit the budget
+    assert table[2] == "| `01_a.ipynb` | 1,800 s | `tmu.run_seeds` 1,200 s (67%); `cell 7` 450 s (25%) | 50% |"
+    assert table[3] == "| `02_b.ipynb` | 600 s | `dlfd.run_splits` 590 s (98%) | all of it |"
+    assert table[-1] == "Cells not timed (run before the runner recorded cell times): `03_c.ipynb`."
+    assert findings.time_breakdown(tmp_path / "elsewhere") == ""  # nothing timed: no table
+
+
 def test_executed_copies_take_the_sources_prose_only_when_they_ran_its_code():
     new = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("corrected text"), nbformat.v4.new_code_cell("x = 1")])
 

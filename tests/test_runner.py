@@ -75,6 +75,9 @@ def test_keep_writes_copies_without_volatile_metadata(tmp_path, monkeypatch):
     last = kept.cells[-1]
     assert last.outputs[0]["text"] == "42\n"  # the outputs stay
     assert last.execution_count == executed.cells[-1].execution_count
+    # each code cell's time goes beside the notebook's (the parameters cell, papermill's injected one, the print)
+    cells = list(csv.DictReader(open(tmp_path / "results" / "smoke" / "cell_times.csv")))
+    assert [r["notebook"] for r in cells] == ["01_keep.ipynb"] * 3 and all(float(r["seconds"]) >= 0 for r in cells)
 
 
 @pytest.mark.slow
@@ -93,6 +96,29 @@ def test_each_notebook_gets_its_own_empty_model_cache(tmp_path, monkeypatch):
     printed = [nbformat.read(tmp_path / "out" / f"{n}.ipynb", as_version=4).cells[-1].outputs[0]["text"] for n in ("01_a", "02_b")]
     assert printed == ["01_a []\n", "02_b []\n"]  # its own folder, empty: the stale entry was removed
     assert (tmp_path / "caches" / "01_a" / "model.pt").exists() and (tmp_path / "caches" / "02_b" / "model.pt").exists()
+
+
+def test_cell_times_name_each_cells_call_into_the_notebooks_experiments(tmp_path):
+    cells = [nbformat.v4.new_code_cell("from unlearn import paths\nfrom unlearn.experiments import dlfd, tmu\npaths.use_repository()"),
+             nbformat.v4.new_markdown_cell("text has no time"),
+             nbformat.v4.new_code_cell("settings = {}\nfor k, v in settings.items():\n    pass\nruns = tmu.run_seeds(P)"),
+             nbformat.v4.new_code_cell("# dlfd.bootstrap(models) is commented out\nplt.show()"),
+             nbformat.v4.new_code_cell("x = 1"),
+             nbformat.v4.new_code_cell("y = 2")]  # not executed: no duration
+    for cell, seconds in zip([c for c in cells if c.cell_type == "code"], (8.04, 1320.46, 2.5, 0.0)):
+        cell.metadata["papermill"] = {"duration": seconds}
+    nbformat.write(nbformat.v4.new_notebook(cells=cells), tmp_path / "01_a.ipynb")
+    rows = run_notebooks.cell_times(tmp_path / "01_a.ipynb")
+    assert rows == [{"cell": 0, "seconds": 8.0, "call": "imports"}, {"cell": 2, "seconds": 1320.5, "call": "tmu.run_seeds"},
+                    {"cell": 3, "seconds": 2.5, "call": "plt.show"}, {"cell": 4, "seconds": 0.0, "call": ""}]
+    record = tmp_path / "cell_times.csv"
+    run_notebooks.record_cell_times(record, "02_b.ipynb", [{"cell": 1, "seconds": 5.0, "call": "dlfd.run_splits"}])
+    run_notebooks.record_cell_times(record, "01_a.ipynb", [{"cell": 9, "seconds": 1.0, "call": "old"}])
+    run_notebooks.record_cell_times(record, "01_a.ipynb", rows)  # a rerun replaces its notebook's rows, keeps the others'
+    kept = list(csv.DictReader(open(record)))
+    assert [(r["notebook"], r["cell"], r["call"]) for r in kept] == [
+        ("01_a.ipynb", "0", "imports"), ("01_a.ipynb", "2", "tmu.run_seeds"), ("01_a.ipynb", "3", "plt.show"),
+        ("01_a.ipynb", "4", ""), ("02_b.ipynb", "1", "dlfd.run_splits")]
 
 
 def test_compact_progress_keeps_each_bar_as_its_last_frame():

@@ -236,6 +236,33 @@ def runtime_table(root: Path = ROOT) -> str:
     return "\n".join(out)
 
 
+def time_breakdown(root: Path = ROOT, share: float = 0.05) -> str:
+    """Where each notebook's cpu time goes: the cells that take at least ``share`` of it, by the call each makes
+    first (``results/cpu/cell_times.csv``, which the runner writes beside the notebook times), and the share of its
+    work that would fit its budget at the same speed. Empty where no notebook's cells were timed."""
+    path = root / "results" / "cpu" / "cell_times.csv"
+    if not path.exists():
+        return ""
+    cells: dict[str, list] = {}
+    for r in csv.DictReader(open(path)):
+        cells.setdefault(r["notebook"], []).append((float(r["seconds"]), r["call"] or f"cell {r['cell']}"))
+    rows, totals = times(root), []
+    out = ["| notebook | wall time | cells with 5 % of it or more (seconds, share) | work that fits the budget at this speed |",
+           "|---|---|---|---|"]
+    for name, cs in sorted(cells.items()):
+        wall = float(rows[name]["seconds"]) if name in rows else sum(c for c, _ in cs)
+        big = sorted((c for c in cs if c[0] >= share * wall), reverse=True)
+        budget = BUDGET_S.get(name[:2], 900)
+        fits = "all of it" if wall <= budget else f"{budget / wall:.0%}"
+        out.append(f"| `{name}` | {wall:,.0f} s | " + "; ".join(f"`{call}` {c:,.0f} s ({c / wall:.0%})" for c, call in big)
+                   + f" | {fits} |")
+        totals.append(name)
+    missing = sorted(set(rows) - set(totals))
+    if missing:
+        out += ["", "Cells not timed (run before the runner recorded cell times): " + ", ".join(f"`{m}`" for m in missing) + "."]
+    return "\n".join(out)
+
+
 def headline_figure(root: Path = ROOT) -> Path | None:
     """The three papers' result figures side by side, from the PNGs the last cpu run saved."""
     import matplotlib
@@ -264,7 +291,9 @@ def findings(root: Path = ROOT) -> str:
         if (root / "figures" / "headline.png").exists() else ""
     settings = settings_table(root)
     return "\n".join([START, "", fig + claims_table(root), "", *([settings, ""] if settings else []), "Per notebook, measured by `make reproduce` on two "
-                      "cores (`results/cpu/notebook_times.csv`):", "", runtime_table(root), "", END])
+                      "cores (`results/cpu/notebook_times.csv`):", "", runtime_table(root), "",
+                      *(["Where that time goes, cell by cell (`results/cpu/cell_times.csv`, the same runs):", "", breakdown, ""]
+                        if (breakdown := time_breakdown(root)) else []), END])
 
 
 def updated_readme(root: Path = ROOT) -> str:

@@ -135,6 +135,7 @@ def main(argv=None) -> int:
             total += seconds
             record_time(times, {"notebook": nb.name, "profile": args.profile, "seconds": round(seconds, 1), **usage,
                                 "jobs": args.jobs, **machine})  # at once: a later failure keeps this time
+            record_cell_times(times.with_name("cell_times.csv"), nb.name, cell_times(out / nb.name))
             print(f"    {nb.name}: {seconds:.1f} s, kernel peak RSS {usage['peak_rss_mb']} MB, kernel CPU time "
                   f"{usage['cpu_s']} s, {usage['steal_pct']} % of the host's CPU time stolen", flush=True)
     if failed:
@@ -226,6 +227,39 @@ def compact_progress(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
         if "outputs" in cell:
             cell.outputs = [o for o in merged if not (o.output_type == "stream" and not o.text.strip())]
     return nb
+
+
+CALL = re.compile(r"\b((?:[A-Za-z_]\w*\.)+[A-Za-z_]\w*)\(")  # a dotted call: module.function(
+EXPERIMENTS = re.compile(r"^from unlearn\.experiments import ([\w, ]+)", re.M)  # the notebook's experiment modules
+
+
+def cell_times(executed: Path) -> list[dict]:
+    """Each code cell's wall time in an executed notebook (papermill's ``duration``) and what it runs: its first call
+    into one of the notebook's experiment modules (``tmu.run_seeds``), else "imports" for the cell that imports them,
+    else its first dotted call (empty for none). Where a notebook's time goes."""
+    nb = nbformat.read(executed, as_version=4)
+    modules = {m.strip() for c in nb.cells if c.cell_type == "code" for found in EXPERIMENTS.findall(c.source) for m in found.split(",")}
+    rows = []
+    for i, cell in enumerate(nb.cells):
+        seconds = cell.metadata.get("papermill", {}).get("duration") if cell.cell_type == "code" else None
+        if seconds is None:
+            continue
+        code = "\n".join(line for line in cell.source.splitlines() if not line.lstrip().startswith("#"))
+        calls = CALL.findall(code)
+        ours = [c for c in calls if c.split(".")[0] in modules]
+        what = ours[0] if ours else "imports" if EXPERIMENTS.search(code) else calls[0] if calls else ""
+        rows.append({"cell": i, "seconds": round(seconds, 1), "call": what})
+    return rows
+
+
+def record_cell_times(path: Path, notebook: str, rows: list[dict]) -> None:
+    """Replace ``notebook``'s rows of ``cell_times.csv`` (one per code cell: its index, seconds and first call)."""
+    kept = [r for r in csv.DictReader(open(path)) if r["notebook"] != notebook] if path.exists() else []
+    kept += [{"notebook": notebook, **r} for r in rows]
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["notebook", "cell", "seconds", "call"])
+        writer.writeheader()
+        writer.writerows(sorted(kept, key=lambda r: (r["notebook"], int(r["cell"]))))
 
 
 def record_time(times: Path, row: dict) -> None:
