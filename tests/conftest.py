@@ -24,6 +24,12 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
+def pytest_collection_modifyitems(config, items):
+    """The slow tests first (the order within each kind kept): xdist hands tests out in this order, so the longest
+    start while the short ones can still fill the other worker, instead of one worker finishing a long test alone."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def own_model_cache(tmp_path_factory):
     """Tests never read or write the user's model cache (a stale or foreign entry cannot pass a test)."""

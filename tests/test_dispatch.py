@@ -20,6 +20,7 @@ def one_thread():
     torch.set_num_threads(before)
 
 
+@pytest.mark.slow
 def test_a_local_cluster_gives_a_serial_runs_numbers_bit_for_bit(one_thread, tmp_path, monkeypatch):
     P = dataclasses.replace(benchmark.PROFILES["smoke"], tasks=("digits",), seeds=(0, 1))
     # each run from its own empty model cache, so that both train everything (the workers write where the caller

@@ -32,7 +32,7 @@ COMMANDS = {
     "baselines_digits_whole_class_runs.csv": "benchmarks/baselines_digits.py",
     "bench.csv": "benchmarks/run.py", "claims_kernels_b.json": "tools/compare_settings.py",
     "claims_previous_machine.json": "tools/compare_settings.py",
-    "notebook_times.csv": "tools/run_notebooks.py", "claims.json": "src/unlearn/claims.py",
+    "notebook_times.csv": "tools/run_notebooks.py", "cell_times.csv": "tools/run_notebooks.py", "claims.json": "src/unlearn/claims.py",
     "claims_table.csv": "src/unlearn/experiments/benchmark.py", "tour_split.json": "notebooks/00_tour.ipynb",
 }
 
