@@ -21,7 +21,9 @@ setup: $(STAMP) ## create .venv (Python 3.11) with the exact versions of constra
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q -c constraints.txt -e ".[notebooks,test,docs]" 2>&1 | grep -v "is ignored: it is neither" || true
+	# --no-compile: no byte-compiling of every installed module up front (PyTorch alone ships thousands); Python
+	# compiles what is imported, once, on first use
+	$(BIN)/pip install -q --no-compile -c constraints.txt -e ".[notebooks,test,docs]" 2>&1 | grep -v "is ignored: it is neither" || true
 	$(BIN)/python -c "import unlearn, torch, torchvision, ot, papermill, nbval"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	mkdir -p $(dir $@) && touch $@
@@ -80,7 +82,7 @@ refresh-smoke: $(STAMP) ## re-run the smoke notebooks from an empty model cache 
 	rm -rf results/smoke
 	$(SMOKE_RUN) --cache-per-notebook build/cache-ref --fresh --out build/smoke --keep $(SMOKE_REF) $(NOTEBOOKS)
 	rm -rf $(SMOKE_REF)/results && mkdir -p $(SMOKE_REF)/results
-	cp results/smoke/*.csv $(SMOKE_REF)/results/ && rm -f $(SMOKE_REF)/results/notebook_times.csv $(SMOKE_REF)/results/claims_table.csv
+	cp results/smoke/*.csv $(SMOKE_REF)/results/ && rm -f $(SMOKE_REF)/results/notebook_times.csv $(SMOKE_REF)/results/cell_times.csv $(SMOKE_REF)/results/claims_table.csv
 
 reproduce: $(STAMP) ## every notebook at the cpu profile, each with its own model cache (.cache/notebooks/<notebook>: it trains what it uses, a rerun reuses it); rewrites figures/, results/cpu/, executed/cpu/ and the README findings
 	$(BIN)/python tools/run_notebooks.py --profile cpu --cache-per-notebook .cache/notebooks --out build/cpu --keep executed/cpu $(NOTEBOOKS)
