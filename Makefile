@@ -21,9 +21,7 @@ setup: $(STAMP) ## create .venv (Python 3.11) with the exact versions of constra
 
 $(STAMP): pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	# --no-compile: no byte-compiling of every installed module up front (PyTorch alone ships thousands); Python
-	# compiles what is imported, once, on first use
-	$(BIN)/pip install -q --no-compile -c constraints.txt -e ".[notebooks,test,docs]" 2>&1 | grep -v "is ignored: it is neither" || true
+	$(BIN)/pip install -q -c constraints.txt -e ".[notebooks,test,docs]" 2>&1 | grep -v "is ignored: it is neither" || true
 	$(BIN)/python -c "import unlearn, torch, torchvision, ot, papermill, nbval"
 	$(BIN)/python -m ipykernel install --sys-prefix --name python3 >/dev/null
 	mkdir -p $(dir $@) && touch $@
